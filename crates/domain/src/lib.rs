@@ -1,0 +1,34 @@
+//! vytalcall's domain: everything that decides, nothing that does I/O.
+//!
+//! This crate cannot reach a database, a socket or a clock. Callers pass time in and apply
+//! the returned effects themselves (the sans-IO style of `str0m` and `mini-redis`), which is
+//! why every rule here is tested in microseconds.
+//!
+//! - [`ids`]: parsed identifiers (`UserId`, `CallId`, ...), never raw strings.
+//! - [`role`]: who a caller is (`patient`, `provider`, `admin`).
+//! - [`call`]: the call state machine and the effects each transition produces.
+//! - [`access`]: who may see and act on a call.
+//! - [`consent`]: recording consent, and when recordings expire.
+//! - [`presence`]: who is in a call per device, and the reconnection grace period.
+//! - [`quality`]: judging connection-quality reports into warnings and suggestions.
+//! - [`rate`]: the token bucket that limits each socket's events.
+//! - [`audit`]: the hash chain that makes the audit trail tamper-evident.
+//! - [`turn`]: time-limited TURN credentials in coturn's `use-auth-secret` scheme.
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod audit;
+pub mod call;
+pub mod consent;
+pub mod ids;
+pub mod presence;
+pub mod quality;
+pub mod rate;
+pub mod role;
+pub mod turn;
+
+pub use ids::{CallId, RecordingId, UserId};
+pub use role::Role;
+
+/// Milliseconds since the Unix epoch. The domain never reads a clock: time is an input.
+pub type Millis = i64;

@@ -1,0 +1,238 @@
+//! Property tests: the call state machine, the access rules and the audit chain hold their
+//! invariants for any input, not just the examples in the unit tests.
+
+use proptest::prelude::*;
+use vytalcall_domain::access::{CallRequest, Caller, members_for_new_call};
+use vytalcall_domain::audit::{AuditFact, ChainVerifier, ChainedFact, GENESIS_HASH, chain};
+use vytalcall_domain::call::{Call, CallStatus, Command};
+use vytalcall_domain::{CallId, Role, UserId};
+
+const TIMEOUT: i64 = 60_000;
+
+fn user(n: u8) -> UserId {
+    UserId(uuid::Uuid::from_u128(u128::from(n)))
+}
+
+fn command() -> impl Strategy<Value = Command> {
+    prop_oneof![
+        Just(Command::Ring),
+        (0u8..3).prop_map(|n| Command::Answer { by: user(n) }),
+        "[a-z]{0,8}".prop_map(|reason| Command::End { reason }),
+        "[a-z]{0,8}".prop_map(|reason| Command::Cancel { reason }),
+        Just(Command::RingTimeout { timeout_ms: TIMEOUT }),
+        "[a-z]{0,8}".prop_map(|reason| Command::Fail { reason }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_command_sequence_keeps_the_call_consistent(
+        scheduled in proptest::option::of(0i64..200_000),
+        steps in proptest::collection::vec((command(), 0i64..90_000), 0..24),
+    ) {
+        let mut call = Call::create(CallId(uuid::Uuid::nil()), user(0), scheduled, TIMEOUT, 100_000).call;
+        let mut now = 100_000;
+        for (cmd, dt) in steps {
+            now += dt;
+            let before = call.clone();
+            match call.handle(cmd, now, TIMEOUT) {
+                Ok(t) => {
+                    prop_assert!(!before.status.is_final(), "a final call never moves");
+                    prop_assert_eq!(t.from, before.status);
+                    prop_assert_eq!(t.to, call.status);
+                    prop_assert_eq!(t.at, now);
+                }
+                Err(_) => prop_assert_eq!(&call, &before, "a refused command changes nothing"),
+            }
+            // Timestamps exist exactly when the states that set them were reached, in order.
+            prop_assert_eq!(call.ended_at.is_some(), call.status.is_final());
+            if call.status == CallStatus::Active || call.status == CallStatus::Ended {
+                prop_assert!(call.answered_at.is_some());
+            }
+            if call.status == CallStatus::Ended {
+                prop_assert!(call.answered_at.is_some_and(|a| call.ended_at.is_some_and(|e| a <= e)));
+            }
+            if let (Some(r), Some(a)) = (call.ringing_at, call.answered_at) {
+                prop_assert!(r <= a);
+            }
+            if call.status == CallStatus::Missed {
+                prop_assert!(call.ringing_at.is_some_and(|r| call.ended_at.is_some_and(|e| e - r >= TIMEOUT)));
+            }
+            prop_assert!(call.duration_seconds().is_none_or(|d| d >= 0));
+        }
+    }
+
+    #[test]
+    fn new_calls_never_put_anyone_in_a_seat_their_role_does_not_allow(
+        role in prop_oneof![Just(Role::Patient), Just(Role::Provider), Just(Role::Admin)],
+        caller in 0u8..4,
+        patient in proptest::option::of(0u8..4),
+        provider in proptest::option::of(0u8..4),
+        extra in proptest::collection::vec(0u8..4, 0..3),
+    ) {
+        let c = Caller { user: user(caller), role };
+        let req = CallRequest {
+            patient: patient.map(user),
+            provider: provider.map(user),
+            additional_providers: extra.into_iter().map(user).collect(),
+        };
+        if let Ok(m) = members_for_new_call(c, &req) {
+            prop_assert!(!m.providers.contains(&m.patient));
+            match role {
+                Role::Patient => prop_assert_eq!(m.patient, c.user),
+                Role::Provider => prop_assert_eq!(m.providers[0], c.user),
+                Role::Admin => {
+                    prop_assert_eq!(Some(m.patient), req.patient);
+                    prop_assert_eq!(Some(m.providers[0]), req.provider);
+                }
+            }
+            let mut unique = m.providers.clone();
+            unique.dedup();
+            prop_assert_eq!(unique.len(), m.providers.len());
+        }
+    }
+}
+
+fn facts(n: usize) -> Vec<ChainedFact> {
+    let mut out: Vec<ChainedFact> = Vec::new();
+    for i in 0..n {
+        let (seq, hash) = out
+            .last()
+            .map_or((0, GENESIS_HASH.to_string()), |e| (e.seq, e.hash.clone()));
+        let fact = AuditFact {
+            occurred_at: i as i64,
+            actor_id: Some(format!("u{i}")),
+            action: "call.view".into(),
+            outcome: "success".into(),
+            detail: "{}".into(),
+            ..Default::default()
+        };
+        out.push(chain(seq, &hash, fact));
+    }
+    out
+}
+
+fn verifies(entries: &[ChainedFact], head: &(i64, String)) -> bool {
+    let mut v = ChainVerifier::default();
+    entries.iter().all(|e| v.push(e).is_ok()) && v.finish(head.0, &head.1).is_ok()
+}
+
+#[derive(Debug, Clone)]
+enum Tamper {
+    Edit { at: usize, field: u8, text: String },
+    Insert { at: usize },
+    Delete { at: usize },
+    Swap { a: usize, b: usize },
+}
+
+fn tamper() -> impl Strategy<Value = Tamper> {
+    prop_oneof![
+        (any::<usize>(), 0u8..6, "[a-z]{1,6}").prop_map(|(at, field, text)| Tamper::Edit { at, field, text }),
+        any::<usize>().prop_map(|at| Tamper::Insert { at }),
+        any::<usize>().prop_map(|at| Tamper::Delete { at }),
+        (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Tamper::Swap { a, b }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn any_single_edit_insertion_deletion_or_reorder_is_detected(n in 2usize..12, t in tamper()) {
+        let mut entries = facts(n);
+        let last = entries.last().map(|e| (e.seq, e.hash.clone())).unwrap_or((0, GENESIS_HASH.into()));
+        prop_assert!(verifies(&entries, &last));
+        match t {
+            Tamper::Edit { at, field, text } => {
+                let e = &mut entries[at % n];
+                let changed = format!("{text}!");
+                match field {
+                    0 => e.fact.actor_id = Some(changed),
+                    1 => e.fact.action = changed,
+                    2 => e.fact.outcome = changed,
+                    3 => e.fact.detail = changed,
+                    4 => e.fact.occurred_at += 1,
+                    _ => e.fact.call_id = Some(changed),
+                }
+            }
+            Tamper::Insert { at } => {
+                let at = at % (n + 1);
+                let forged = entries[at.saturating_sub(1)].clone();
+                entries.insert(at, forged);
+            }
+            Tamper::Delete { at } => {
+                entries.remove(at % n);
+            }
+            Tamper::Swap { a, b } => {
+                let (a, b) = (a % n, b % n);
+                prop_assume!(a != b);
+                entries.swap(a, b);
+            }
+        }
+        prop_assert!(!verifies(&entries, &last));
+    }
+}
+
+mod consent_rules {
+    use super::user;
+    use proptest::prelude::*;
+    use vytalcall_domain::consent::{StartRefused, Statement, due_for_deletion, has_consented, may_start};
+
+    fn history() -> impl Strategy<Value = Vec<Statement>> {
+        proptest::collection::vec(
+            (0u8..5, any::<bool>(), 0i64..1_000).prop_map(|(u, consented, at)| Statement {
+                user: user(u),
+                consented,
+                at,
+            }),
+            0..20,
+        )
+    }
+
+    proptest! {
+        #[test]
+        fn a_recording_starts_exactly_when_everyone_present_last_said_yes(
+            present in proptest::collection::vec(0u8..5, 1..5),
+            history in history(),
+        ) {
+            let present: Vec<_> = present.into_iter().map(user).collect();
+            let everyone_agreed = present.iter().all(|u| has_consented(*u, &history));
+            match may_start(true, false, &present, &history) {
+                Ok(()) => prop_assert!(everyone_agreed),
+                Err(StartRefused::ConsentMissing(missing)) => {
+                    prop_assert!(!everyone_agreed);
+                    prop_assert!(!missing.is_empty());
+                    for m in &missing {
+                        prop_assert!(present.contains(m), "only people present are named");
+                        prop_assert!(!has_consented(*m, &history), "only people without consent are named");
+                    }
+                    for p in &present {
+                        prop_assert_eq!(missing.contains(p), !has_consented(*p, &history));
+                    }
+                }
+                Err(other) => prop_assert!(false, "unexpected refusal {other:?}"),
+            }
+        }
+
+        #[test]
+        fn a_later_refusal_always_withdraws_consent(history in history(), u in 0u8..5) {
+            let mut history = history;
+            let last = history.iter().map(|s| s.at).max().unwrap_or(0);
+            history.push(Statement { user: user(u), consented: false, at: last + 1 });
+            prop_assert!(!has_consented(user(u), &history));
+            prop_assert!(may_start(true, false, &[user(u)], &history).is_err());
+        }
+
+        #[test]
+        fn nothing_starts_on_an_inactive_call_or_over_a_running_recording(history in history()) {
+            prop_assert_eq!(may_start(false, false, &[user(0)], &history), Err(StartRefused::CallNotActive));
+            prop_assert_eq!(may_start(true, true, &[user(0)], &history), Err(StartRefused::AlreadyRecording));
+        }
+
+        #[test]
+        fn a_recording_on_legal_hold_is_never_due(started in 0i64..1_000_000_000, days in 0u32..4000, now in 0i64..i64::MAX / 2) {
+            prop_assert!(!due_for_deletion(started, days, true, now));
+            if now < started {
+                prop_assert!(!due_for_deletion(started, days, false, now));
+            }
+        }
+    }
+}
