@@ -1,0 +1,222 @@
+//! Taking part in a call from a device: joining, leaving, media state and quality samples.
+//! The signaling layer calls these; like the REST commands they load the call through the
+//! access rules, reuse the state machine's transitions (a scheduled call rings when someone
+//! shows up, a ringing call becomes active when a second party is there), and audit every
+//! join and leave.
+
+use super::{Answer, CallError, CallsService, Extra};
+use crate::audit::{self, Actor, Outcome};
+use crate::storage;
+use crate::storage::calls::{self as repo, NewParticipant, QualitySample, StoredCall};
+use serde_json::json;
+use vytalcall_domain::call::{CallStatus, Command, TransitionError};
+use vytalcall_domain::{CallId, UserId};
+
+/// A device asking to join.
+pub struct JoinRequest<'a> {
+    pub device_id: &'a str,
+    pub video_enabled: bool,
+    pub audio_enabled: bool,
+}
+
+/// A device in a call: the call as it stands and the participant row opened for it.
+pub struct Joined {
+    pub call: StoredCall,
+    pub participant_id: String,
+}
+
+impl CallsService {
+    /// Opens a participant row for this device, after ringing the others if the call was
+    /// only scheduled. Strangers get `NotFound` (audited as denied); a call that is over
+    /// cannot be joined.
+    pub async fn join(&self, actor: &Actor, id: CallId, req: JoinRequest<'_>) -> Result<Joined, CallError> {
+        let caller = Self::caller(actor)?;
+        let mut stored = self.load_for_participant(actor, id, "call.join").await?;
+        if stored.call.status.is_final() {
+            let current = stored.call.status;
+            let detail = json!({ "reason": "the call is over", "current": current.as_str() });
+            audit::record(
+                &self.db,
+                actor.fact("call.join", Some(id), None, Outcome::Failed, detail),
+            )
+            .await?;
+            return Err(CallError::Transition {
+                error: TransitionError::NotAllowed {
+                    command: "join",
+                    current,
+                },
+                current,
+            });
+        }
+        if stored.call.status == CallStatus::Scheduled {
+            match self
+                .transition(actor, id, "call.ring", Command::Ring, Extra::None)
+                .await
+            {
+                // Someone else rang or answered it meanwhile: join the call as it is now.
+                Ok(_) | Err(CallError::Transition { .. }) => {}
+                Err(e) => return Err(e),
+            }
+            stored = repo::load(&self.db.pool, id).await?.ok_or(CallError::NotFound)?;
+        }
+        let now = crate::now_millis();
+        let mut tx = self.db.pool.begin().await?;
+        let participant_id = repo::insert_participant(
+            &mut tx,
+            &NewParticipant {
+                call: id,
+                user: caller.user,
+                role: caller.role,
+                device_id: req.device_id,
+                joined_at: now,
+                video: req.video_enabled,
+                audio: req.audio_enabled,
+            },
+        )
+        .await?;
+        let detail = json!({ "status": stored.call.status.as_str(), "participant": participant_id });
+        storage::audit::append(
+            &mut tx,
+            actor.fact("call.join", Some(id), None, Outcome::Success, detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(Joined {
+            call: stored,
+            participant_id,
+        })
+    }
+
+    /// Makes a scheduled or ringing call active once two of its members are in it. The
+    /// answer is credited to the member who did not place the call; when it is the joiner,
+    /// their media state is recorded as with a REST answer. Returns whether it changed.
+    pub async fn activate_if_present(
+        &self,
+        actor: &Actor,
+        id: CallId,
+        connected: &[UserId],
+        media: (bool, bool),
+    ) -> Result<bool, CallError> {
+        let Some(stored) = repo::load(&self.db.pool, id).await? else {
+            return Err(CallError::NotFound);
+        };
+        if !matches!(stored.call.status, CallStatus::Scheduled | CallStatus::Ringing) {
+            return Ok(false);
+        }
+        let present: Vec<UserId> = connected
+            .iter()
+            .copied()
+            .filter(|u| stored.members.contains(*u))
+            .collect();
+        if present.len() < 2 {
+            return Ok(false);
+        }
+        let joiner = actor.caller.map(|c| c.user);
+        let answerer = match joiner {
+            Some(j) if present.contains(&j) && j != stored.call.initiated_by => j,
+            _ => match present.iter().find(|u| **u != stored.call.initiated_by) {
+                Some(u) => *u,
+                None => return Ok(false),
+            },
+        };
+        let extra = if Some(answerer) == joiner {
+            Extra::Answer(Answer {
+                video_enabled: media.0,
+                audio_enabled: media.1,
+                consent_to_recording: None,
+            })
+        } else {
+            Extra::None
+        };
+        match self
+            .transition(actor, id, "call.answer", Command::Answer { by: answerer }, extra)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(CallError::Transition { .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes a device's participant row and audits the leave. `reason` is a short,
+    /// fixed description (never client text beyond the bounded `leave-call` reason).
+    pub async fn leave_device(
+        &self,
+        actor: &Actor,
+        id: CallId,
+        participant_id: &str,
+        reason: &str,
+    ) -> Result<(), CallError> {
+        let now = crate::now_millis();
+        let mut tx = self.db.pool.begin().await?;
+        let closed = repo::close_participant(&mut tx, participant_id, now, reason).await?;
+        let detail = json!({ "participant": participant_id, "reason": reason, "wasOpen": closed });
+        storage::audit::append(
+            &mut tx,
+            actor.fact("call.leave", Some(id), None, Outcome::Success, detail),
+        )
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Audits that a user's reconnection grace ran out (their devices' rows are closed
+    /// already, when each dropped).
+    pub async fn grace_expired(&self, id: CallId, user: UserId) -> Result<(), CallError> {
+        let detail = json!({ "user": user, "reason": "disconnected" });
+        audit::record(
+            &self.db,
+            Actor::system().fact("call.leave", Some(id), None, Outcome::Success, detail),
+        )
+        .await?;
+        Ok(())
+    }
+
+    /// Ends a call nobody is left in. An active call that everyone left on purpose ends
+    /// normally; one whose participants all dropped and never came back has failed.
+    pub async fn end_abandoned(&self, id: CallId, dropped: bool) -> Result<(), CallError> {
+        let Some(stored) = repo::load(&self.db.pool, id).await? else {
+            return Ok(());
+        };
+        let (action, command) = match (stored.call.status, dropped) {
+            (s, _) if s.is_final() => return Ok(()),
+            (CallStatus::Active, false) => (
+                "call.end",
+                Command::End {
+                    reason: "all participants left".into(),
+                },
+            ),
+            (CallStatus::Active, true) => (
+                "call.fail",
+                Command::Fail {
+                    reason: "all participants disconnected".into(),
+                },
+            ),
+            // Not started yet: leaving it ringing lets the ring time-out decide.
+            _ => return Ok(()),
+        };
+        match self
+            .transition(&Actor::system(), id, action, command, Extra::None)
+            .await
+        {
+            Ok(_) | Err(CallError::Transition { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes the rows of every device still in a call that is over.
+    pub async fn close_participation(&self, id: CallId, reason: &str) -> Result<(), CallError> {
+        repo::close_all_participants(&self.db.pool, id, crate::now_millis(), reason).await?;
+        Ok(())
+    }
+
+    pub async fn update_media(&self, participant_id: &str, media: (bool, bool, bool)) -> Result<(), CallError> {
+        repo::update_participant_media(&self.db.pool, participant_id, media, crate::now_millis()).await?;
+        Ok(())
+    }
+
+    /// Stores a quality sample if this participant has none within `interval_ms`.
+    pub async fn record_quality(&self, sample: &QualitySample<'_>, interval_ms: i64) -> Result<bool, CallError> {
+        Ok(repo::insert_quality_sample_if_due(&self.db.pool, sample, interval_ms).await?)
+    }
+}

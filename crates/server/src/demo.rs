@@ -1,0 +1,106 @@
+//! The zero-configuration demo: secrets generated once into the data directory (mode 0600),
+//! a demo provider and a demo patient, and the links printed at start-up. Production mode
+//! never comes here: there every secret must be configured.
+
+use crate::auth::{Identity, Verifier};
+use crate::config::Settings;
+use rand::RngCore;
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::Path;
+use vytalcall_domain::{Role, UserId};
+
+#[derive(Serialize, Deserialize, Clone, Copy)]
+pub struct DemoUsers {
+    pub provider: UserId,
+    pub patient: UserId,
+}
+
+/// Creates `path` with owner-only permissions and `contents`, unless it exists.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(contents)?;
+    file.sync_all()
+}
+
+/// Reads a generated secret, creating it on first use.
+fn generated_secret(dir: &Path, name: &str) -> std::io::Result<String> {
+    let path = dir.join(name);
+    if !path.exists() {
+        let mut bytes = [0u8; 32];
+        rand::rng().fill_bytes(&mut bytes);
+        write_private(&path, hex::encode(bytes).as_bytes())?;
+    }
+    Ok(std::fs::read_to_string(&path)?.trim().to_string())
+}
+
+pub fn ensure_data_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Fills in the development secrets that were not configured.
+pub fn fill_development_secrets(settings: &mut Settings) -> std::io::Result<()> {
+    ensure_data_dir(&settings.data_dir)?;
+    if settings.jwt.secret.is_none() && settings.jwt.public_key_pem.is_none() {
+        settings.jwt.secret = Some(SecretString::from(generated_secret(&settings.data_dir, "jwt-secret")?));
+    }
+    if settings.recording_master_key.is_none() {
+        settings.recording_master_key = Some(SecretString::from(generated_secret(
+            &settings.data_dir,
+            "recording-master-key",
+        )?));
+    }
+    Ok(())
+}
+
+pub fn demo_users(dir: &Path) -> std::io::Result<DemoUsers> {
+    let path = dir.join("demo-users.json");
+    if !path.exists() {
+        let users = DemoUsers {
+            provider: UserId::new_random(),
+            patient: UserId::new_random(),
+        };
+        write_private(&path, &serde_json::to_vec_pretty(&users).unwrap_or_default())?;
+    }
+    serde_json::from_slice(&std::fs::read(&path)?).map_err(std::io::Error::other)
+}
+
+/// The start-up banner: where to go, and ready-to-use demo tokens when we can mint them.
+pub fn banner(base: &str, verifier: &Verifier, users: Option<DemoUsers>) -> String {
+    let mut out = format!("\nvytalcall is running at {base}\n  API docs:    {base}/docs\n");
+    let Some(users) = users else { return out };
+    let now = crate::now_millis() / 1000;
+    let people = [
+        ("Demo provider", users.provider, Role::Provider, "Dr. Demo Provider"),
+        ("Demo patient", users.patient, Role::Patient, "Demo Patient"),
+    ];
+    for (label, user, role, name) in people {
+        let identity = Identity {
+            user,
+            role,
+            name: Some(name.to_string()),
+            expires_at: now + 24 * 3600,
+        };
+        if let Some(token) = verifier.mint(&identity, now) {
+            out.push_str(&format!(
+                "\n  {label} ({user}):\n    open:  {base}/docs#token={token}\n    token: {token}\n"
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "\n  Try it:\n    curl -X POST {base}/webrtc/calls -H \"Authorization: Bearer $PROVIDER_TOKEN\" \\\n      -H 'Content-Type: application/json' -d '{{\"patientId\":\"{}\",\"type\":\"video\"}}'\n",
+        users.patient
+    ));
+    out
+}

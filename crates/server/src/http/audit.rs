@@ -1,0 +1,147 @@
+//! `GET /webrtc/audit`: the audit trail, for admins, newest first. Reading it is itself
+//! audited.
+
+use super::error::{ApiError, Problem};
+use super::extract::ValidQuery;
+use crate::audit::{self, Outcome};
+use crate::auth::AuthUser;
+use crate::state::AppState;
+use crate::storage::{self, Arg, Sql};
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sqlx::Row;
+use utoipa::{IntoParams, ToSchema};
+use vytalcall_domain::{CallId, Role};
+
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// Only entries about this call.
+    #[param(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub call_id: Option<String>,
+    /// 1 to 500; default 50.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 500)]
+    pub limit: Option<String>,
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 2147483647)]
+    pub offset: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntryView {
+    pub seq: i64,
+    pub occurred_at: String,
+    pub actor_id: Option<String>,
+    pub actor_role: Option<String>,
+    pub device_id: Option<String>,
+    pub client_addr: Option<String>,
+    pub action: String,
+    pub call_id: Option<String>,
+    pub recording_id: Option<String>,
+    pub outcome: String,
+    #[schema(value_type = Object)]
+    pub detail: serde_json::Value,
+    pub hash: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntryView>,
+    pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+fn bounded(raw: Option<&str>, field: &str, default: i64, max: i64) -> Result<i64, ApiError> {
+    match raw {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (0..=max).contains(n))
+            .ok_or_else(|| ApiError::bad_request(field, format!("{field} must be a whole number from 0 to {max}"))),
+    }
+}
+
+/// Audit entries (admins only).
+#[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = AuditPage),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_audit(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidQuery(q): ValidQuery<AuditQuery>,
+) -> Result<Json<AuditPage>, ApiError> {
+    if user.identity.role != Role::Admin {
+        let fact = user.actor.fact("audit.view", None, None, Outcome::Denied, json!({}));
+        audit::record(&state.db, fact).await?;
+        return Err(ApiError::forbidden("the audit trail is for admins only"));
+    }
+    let call: Option<CallId> = q
+        .call_id
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|_| ApiError::bad_request("callId", "callId must be a UUID"))?;
+    let limit = bounded(q.limit.as_deref(), "limit", 50, 500)?;
+    if limit == 0 {
+        return Err(ApiError::bad_request(
+            "limit",
+            "limit must be a whole number from 1 to 500",
+        ));
+    }
+    let offset = bounded(q.offset.as_deref(), "offset", 0, i64::from(i32::MAX))?;
+
+    let filter = |sql: &mut Sql| {
+        if let Some(c) = call {
+            sql.push(" WHERE call_id = ").bind(Arg::Text(c.to_string()));
+        }
+    };
+    let mut count = Sql::new("SELECT COUNT(*) AS n FROM audit_log");
+    filter(&mut count);
+    let total: i64 = count.query().fetch_one(&state.db.pool).await?.try_get("n")?;
+    let mut page = Sql::new(storage::audit::SELECT_ALL);
+    filter(&mut page);
+    page.push(" ORDER BY seq DESC LIMIT ")
+        .bind(Arg::Int(limit))
+        .push(" OFFSET ")
+        .bind(Arg::Int(offset));
+    let rows = page.query().fetch_all(&state.db.pool).await?;
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let e = storage::audit::from_row(row)?;
+        entries.push(AuditEntryView {
+            seq: e.seq,
+            occurred_at: crate::calls::view::iso(e.fact.occurred_at),
+            actor_id: e.fact.actor_id,
+            actor_role: e.fact.actor_role,
+            device_id: e.fact.device_id,
+            client_addr: e.fact.client_addr,
+            action: e.fact.action,
+            call_id: e.fact.call_id,
+            recording_id: e.fact.recording_id,
+            outcome: e.fact.outcome,
+            detail: serde_json::from_str(&e.fact.detail).unwrap_or(serde_json::Value::Null),
+            hash: e.hash,
+        });
+    }
+    let detail = json!({ "callId": call, "returned": entries.len() });
+    audit::record(
+        &state.db,
+        user.actor.fact("audit.view", call, None, Outcome::Success, detail),
+    )
+    .await?;
+    Ok(Json(AuditPage {
+        entries,
+        total,
+        limit,
+        offset,
+    }))
+}

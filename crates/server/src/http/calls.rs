@@ -1,0 +1,337 @@
+//! `/webrtc/calls` and `/webrtc/stats`: thin handlers that parse, call the calls service and
+//! reply. Parsing turns request text into domain types and names the field at fault.
+
+use super::error::{ApiError, Problem};
+use super::extract::{OptionalJson, ValidJson, ValidQuery, date_bound, opt_uuid, path_id, reason};
+use crate::auth::AuthUser;
+use crate::calls::{Answer, CallDetails, CallPage, CallStats, NewCall};
+use crate::state::AppState;
+use crate::storage::calls::CallFilter;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use vytalcall_domain::access::CallRequest;
+use vytalcall_domain::call::{CallStatus, CallType};
+use vytalcall_domain::{CallId, UserId};
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateCallBody {
+    /// Defaults to the caller when the caller is a patient.
+    #[schema(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub patient_id: Option<String>,
+    /// Defaults to the caller when the caller is a provider.
+    #[schema(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub provider_id: Option<String>,
+    /// Further providers taking part (vytalcall extension).
+    #[schema(value_type = Option<Vec<super::schema::UuidText>>, max_items = 8)]
+    pub additional_provider_ids: Option<Vec<String>>,
+    /// `video` (default) or `audio`.
+    #[serde(rename = "type")]
+    #[schema(value_type = Option<super::schema::CallTypeName>, example = "video")]
+    pub call_type: Option<String>,
+    /// RFC 3339. A call scheduled in the future waits in `scheduled`; otherwise it rings now.
+    #[schema(format = DateTime, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$")]
+    pub scheduled_at: Option<String>,
+    #[schema(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub appointment_id: Option<String>,
+    pub recording_enabled: Option<bool>,
+}
+
+impl CreateCallBody {
+    /// Turns the body into a domain request, naming the field at fault.
+    pub fn into_new_call(self) -> Result<NewCall, ApiError> {
+        let additional = self
+            .additional_provider_ids
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+            .map(|(i, s)| {
+                path_id::<UserId>(s, "additionalProviderIds").map_err(|_| {
+                    ApiError::invalid(
+                        format!("additionalProviderIds[{i}]"),
+                        "additionalProviderIds must be UUIDs",
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if additional.len() > 8 {
+            return Err(ApiError::invalid(
+                "additionalProviderIds",
+                "at most 8 additional providers",
+            ));
+        }
+        let call_type = match self.call_type.as_deref() {
+            None => CallType::Video,
+            Some(t) => t
+                .parse()
+                .map_err(|_| ApiError::invalid("type", "type must be video or audio"))?,
+        };
+        let scheduled_at = match self.scheduled_at.as_deref() {
+            None => None,
+            Some(s) => Some(
+                chrono::DateTime::parse_from_rfc3339(s)
+                    .map_err(|_| ApiError::invalid("scheduledAt", "scheduledAt must be an RFC 3339 time"))?
+                    .timestamp_millis(),
+            ),
+        };
+        let appointment_id: Option<uuid::Uuid> = opt_uuid(self.appointment_id.as_deref(), "appointmentId")?;
+        Ok(NewCall {
+            request: CallRequest {
+                patient: opt_uuid(self.patient_id.as_deref(), "patientId")?,
+                provider: opt_uuid(self.provider_id.as_deref(), "providerId")?,
+                additional_providers: additional,
+            },
+            call_type,
+            scheduled_at,
+            appointment_id: appointment_id.map(|a| a.to_string()),
+            recording_enabled: self.recording_enabled.unwrap_or(false),
+        })
+    }
+}
+
+/// Places a call. Without `scheduledAt` (or with one in the past) it rings at once.
+#[utoipa::path(post, path = "/calls", tag = "calls", request_body = CreateCallBody,
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The call", body = CallDetails),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn create_call(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidJson(body): ValidJson<CreateCallBody>,
+) -> Result<(StatusCode, Json<CallDetails>), ApiError> {
+    let new = body.into_new_call()?;
+    let call = state.calls.create(&user.actor, new).await?;
+    Ok((StatusCode::CREATED, Json(call)))
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct ListCallsQuery {
+    /// Only calls of this patient.
+    #[param(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub patient_id: Option<String>,
+    /// Only calls this provider takes part in.
+    #[param(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
+    pub provider_id: Option<String>,
+    /// One of scheduled, ringing, active, ended, cancelled, missed, failed.
+    #[param(value_type = Option<super::schema::CallStatusName>)]
+    pub status: Option<String>,
+    /// Created on or after this date (YYYY-MM-DD) or time (RFC 3339).
+    #[param(format = Date, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub start_date: Option<String>,
+    /// Created on or before this date, or before this time.
+    #[param(format = Date, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub end_date: Option<String>,
+    /// 1 to 100; default 20.
+    #[param(value_type = Option<i64>, minimum = 1, maximum = 100)]
+    pub limit: Option<String>,
+    /// Default 0.
+    #[param(value_type = Option<i64>, minimum = 0, maximum = 1000000)]
+    pub offset: Option<String>,
+}
+
+fn number(raw: Option<&str>, field: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
+    let Some(raw) = raw else { return Ok(default) };
+    match raw.parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(ApiError::bad_request(
+            field,
+            format!("{field} must be a whole number from {min} to {max}"),
+        )),
+    }
+}
+
+fn range_filter(start: Option<&str>, end: Option<&str>) -> Result<CallFilter, ApiError> {
+    // An end before the start is an empty range (no calls), not an error.
+    Ok(CallFilter {
+        created_from: date_bound(start, "startDate", false)?,
+        created_before: date_bound(end, "endDate", true)?,
+        ..Default::default()
+    })
+}
+
+/// Lists the calls the caller may see, newest first.
+#[utoipa::path(get, path = "/calls", tag = "calls", params(ListCallsQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = CallPage),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn list_calls(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidQuery(q): ValidQuery<ListCallsQuery>,
+) -> Result<Json<CallPage>, ApiError> {
+    let mut filter = range_filter(q.start_date.as_deref(), q.end_date.as_deref())?;
+    let bad_id = |field: &'static str| move |_| ApiError::bad_request(field, format!("{field} must be a UUID"));
+    filter.patient = q
+        .patient_id
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(bad_id("patientId"))?;
+    filter.provider = q
+        .provider_id
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(bad_id("providerId"))?;
+    filter.status = q
+        .status
+        .as_deref()
+        .map(str::parse::<CallStatus>)
+        .transpose()
+        .map_err(|_| {
+            ApiError::bad_request(
+                "status",
+                "status must be one of scheduled, ringing, active, ended, cancelled, missed, failed",
+            )
+        })?;
+    let limit = number(q.limit.as_deref(), "limit", 20, 1, 100)?;
+    let offset = number(q.offset.as_deref(), "offset", 0, 0, 1_000_000)?;
+    Ok(Json(state.calls.list_for(&user.actor, filter, limit, offset).await?))
+}
+
+/// One call with its participants, transitions and consents.
+#[utoipa::path(get, path = "/calls/{id}", tag = "calls", params(("id" = String, Path, format = Uuid)),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = CallDetails),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn get_call(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+) -> Result<Json<CallDetails>, ApiError> {
+    let id: CallId = path_id(&id, "id")?;
+    Ok(Json(state.calls.get_for(&user.actor, id).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct AnswerBody {
+    /// Default true.
+    pub video_enabled: Option<bool>,
+    /// Default true.
+    pub audio_enabled: Option<bool>,
+    /// Recorded as the answerer's consent (method `in-app`) when present.
+    pub consent_to_recording: Option<bool>,
+}
+
+/// Answers a scheduled or ringing call; the call becomes `active`.
+#[utoipa::path(post, path = "/calls/{id}/answer", tag = "calls", params(("id" = String, Path, format = Uuid)),
+    request_body = Option<AnswerBody>, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = CallDetails),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the call's current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn answer_call(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<AnswerBody>,
+) -> Result<Json<CallDetails>, ApiError> {
+    let id: CallId = path_id(&id, "id")?;
+    let answer = Answer {
+        video_enabled: body.video_enabled.unwrap_or(true),
+        audio_enabled: body.audio_enabled.unwrap_or(true),
+        consent_to_recording: body.consent_to_recording,
+    };
+    Ok(Json(state.calls.answer(&user.actor, id, answer).await?))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+pub struct ReasonBody {
+    /// Shown to the other participants; at most 500 characters, no control characters.
+    #[schema(max_length = 500, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
+    pub reason: Option<String>,
+}
+
+/// Ends an active call.
+#[utoipa::path(post, path = "/calls/{id}/end", tag = "calls", params(("id" = String, Path, format = Uuid)),
+    request_body = Option<ReasonBody>, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = CallDetails),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the call's current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn end_call(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<ReasonBody>,
+) -> Result<Json<CallDetails>, ApiError> {
+    let id: CallId = path_id(&id, "id")?;
+    let reason = reason(body.reason, "Call completed")?;
+    Ok(Json(state.calls.end(&user.actor, id, reason).await?))
+}
+
+/// Cancels a call that has not started; a ringing call cancelled by its callee is declined.
+#[utoipa::path(post, path = "/calls/{id}/cancel", tag = "calls", params(("id" = String, Path, format = Uuid)),
+    request_body = Option<ReasonBody>, security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = CallDetails),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Not possible in the call's current state", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn cancel_call(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Path(id): Path<String>,
+    OptionalJson(body): OptionalJson<ReasonBody>,
+) -> Result<Json<CallDetails>, ApiError> {
+    let id: CallId = path_id(&id, "id")?;
+    let reason = reason(body.reason, "Cancelled")?;
+    Ok(Json(state.calls.cancel(&user.actor, id, reason).await?))
+}
+
+#[derive(Deserialize, IntoParams, Default)]
+#[serde(rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct StatsQuery {
+    /// From this date (YYYY-MM-DD) or time (RFC 3339), by creation time.
+    #[param(format = Date, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub start_date: Option<String>,
+    /// Up to and including this date, or before this time.
+    #[param(format = Date, pattern = "^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")]
+    pub end_date: Option<String>,
+}
+
+/// Counts and durations over the calls the caller may see.
+#[utoipa::path(get, path = "/stats", tag = "calls", params(StatsQuery), security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Success", body = CallStats),
+        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+    ))]
+pub async fn stats(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ValidQuery(q): ValidQuery<StatsQuery>,
+) -> Result<Json<CallStats>, ApiError> {
+    let filter = range_filter(q.start_date.as_deref(), q.end_date.as_deref())?;
+    Ok(Json(state.calls.stats_for(&user.actor, filter).await?))
+}

@@ -1,0 +1,65 @@
+//! Server-side recording of calls: consent-enforced, encrypted at rest, crash-safe, playable.
+//! `docs/recording.md` describes the formats and the behaviour; here is where each part lives.
+//!
+//! - [`crypto`]: the data key per recording, wrapped by the master key, and the chunked
+//!   STREAM encryption of the media.
+//! - [`store`]: the local disk or an S3-compatible store; durable appends, multipart upload.
+//! - [`webm`]: the WebM muxer (pure): frames in, clusters out, a head rewritten at the end.
+//! - [`demux`]: a small WebM reader, for checks and for test senders.
+//! - [`sink`]: the [`sink::MediaSink`] trait between the peer and the muxer → encryption →
+//!   storage pipeline.
+//! - [`peer`]: the recording peer, a str0m WebRTC endpoint per participant in one task.
+//! - [`service`]: start and stop with consent enforcement, admitting participants.
+//! - [`playback`]: the decrypted media with HTTP ranges.
+//! - [`upkeep`]: crash recovery at start-up, retention, operator export.
+//! - [`repo`]: the recordings' rows.
+
+pub mod crypto;
+pub mod demux;
+pub mod peer;
+pub mod playback;
+pub mod repo;
+pub mod service;
+pub mod sink;
+pub mod store;
+pub mod upkeep;
+pub mod webm;
+
+pub use service::{RecordingNotifier, RecordingService};
+
+use crate::calls::CallError;
+use vytalcall_domain::UserId;
+use vytalcall_domain::consent::StartRefused;
+
+/// Everything that can go wrong with a recording. Converted once into the HTTP problem.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordingError {
+    #[error("recording not found")]
+    NotFound,
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("{0}")]
+    Refused(#[from] StartRefused),
+    #[error("{0} is not a participant of this call")]
+    NotAParticipant(UserId),
+    #[error("the recording is not running")]
+    NotRunning,
+    #[error("the recording is still running; its media is available once it stops")]
+    StillRunning,
+    #[error("consent to recording is required before this participant's media can be recorded")]
+    ConsentRequired,
+    #[error("the requested range is not satisfiable")]
+    BadRange { size: u64 },
+    #[error("the session description is not acceptable: {0}")]
+    BadOffer(String),
+    #[error("the stored recording failed its integrity check: {0}")]
+    Integrity(#[from] crypto::CryptoError),
+    #[error("recording storage failed: {0}")]
+    Store(#[from] store::StoreError),
+    #[error("the recording peer failed: {0}")]
+    Peer(String),
+    #[error("the recording writer stopped unexpectedly")]
+    WriterGone,
+    #[error("database failure: {0}")]
+    Db(#[from] sqlx::Error),
+}

@@ -1,0 +1,444 @@
+//! What each client event does. Every handler decodes nothing itself (the payload module
+//! did), asks the calls service to record what changed, then emits. Replies follow one
+//! shape: `{ ok: true, ... }` or `{ error: { code, message } }`.
+
+use super::error::SignalingError;
+use super::payload::{self, ClientEvent, Signal};
+use super::presence::{Expired, call_room, member_room, user_room};
+use super::session::{Job, Media, Membership, Session};
+use super::{Hub, NAMESPACE};
+use crate::audit::{self, Outcome};
+use crate::calls::participation::JoinRequest;
+use crate::storage::calls::QualitySample;
+use serde_json::{Value, json};
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::sync::mpsc;
+use vytalcall_domain::presence::{Arrival, Departure};
+use vytalcall_domain::quality::Thresholds;
+use vytalcall_domain::{CallId, UserId};
+
+/// The socket's task: processes its events one at a time, in arrival order.
+pub async fn run<A: Adapter>(
+    hub: Arc<Hub<A>>,
+    s: SocketRef<A>,
+    session: Arc<Session>,
+    mut jobs: mpsc::UnboundedReceiver<Job>,
+) {
+    while let Some(job) = jobs.recv().await {
+        match job {
+            Job::Event {
+                name,
+                data,
+                ack,
+                received,
+            } => {
+                let result = match payload::parse(name, &data) {
+                    Ok(event) => handle(&hub, &s, &session, event, received).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(reply) => {
+                        if let Some(ack) = ack {
+                            ack(reply);
+                        }
+                    }
+                    Err(e) => Hub::<A>::reply_error(&s, name.as_str(), ack, &e),
+                }
+            }
+            Job::Disconnected => {
+                disconnected(&hub, &session).await;
+                break;
+            }
+        }
+    }
+}
+
+async fn handle<A: Adapter>(
+    hub: &Hub<A>,
+    s: &SocketRef<A>,
+    session: &Session,
+    event: ClientEvent,
+    received: Instant,
+) -> Result<Value, SignalingError> {
+    forget_if_closed(s, session, event_call(&event));
+    match event {
+        ClientEvent::JoinCall { call, video, audio } => join(hub, s, session, call, Some((video, audio))).await,
+        ClientEvent::ReconnectCall { call } => {
+            if !session.is_joined(call) && !hub.presence.is_participant(call, session.caller.user).await? {
+                // A refused join like any other: audited, answered the same for any call.
+                deny_as(hub, session, "call.join", call, "reconnect-call", "nothing to resume").await;
+                return Err(SignalingError::NothingToResume);
+            }
+            join(hub, s, session, call, None).await
+        }
+        ClientEvent::LeaveCall { call, reason } => leave(hub, s, session, call, reason).await,
+        ClientEvent::Relay { call, signal, target } => relay(hub, s, session, call, signal, target, received).await,
+        ClientEvent::UpdateMedia {
+            call,
+            video,
+            audio,
+            screen,
+        } => {
+            let media = {
+                let mut state = session.state();
+                let m = state.calls.get_mut(&call).ok_or(SignalingError::NotJoined)?;
+                m.media = Media {
+                    video_enabled: video.unwrap_or(m.media.video_enabled),
+                    audio_enabled: audio.unwrap_or(m.media.audio_enabled),
+                    screen_share_enabled: screen.unwrap_or(m.media.screen_share_enabled),
+                };
+                (m.participant_id.clone(), m.media)
+            };
+            hub.state
+                .calls
+                .update_media(
+                    &media.0,
+                    (
+                        media.1.video_enabled,
+                        media.1.audio_enabled,
+                        media.1.screen_share_enabled,
+                    ),
+                )
+                .await?;
+            let body = media_body(call, session.caller.user, media.1);
+            if let Err(socketioxide::BroadcastError::Adapter(e)) =
+                s.to(call_room(call)).emit("participant-media-updated", &body).await
+            {
+                return Err(super::presence::PresenceError(e.to_string()).into());
+            }
+            Ok(with_ok(body))
+        }
+        ClientEvent::ConnectionQuality { call, metrics } => {
+            let now = crate::now_millis();
+            let warning = {
+                let mut state = session.state();
+                let m = state.calls.get_mut(&call).ok_or(SignalingError::NotJoined)?;
+                m.last_heard = now;
+                m.judge.judge(&metrics, &Thresholds::default())
+            };
+            let stored = hub
+                .state
+                .calls
+                .record_quality(
+                    &QualitySample {
+                        call,
+                        user: session.caller.user,
+                        device_id: &session.device_id,
+                        at: now,
+                        bandwidth_kbps: metrics.bandwidth.round() as i64,
+                        latency_ms: metrics.latency.round() as i64,
+                        packet_loss_milli: (metrics.packet_loss * 1000.0).round() as i64,
+                        jitter_ms: metrics.jitter.round() as i64,
+                        video_resolution: metrics.video_resolution.as_deref(),
+                        warning: warning.as_ref().map(|w| w.warning),
+                    },
+                    hub.limits.quality_sample_ms,
+                )
+                .await?;
+            if let Some(w) = &warning {
+                metrics::counter!("vytalcall_signaling_quality_warnings_total", "warning" => w.warning).increment(1);
+                let _ = s.emit(
+                    "quality-warning",
+                    &json!({
+                        "callId": call,
+                        "warning": w.warning,
+                        "suggestion": w.suggestion,
+                        "metrics": metrics,
+                    }),
+                );
+            }
+            Ok(json!({
+                "ok": true,
+                "callId": call,
+                "stored": stored,
+                "warning": warning.as_ref().map(|w| w.warning),
+                "suggestion": warning.as_ref().map(|w| w.suggestion),
+            }))
+        }
+    }
+}
+
+fn event_call(event: &ClientEvent) -> CallId {
+    match event {
+        ClientEvent::JoinCall { call, .. }
+        | ClientEvent::ReconnectCall { call }
+        | ClientEvent::LeaveCall { call, .. }
+        | ClientEvent::Relay { call, .. }
+        | ClientEvent::UpdateMedia { call, .. }
+        | ClientEvent::ConnectionQuality { call, .. } => *call,
+    }
+}
+
+/// A call closed by another node took this socket out of its room (through the adapter);
+/// the socket's own record of the membership follows.
+fn forget_if_closed<A: Adapter>(s: &SocketRef<A>, session: &Session, call: CallId) {
+    if session.is_joined(call) {
+        let room = call_room(call);
+        if !s.rooms().iter().any(|r| *r == room) {
+            session.state().calls.remove(&call);
+        }
+    }
+}
+
+fn with_ok(mut body: Value) -> Value {
+    if let Value::Object(m) = &mut body {
+        m.insert("ok".into(), Value::Bool(true));
+    }
+    body
+}
+
+fn media_body(call: CallId, user: UserId, media: Media) -> Value {
+    json!({
+        "callId": call,
+        "userId": user,
+        "videoEnabled": media.video_enabled,
+        "audioEnabled": media.audio_enabled,
+        "screenShareEnabled": media.screen_share_enabled,
+    })
+}
+
+/// `join-call`, and `reconnect-call` (`media: None`: the device's last known state).
+async fn join<A: Adapter>(
+    hub: &Hub<A>,
+    s: &SocketRef<A>,
+    session: &Session,
+    call: CallId,
+    media: Option<(bool, bool)>,
+) -> Result<Value, SignalingError> {
+    let user = session.caller.user;
+    if session.is_joined(call) {
+        let participants = hub.presence.connected_users(call).await?;
+        return Ok(json!({ "ok": true, "callId": call, "participants": participants, "alreadyJoined": true }));
+    }
+    let (video, audio) = media.unwrap_or((true, true));
+    let joined = hub
+        .state
+        .calls
+        .join(
+            &session.actor,
+            call,
+            JoinRequest {
+                device_id: &session.device_id,
+                video_enabled: video,
+                audio_enabled: audio,
+            },
+        )
+        .await?;
+    let (arrival, connected) = match hub.presence.join(call, user, session.sid.clone()).await {
+        Ok(joined_now) => joined_now,
+        Err(e) => {
+            // Undo the device row: the join did not happen.
+            let _ = hub
+                .state
+                .calls
+                .leave_device(&session.actor, call, &joined.participant_id, "unavailable")
+                .await;
+            return Err(e.into());
+        }
+    };
+    s.join([call_room(call), member_room(call, user)]);
+    let media = Media {
+        video_enabled: video,
+        audio_enabled: audio,
+        screen_share_enabled: false,
+    };
+    session.state().calls.insert(
+        call,
+        Membership {
+            participant_id: joined.participant_id,
+            media,
+            judge: Default::default(),
+            last_heard: crate::now_millis(),
+        },
+    );
+    let activated = hub
+        .state
+        .calls
+        .activate_if_present(&session.actor, call, &connected, (video, audio))
+        .await?;
+    let status = if activated {
+        "active"
+    } else {
+        joined.call.call.status.as_str()
+    };
+    let _ = s.emit(
+        "room-participants",
+        &json!({ "callId": call, "participants": connected }),
+    );
+    if arrival != Arrival::AnotherDevice {
+        let body = json!({
+            "callId": call,
+            "userId": user,
+            "videoEnabled": media.video_enabled,
+            "audioEnabled": media.audio_enabled,
+            "reconnected": arrival == Arrival::Resumed,
+        });
+        let _ = s
+            .within(call_room(call))
+            .except(member_room(call, user))
+            .emit("participant-joined", &body)
+            .await;
+    }
+    Ok(json!({
+        "ok": true,
+        "callId": call,
+        "roomId": joined.call.room_id,
+        "status": status,
+        "participants": connected,
+        "resumed": arrival == Arrival::Resumed,
+    }))
+}
+
+async fn leave<A: Adapter>(
+    hub: &Hub<A>,
+    s: &SocketRef<A>,
+    session: &Session,
+    call: CallId,
+    reason: Option<String>,
+) -> Result<Value, SignalingError> {
+    let user = session.caller.user;
+    let membership = session.state().calls.remove(&call).ok_or(SignalingError::NotJoined)?;
+    s.leave([call_room(call), member_room(call, user)]);
+    let (departure, empty) = match hub.presence.leave(call, user, session.sid.clone()).await {
+        Ok(d) => d,
+        Err(e) => {
+            tracing::warn!(error = %e, call_id = %call, "presence unavailable on leave");
+            (Departure::Unknown, false)
+        }
+    };
+    let reason = reason.unwrap_or_else(|| "left".into());
+    hub.state
+        .calls
+        .leave_device(&session.actor, call, &membership.participant_id, &reason)
+        .await?;
+    if departure == Departure::Left {
+        emit_to(
+            hub,
+            vec![call_room(call)],
+            "participant-left",
+            &json!({ "callId": call, "userId": user, "reason": reason }),
+        )
+        .await;
+    }
+    if empty {
+        hub.state.calls.end_abandoned(call, false).await?;
+    }
+    Ok(json!({ "ok": true, "callId": call }))
+}
+
+async fn relay<A: Adapter>(
+    hub: &Hub<A>,
+    s: &SocketRef<A>,
+    session: &Session,
+    call: CallId,
+    signal: Signal,
+    target: Option<UserId>,
+    received: Instant,
+) -> Result<Value, SignalingError> {
+    let user = session.caller.user;
+    let (event, field) = signal.wire();
+    if !session.is_joined(call) {
+        deny(hub, session, call, event, "not joined").await;
+        return Err(SignalingError::NotJoined);
+    }
+    let mut body = serde_json::Map::new();
+    body.insert("callId".into(), json!(call));
+    body.insert(field.into(), signal.body());
+    body.insert("fromUserId".into(), json!(user));
+    let ops = match target {
+        Some(t) => {
+            if t == user || !hub.presence.is_participant(call, t).await? {
+                deny(hub, session, call, event, "target outside the call").await;
+                return Err(SignalingError::TargetNotInCall);
+            }
+            s.within(member_room(call, t))
+        }
+        None => s.within(call_room(call)).except(member_room(call, user)),
+    };
+    if let Err(socketioxide::BroadcastError::Adapter(e)) = ops.emit(event, &body).await {
+        // Other nodes could not be reached (Redis away): the sender must know it was lost.
+        return Err(super::presence::PresenceError(e.to_string()).into());
+    }
+    metrics::histogram!("vytalcall_signaling_relay_seconds", "event" => event).record(received.elapsed().as_secs_f64());
+    Ok(json!({ "ok": true, "callId": call }))
+}
+
+/// Audits a refused relay: ids and the rule only, never the signaling body.
+async fn deny<A: Adapter>(hub: &Hub<A>, session: &Session, call: CallId, event: &str, why: &str) {
+    deny_as(hub, session, "signal.relay", call, event, why).await;
+}
+
+/// Audits a refused event as `action`, denied: ids and the rule only.
+async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: &str, call: CallId, event: &str, why: &str) {
+    let fact = session.actor.fact(
+        action,
+        Some(call),
+        None,
+        Outcome::Denied,
+        json!({ "event": event, "reason": why }),
+    );
+    if let Err(e) = audit::record(&hub.state.db, fact).await {
+        tracing::warn!(error = %e, action, "could not audit a refused event");
+    }
+}
+
+/// The socket went away without `leave-call`: each call it was in starts the user's
+/// grace period if this was their last device there.
+async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
+    let user = session.caller.user;
+    let calls: Vec<(CallId, Membership)> = session.state().calls.drain().collect();
+    let now = crate::now_millis();
+    for (call, membership) in calls {
+        let departure = match hub.presence.drop_device(call, user, session.sid.clone(), now).await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(error = %e, call_id = %call, "presence unavailable on disconnect");
+                Departure::Unknown
+            }
+        };
+        if let Err(e) = hub
+            .state
+            .calls
+            .leave_device(&session.actor, call, &membership.participant_id, "disconnected")
+            .await
+        {
+            tracing::warn!(error = %e, call_id = %call, "could not record a dropped device");
+        }
+        if departure == Departure::Disconnected {
+            emit_to(
+                hub,
+                vec![call_room(call)],
+                "participant-disconnected",
+                &json!({ "callId": call, "userId": user, "timestamp": super::notifier::timestamp(now) }),
+            )
+            .await;
+        }
+    }
+}
+
+/// A user did not come back within the grace period.
+pub async fn grace_expired<A: Adapter>(hub: &Hub<A>, expired: &Expired) -> Result<(), SignalingError> {
+    emit_to(
+        hub,
+        vec![call_room(expired.call), user_room(expired.user)],
+        "participant-left",
+        &json!({ "callId": expired.call, "userId": expired.user, "reason": "disconnected" }),
+    )
+    .await;
+    hub.state.calls.grace_expired(expired.call, expired.user).await?;
+    if expired.call_empty {
+        hub.state.calls.end_abandoned(expired.call, true).await?;
+    }
+    Ok(())
+}
+
+pub async fn emit_to<A: Adapter>(hub: &Hub<A>, rooms: Vec<String>, event: &str, body: &Value) {
+    if let Some(ns) = hub.io.of(NAMESPACE)
+        && let Err(e) = ns.to(rooms).emit(event, body).await
+    {
+        tracing::warn!(error = %e, event, "emit failed");
+    }
+}

@@ -1,0 +1,363 @@
+//! WebRTC signaling over Socket.IO v4, namespace `/webrtc`, on the same port as the REST
+//! API. The event names and payload fields are the seed design's wire contract, so a
+//! frontend written against it works unchanged (see `docs/signaling.md`).
+//!
+//! - [`payload`]: the client→server events, parsed and validated.
+//! - [`error`]: [`SignalingError`] and its one wire shape (ack or `error` event).
+//! - [`presence`]: room names and the [`Presence`] interface (who is in which call).
+//! - `session`: per-socket state and the ordered event queue.
+//! - `handlers`: what each event does (through [`crate::calls::CallsService`]).
+//! - `notifier`: REST-side call and recording changes turned into emits.
+//!
+//! Socket.IO runs each handler as its own task, which would let an ICE candidate overtake
+//! the offer it belongs to. So the socket's handler only checks size and rate and queues
+//! the event; one task per socket processes its queue in arrival order.
+
+pub mod error;
+mod handlers;
+pub mod multinode;
+pub mod notifier;
+pub mod payload;
+pub mod presence;
+mod session;
+
+use crate::auth::AuthError;
+use crate::config::Settings;
+use crate::state::AppState;
+use axum::Router;
+use error::SignalingError;
+pub use notifier::{Notices, SignalingNotifier};
+use presence::{LocalPresence, Presence};
+use serde_json::{Value, json};
+use session::Session;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::{SocketRef, TryData};
+use socketioxide::handler::ConnectHandler;
+use socketioxide::{SocketIo, SocketIoBuilder, TransportType};
+use std::sync::Arc;
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use vytalcall_domain::access::Caller;
+
+pub const NAMESPACE: &str = "/webrtc";
+
+/// The limits and intervals of signaling, from settings.
+#[derive(Clone, Copy, Debug)]
+pub struct Limits {
+    pub max_event_bytes: usize,
+    pub events_per_second: u32,
+    pub event_burst: u32,
+    pub grace_ms: i64,
+    pub quality_sample_ms: i64,
+    pub quality_silence_ms: i64,
+    pub leeway_seconds: u64,
+}
+
+impl Limits {
+    pub fn from_settings(s: &Settings) -> Limits {
+        Limits {
+            max_event_bytes: s.signaling.max_event_bytes,
+            events_per_second: s.signaling.events_per_second,
+            event_burst: s.signaling.event_burst,
+            grace_ms: s.reconnect_grace_seconds as i64 * 1000,
+            quality_sample_ms: s.signaling.quality_sample_seconds as i64 * 1000,
+            quality_silence_ms: s.signaling.quality_stats_request_seconds as i64 * 1000,
+            leeway_seconds: s.jwt.leeway_seconds,
+        }
+    }
+}
+
+/// Everything the signaling handlers share. Generic over the Socket.IO adapter: in
+/// memory for one process, Redis when several processes serve the same calls.
+pub struct Hub<A: Adapter> {
+    io: SocketIo<A>,
+    state: AppState,
+    presence: Arc<dyn Presence>,
+    limits: Limits,
+}
+
+/// The Socket.IO server's settings. The transport limit is far above the event limit: an
+/// oversized event is refused with an error while its connection stays up.
+fn builder(settings: &Settings) -> SocketIoBuilder {
+    let transport_limit = (settings.signaling.max_event_bytes.saturating_mul(8)).max(2 << 20);
+    SocketIo::builder()
+        .transports([TransportType::Polling, TransportType::Websocket])
+        .max_payload(transport_limit as u64)
+        .ws_max_message_size(transport_limit)
+        .max_buffer_size(1024)
+        .ack_timeout(Duration::from_secs(10))
+}
+
+/// The Redis adapter over the reconnecting pub/sub driver.
+pub type RedisAdapter = socketioxide_redis::CustomRedisAdapter<socketioxide::adapter::Emitter, multinode::PubSubDriver>;
+
+/// Builds the Socket.IO server (in memory, or on Redis when the state has a link), registers
+/// the namespace and starts the background work; returns the `/socket.io/` routes.
+pub async fn start(state: AppState, notices: Notices) -> anyhow::Result<Router> {
+    let origins = state.settings.frontend_urls.clone();
+    match state.redis.clone() {
+        None => {
+            let (layer, io) = builder(&state.settings).build_layer();
+            attach(&io, state, notices, Arc::new(LocalPresence::default()));
+            Ok(routes(layer, &origins))
+        }
+        Some(link) => {
+            let config = socketioxide_redis::RedisAdapterConfig::new()
+                .with_prefix(format!("{}-sio", link.prefix()))
+                .with_request_timeout(Duration::from_secs(3));
+            let ctr = socketioxide_redis::RedisAdapterCtr::new_with_driver(link.driver(), config);
+            let (layer, io) = builder(&state.settings).with_adapter::<RedisAdapter>(ctr).build_layer();
+            let presence = Arc::new(multinode::RedisPresence::new(&link));
+            tokio::spawn(multinode::keep_alive(link.clone()));
+            let init = attach(&io, state, notices, presence);
+            init.await
+                .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
+            Ok(routes(layer, &origins))
+        }
+    }
+}
+
+/// The `/socket.io/` route, with CORS for the configured frontends.
+fn routes<A: Adapter>(layer: socketioxide::layer::SocketIoLayer<A>, origins: &[String]) -> Router {
+    let allowed: Vec<axum::http::HeaderValue> = origins
+        .iter()
+        .filter_map(|o| axum::http::HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::list(allowed))
+        .allow_methods([axum::http::Method::GET, axum::http::Method::POST])
+        .allow_headers([axum::http::header::CONTENT_TYPE])
+        .allow_credentials(true);
+    Router::new()
+        .route(
+            "/socket.io/",
+            axum::routing::any(|| async { axum::http::StatusCode::NOT_FOUND }),
+        )
+        .layer(layer)
+        .layer(cors)
+}
+
+/// Registers the namespace and starts the background work (notices, grace expiry,
+/// quality-stats requests). Call once, after the state exists.
+fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
+    io: &SocketIo<A>,
+    state: AppState,
+    notices: Notices,
+    presence: Arc<dyn Presence>,
+) -> A::InitRes {
+    let hub = Arc::new(Hub {
+        io: io.clone(),
+        limits: Limits::from_settings(&state.settings),
+        state,
+        presence,
+    });
+    let on_connect = {
+        let hub = hub.clone();
+        move |s: SocketRef<A>| {
+            hub.clone().connected(s);
+            std::future::ready(())
+        }
+    };
+    let authenticate = {
+        let hub = hub.clone();
+        move |s: SocketRef<A>, TryData(auth): TryData<Value>| {
+            let result = hub.authenticate(&s, auth.ok());
+            std::future::ready(result)
+        }
+    };
+    let init = io.ns(NAMESPACE, on_connect.with(authenticate));
+    tokio::spawn(notifier::deliver(hub.clone(), notices));
+    tokio::spawn(hub.clone().sweep());
+    init
+}
+
+/// Why a handshake was refused; the client's `connect_error` message.
+#[derive(Debug, thiserror::Error)]
+#[error("unauthorized: {0}")]
+pub struct Refused(String);
+
+const MAX_DEVICE_ID: usize = 128;
+
+impl<A: Adapter> Hub<A> {
+    /// The handshake: `auth: { token, deviceId? }` checked by the same rules as REST.
+    fn authenticate(&self, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), Refused> {
+        let auth = auth.unwrap_or(Value::Null);
+        let token = match auth.get("token") {
+            None | Some(Value::Null) => return Err(Refused(AuthError::Missing.to_string())),
+            Some(Value::String(t)) if t.is_empty() => {
+                return Err(Refused(AuthError::Missing.to_string()));
+            }
+            Some(Value::String(t)) => t.trim_start_matches("Bearer ").to_string(),
+            Some(_) => return Err(Refused(AuthError::Malformed.to_string())),
+        };
+        let identity = self.state.verifier.verify(&token).map_err(|e| {
+            metrics::counter!("vytalcall_signaling_auth_refused_total").increment(1);
+            Refused(e.to_string())
+        })?;
+        let device_id = match auth.get("deviceId") {
+            Some(Value::String(d))
+                if !d.is_empty()
+                    && d.len() <= MAX_DEVICE_ID
+                    && d.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) =>
+            {
+                d.clone()
+            }
+            _ => s.id.to_string(),
+        };
+        let client_addr = s
+            .req_parts()
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let caller = Caller {
+            user: identity.user,
+            role: identity.role,
+        };
+        let session = Session::new(
+            caller,
+            device_id,
+            client_addr,
+            s.id.to_string(),
+            identity.expires_at,
+            &self.limits,
+        );
+        s.extensions.insert(session);
+        Ok(())
+    }
+
+    fn connected(self: Arc<Self>, s: SocketRef<A>) {
+        let Some(session) = s.extensions.get::<Arc<Session>>() else {
+            // The middleware always inserts it; a socket without one is not authenticated.
+            let _ = s.disconnect();
+            return;
+        };
+        metrics::gauge!("vytalcall_signaling_connected_sockets").increment(1.0);
+        s.join(presence::user_room(session.caller.user));
+        let jobs = session.take_queue();
+        session::register_events(&s, &session, &self.limits);
+        if let Some(jobs) = jobs {
+            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone(), jobs));
+        }
+        tokio::spawn(expire_with_token(s, session.expires_at, self.limits.leeway_seconds));
+    }
+
+    /// Once a second: end the grace of users who did not come back, and ask silent
+    /// participants for quality stats.
+    async fn sweep(self: Arc<Self>) {
+        let mut tick = tokio::time::interval(Duration::from_secs(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+        loop {
+            tick.tick().await;
+            let now = crate::now_millis();
+            match self.presence.maintain(now).await {
+                Ok(m) => {
+                    if m.resync {
+                        self.resync().await;
+                    }
+                    for (call, user) in m.dropped {
+                        let body = json!({ "callId": call, "userId": user, "timestamp": notifier::timestamp(now) });
+                        handlers::emit_to(
+                            &self,
+                            vec![presence::call_room(call)],
+                            "participant-disconnected",
+                            &body,
+                        )
+                        .await;
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "presence upkeep failed"),
+            }
+            match self.presence.expire(now, self.limits.grace_ms).await {
+                Ok(expired) => {
+                    for expired in expired {
+                        if let Err(e) = handlers::grace_expired(&self, &expired).await {
+                            tracing::warn!(error = %e, call_id = %expired.call, "grace expiry failed");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "grace expiry sweep failed"),
+            }
+            self.request_silent_stats(now);
+        }
+    }
+
+    /// The shared store lost this node's devices (or never had them): publish them again.
+    async fn resync(&self) {
+        let Some(ns) = self.io.of(NAMESPACE) else {
+            return;
+        };
+        let mut devices = 0usize;
+        for s in ns.sockets() {
+            let Some(session) = s.extensions.get::<Arc<Session>>() else {
+                continue;
+            };
+            let calls: Vec<_> = session.state().calls.keys().copied().collect();
+            for call in calls {
+                match self.presence.join(call, session.caller.user, session.sid.clone()).await {
+                    Ok(_) => devices += 1,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "presence resync failed");
+                        return;
+                    }
+                }
+            }
+        }
+        if devices > 0 {
+            tracing::info!(devices, "presence published again after the store lost it");
+        }
+    }
+
+    fn request_silent_stats(&self, now: i64) {
+        let Some(ns) = self.io.of(NAMESPACE) else {
+            return;
+        };
+        for s in ns.sockets() {
+            let Some(session) = s.extensions.get::<Arc<Session>>() else {
+                continue;
+            };
+            for call in session.silent_calls(now, self.limits.quality_silence_ms) {
+                let _ = s.emit("request-quality-stats", &json!({ "callId": call }));
+            }
+        }
+    }
+
+    /// Sends an error to one socket: the ack if the event asked for one, else `error`.
+    fn reply_error(s: &SocketRef<A>, event: &str, ack: Option<session::Ack>, e: &SignalingError) {
+        metrics::counter!("vytalcall_signaling_errors_total", "event" => event.to_string(), "code" => e.code())
+            .increment(1);
+        if let SignalingError::Call(crate::calls::CallError::Store(err)) = e {
+            tracing::error!(error = %err, event, "signaling storage failure");
+        }
+        match ack {
+            Some(ack) => ack(json!({ "error": e.body() })),
+            None => {
+                let _ = s.emit("error", &json!({ "event": event, "error": e.body() }));
+            }
+        }
+    }
+}
+
+/// Disconnects the socket when its token expires (plus the same leeway REST allows),
+/// telling it why first.
+async fn expire_with_token<A: Adapter>(s: SocketRef<A>, expires_at: i64, leeway: u64) {
+    let deadline = expires_at.saturating_add(leeway as i64);
+    // Wake up now and then so a socket that is already gone is let go of early.
+    loop {
+        let left = deadline - crate::now_millis() / 1000;
+        if left <= 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_secs(left.min(15) as u64)).await;
+        if !s.connected() {
+            return;
+        }
+    }
+    if !s.connected() {
+        return;
+    }
+    let body = json!({ "error": { "code": "token-expired", "message": "the access token has expired; reconnect with a fresh token" } });
+    let _ = s.emit("error", &body);
+    let _ = s.emit("session-expired", &json!({ "reason": "token-expired" }));
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = s.disconnect();
+}

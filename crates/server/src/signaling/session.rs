@@ -1,0 +1,241 @@
+//! One connected socket: who it is, which calls it joined, its rate limit, and the queue
+//! its events wait in. Events are checked for size and rate as they arrive (so a flood or
+//! an oversized payload is refused at once, without touching anyone else) and then queued
+//! in arrival order for the socket's own task.
+
+use super::error::SignalingError;
+use super::payload::EventName;
+use super::{Hub, Limits};
+use crate::audit::Actor;
+use serde::Serialize;
+use serde_json::Value;
+use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
+use socketioxide::handler::{FromMessageParts, Value as RawValue};
+use socketioxide::socket::DisconnectReason;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+use tokio::sync::mpsc;
+use vytalcall_domain::CallId;
+use vytalcall_domain::access::Caller;
+use vytalcall_domain::quality::QualityJudge;
+use vytalcall_domain::rate::TokenBucket;
+
+/// A device's media state as the seed names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Media {
+    pub video_enabled: bool,
+    pub audio_enabled: bool,
+    pub screen_share_enabled: bool,
+}
+
+/// This socket's part in one call.
+pub struct Membership {
+    pub participant_id: String,
+    pub media: Media,
+    pub judge: QualityJudge,
+    /// When the socket last sent quality stats, or was asked for them.
+    pub last_heard: i64,
+}
+
+#[derive(Default)]
+pub struct SessionState {
+    pub calls: HashMap<CallId, Membership>,
+}
+
+/// Answers an event's acknowledgement (the socket's adapter type stays out of the session).
+pub type Ack = Box<dyn FnOnce(Value) + Send>;
+
+/// Work for the socket's task, in arrival order.
+pub enum Job {
+    Event {
+        name: EventName,
+        data: Value,
+        ack: Option<Ack>,
+        received: Instant,
+    },
+    Disconnected,
+}
+
+pub struct Session {
+    pub caller: Caller,
+    pub actor: Actor,
+    pub device_id: String,
+    /// The connection id: the presence key of this device session.
+    pub sid: String,
+    /// Unix seconds.
+    pub expires_at: i64,
+    state: Mutex<SessionState>,
+    bucket: Mutex<TokenBucket>,
+    jobs: mpsc::UnboundedSender<Job>,
+    queue: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+}
+
+impl Session {
+    pub fn new(
+        caller: Caller,
+        device_id: String,
+        client_addr: Option<String>,
+        sid: String,
+        expires_at: i64,
+        limits: &Limits,
+    ) -> Arc<Session> {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        Arc::new(Session {
+            actor: Actor {
+                caller: Some(caller),
+                device_id: Some(device_id.clone()),
+                client_addr,
+            },
+            caller,
+            device_id,
+            sid,
+            expires_at,
+            state: Mutex::new(SessionState::default()),
+            bucket: Mutex::new(TokenBucket::new(
+                limits.events_per_second,
+                limits.event_burst,
+                crate::now_millis(),
+            )),
+            jobs,
+            queue: Mutex::new(Some(queue)),
+        })
+    }
+
+    pub fn state(&self) -> MutexGuard<'_, SessionState> {
+        match self.state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The receiving end of the queue, handed once to the socket's task.
+    pub fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Job>> {
+        self.queue.lock().ok().and_then(|mut q| q.take())
+    }
+
+    fn allow_event(&self) -> bool {
+        match self.bucket.lock() {
+            Ok(mut b) => b.try_take(crate::now_millis()),
+            Err(_) => false,
+        }
+    }
+
+    pub fn is_joined(&self, call: CallId) -> bool {
+        self.state().calls.contains_key(&call)
+    }
+
+    /// Calls this socket has sent no quality stats for in `silence_ms`; marks them asked.
+    pub fn silent_calls(&self, now: i64, silence_ms: i64) -> Vec<CallId> {
+        let mut state = self.state();
+        let mut due = Vec::new();
+        for (call, m) in state.calls.iter_mut() {
+            if now - m.last_heard >= silence_ms {
+                m.last_heard = now;
+                due.push(*call);
+            }
+        }
+        due
+    }
+}
+
+/// The raw size of an incoming event, measured before it is decoded further.
+struct RawSize(usize);
+
+impl<A: socketioxide::adapter::Adapter> FromMessageParts<A> for RawSize {
+    type Error = Infallible;
+    fn from_message_parts(
+        _: &Arc<socketioxide::socket::Socket<A>>,
+        v: &mut RawValue,
+        _: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        let size = match v {
+            RawValue::Str(s, bins) => s.len() + bins.as_ref().map_or(0, |b| b.iter().map(|x| x.len()).sum()),
+            RawValue::Bytes(b) => b.len(),
+        };
+        Ok(RawSize(size))
+    }
+}
+
+/// Whether the client passed an acknowledgement callback.
+struct AckId(Option<i64>);
+
+impl<A: socketioxide::adapter::Adapter> FromMessageParts<A> for AckId {
+    type Error = Infallible;
+    fn from_message_parts(
+        _: &Arc<socketioxide::socket::Socket<A>>,
+        _: &mut RawValue,
+        ack: &Option<i64>,
+    ) -> Result<Self, Infallible> {
+        Ok(AckId(*ack))
+    }
+}
+
+/// Installs the socket's event and disconnect handlers. They run synchronously as each
+/// packet arrives, which is what keeps the queue in arrival order.
+pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, session: &Arc<Session>, limits: &Limits) {
+    let limit = limits.max_event_bytes;
+    let on_event = {
+        let session = session.clone();
+        move |s: SocketRef<A>,
+              Event(name): Event,
+              RawSize(size): RawSize,
+              AckId(ack_id): AckId,
+              ack: AckSender<A>,
+              TryData(data): TryData<Value>| {
+            let ack = ack_id.map(|_| -> Ack {
+                Box::new(move |v: Value| {
+                    let _ = ack.send(&v);
+                })
+            });
+            let received = Instant::now();
+            let event = name.clone();
+            let checked = check(&session, &name, size, limit, data);
+            match checked {
+                Ok((name, data)) => {
+                    metrics::counter!("vytalcall_signaling_events_total", "event" => name.as_str()).increment(1);
+                    let _ = session.jobs.send(Job::Event {
+                        name,
+                        data,
+                        ack,
+                        received,
+                    });
+                }
+                Err(e) => Hub::<A>::reply_error(&s, &event, ack, &e),
+            }
+            std::future::ready(())
+        }
+    };
+    s.on_fallback(on_event);
+    let on_disconnect = {
+        let session = session.clone();
+        move |_: DisconnectReason| {
+            metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
+            let _ = session.jobs.send(Job::Disconnected);
+            std::future::ready(())
+        }
+    };
+    s.on_disconnect(on_disconnect);
+}
+
+fn check(
+    session: &Session,
+    name: &str,
+    size: usize,
+    limit: usize,
+    data: Result<Value, socketioxide::ParserError>,
+) -> Result<(EventName, Value), SignalingError> {
+    if !session.allow_event() {
+        return Err(SignalingError::RateLimited);
+    }
+    let Some(event) = EventName::parse(name) else {
+        return Err(SignalingError::UnknownEvent(name.to_string()));
+    };
+    if size > limit {
+        return Err(SignalingError::TooLarge { size, limit });
+    }
+    let data = data.map_err(|_| SignalingError::invalid("payload", "must be a JSON object"))?;
+    Ok((event, data))
+}

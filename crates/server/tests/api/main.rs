@@ -1,0 +1,16 @@
+//! Integration tests: each starts the real server on a random port against a database of
+//! its own (SQLite, or PostgreSQL with `VYTALCALL_TEST_DB=postgres`).
+
+mod access;
+mod audit;
+mod auth;
+mod calls;
+mod cli;
+mod crash;
+mod helpers;
+mod limits;
+mod operations;
+mod recording_crash;
+mod recordings;
+mod tls;
+mod validation;

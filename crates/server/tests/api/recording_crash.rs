@@ -1,0 +1,181 @@
+//! Crash safety of recordings: the real `vytalcall` binary records a call while a sending peer
+//! streams VP8 and Opus into it, is killed with SIGKILL mid-recording and restarted on the
+//! same data directory and database. The recording is then `partial`, and what it serves
+//! decrypts, is read by ffprobe and plays up to at most 5 s before the kill.
+
+use crate::helpers::*;
+use crate::recordings::{ffprobe, send_media_to};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The server binary as an operator starts it (development mode: the master key is
+/// generated into the data directory on first start and read from there afterwards).
+fn start_server(database_url: &str, data_dir: &Path, port: u16) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_vytalcall"))
+        .args(["--port", &port.to_string()])
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", data_dir)
+        .env("JWT_SECRET", SECRET)
+        .env("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
+        .env("RATE_LIMIT_PER_USER_PER_MINUTE", "0")
+        .env("RUST_LOG", "warn")
+        .env_remove("STORAGE_PROVIDER")
+        .env_remove("RECORDING_MASTER_KEY")
+        .env_remove("VYTALCALL_ENV")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start vytalcall")
+}
+
+async fn wait_ready(http: &reqwest::Client, base: &str) {
+    for _ in 0..200 {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+        {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("server did not become ready");
+}
+
+async fn json_ok(r: reqwest::Response, status: StatusCode) -> Value {
+    expect_status(r, status).await
+}
+
+#[tokio::test]
+async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
+    let data_dir = tempfile::tempdir().expect("dir");
+    let database_url = fresh_database_url(data_dir.path()).await;
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    let mut server = start_server(&database_url, data_dir.path(), port);
+    wait_ready(&http, &base).await;
+
+    let c = cast();
+    let created = http
+        .post(format!("{base}/webrtc/calls"))
+        .bearer_auth(&c.provider.token)
+        .json(&json!({ "patientId": c.patient.id, "type": "video" }))
+        .send()
+        .await
+        .expect("create call");
+    let call = json_ok(created, StatusCode::CREATED).await["id"]
+        .as_str()
+        .expect("call id")
+        .to_string();
+    let answered = http
+        .post(format!("{base}/webrtc/calls/{call}/answer"))
+        .bearer_auth(&c.patient.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    json_ok(answered, StatusCode::OK).await;
+    let started = http
+        .post(format!("{base}/webrtc/calls/{call}/record"))
+        .bearer_auth(&c.provider.token)
+        .json(&json!({
+            "consentObtained": true,
+            "consentedParticipants": [c.patient.id, c.provider.id],
+            "consentMethod": "verbal",
+        }))
+        .send()
+        .await
+        .expect("start recording");
+    let rec = json_ok(started, StatusCode::CREATED).await["id"]
+        .as_str()
+        .expect("recording id")
+        .to_string();
+
+    // The patient streams the 12 s sample; the server dies about 8 s into it.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let sender = {
+        let (http, base, patient, call, rec) = (http.clone(), base.clone(), c.patient.clone(), call.clone(), rec.clone());
+        tokio::spawn(async move { send_media_to(&http, &base, &patient, &call, &rec, 12, Some(tx)).await })
+    };
+    let media_from = tokio::time::timeout(Duration::from_secs(20), rx)
+        .await
+        .expect("the sending peer connects in time")
+        .expect("connected");
+    tokio::time::sleep(Duration::from_secs(8).saturating_sub(media_from.elapsed())).await;
+    assert!(!sender.is_finished(), "media is still flowing when the server is killed");
+    server.kill().expect("SIGKILL");
+    let elapsed = media_from.elapsed().as_secs_f64();
+    server.wait().expect("reaped");
+    sender.abort();
+
+    let mut server = start_server(&database_url, data_dir.path(), port);
+    wait_ready(&http, &base).await;
+    let meta_url = format!("{base}/webrtc/calls/{call}/recordings/{rec}");
+    let mut meta = Value::Null;
+    for _ in 0..100 {
+        let r = http
+            .get(&meta_url)
+            .bearer_auth(&c.provider.token)
+            .send()
+            .await
+            .expect("metadata");
+        meta = json_ok(r, StatusCode::OK).await;
+        if meta["status"] != "recording" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(meta["status"], "partial", "{meta}");
+
+    let r = http
+        .get(format!("{meta_url}/media"))
+        .bearer_auth(&c.provider.token)
+        .send()
+        .await
+        .expect("media");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "video/webm");
+    let webm = r.bytes().await.expect("the whole partial recording is served").to_vec();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(Some(webm.len() as i64), meta["sizeBytes"].as_i64(), "{meta}");
+
+    let file = data_dir.path().join("partial.webm");
+    std::fs::write(&file, &webm).expect("write");
+    let probe = ffprobe(&file);
+    assert_eq!(probe.kinds, vec!["audio/opus", "video/vp8"], "the patient's streams");
+    assert!(
+        probe.duration >= elapsed - 5.0,
+        "plays {:.2} s of the {elapsed:.2} s before the kill",
+        probe.duration
+    );
+    assert!(
+        probe.duration <= elapsed + 1.0,
+        "no more media than was sent: {:.2} s of {elapsed:.2} s",
+        probe.duration
+    );
+    // Every frame decodes: the file plays to its end without errors.
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(&file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        decoded.status.success() && decoded.stderr.is_empty(),
+        "the partial recording decodes cleanly: {}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+}
