@@ -1,0 +1,674 @@
+/**
+ * `VytalcallClient`: one user's connection to vytalcall signaling plus the WebRTC side of a
+ * call (one `RTCPeerConnection` per remote participant, perfect negotiation).
+ */
+import { io as defaultIo, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
+import type {
+  CallEndedEvent,
+  ErrorEvent,
+  IceCandidatePayload,
+  IceServersResponse,
+  IncomingCallEvent,
+  JoinCallResult,
+  ConnectionQualityResult,
+  QualityMetrics,
+  QualityWarningEvent,
+  Reply,
+  UserId,
+} from './events.js';
+import { isErrorReply } from './events.js';
+import { callReducer, initialCallState, type CallAction, type CallState } from './state.js';
+import { parseStats, type StatLike, type StatsSnapshot } from './stats.js';
+import { isPolite, normalizeApiUrl, sdpFingerprint, tokenSubject } from './util.js';
+
+export interface VytalcallClientOptions {
+  /** Base URL of the server, e.g. `https://calls.example.org` (REST under `/webrtc`). */
+  apiUrl: string;
+  /** A JWT accepted by the server (`sub`, `role`, `exp`). */
+  token: string;
+  /** Names this device in participant records and the audit trail. */
+  deviceId?: string;
+  /** Switch to audio-only by itself when the server suggests it (default: only emit `audio-only-suggested`). */
+  autoAudioOnly?: boolean;
+  /** Interval of `connection-quality` reports, ms (default 10 000). */
+  qualityIntervalMs?: number;
+  /** Time to wait for an acknowledgement, ms (default 10 000). */
+  ackTimeoutMs?: number;
+  /** Extra options for `io()`. */
+  socketOptions?: Partial<ManagerOptions & SocketOptions>;
+  /** Injection points (tests, non-browser runtimes). */
+  io?: typeof defaultIo;
+  RTCPeerConnection?: typeof RTCPeerConnection;
+  fetch?: typeof fetch;
+  getUserMedia?: (c: MediaStreamConstraints) => Promise<MediaStream>;
+  getDisplayMedia?: (c: DisplayMediaStreamOptions) => Promise<MediaStream>;
+}
+
+/** Events of the client (not the wire events: see `events.ts` for those). */
+export interface VytalcallClientEvents {
+  state: (state: CallState) => void;
+  'incoming-call': (e: IncomingCallEvent) => void;
+  'local-stream': (stream: MediaStream) => void;
+  'remote-stream': (e: { userId: UserId; stream: MediaStream }) => void;
+  'remote-stream-removed': (e: { userId: UserId }) => void;
+  'audio-only-suggested': (e: QualityWarningEvent) => void;
+  quality: (e: { metrics: QualityMetrics; result: ConnectionQualityResult | null }) => void;
+  'call-ended': (e: CallEndedEvent) => void;
+  'signaling-error': (e: ErrorEvent) => void;
+  'session-expired': () => void;
+  connection: (e: { connected: boolean; reason?: string }) => void;
+}
+
+/** An event refused by the server (`{ error: { code, message } }`). */
+export class SignalingRequestError extends Error {
+  constructor(
+    readonly event: string,
+    readonly code: string,
+    message: string,
+  ) {
+    super(`${event}: ${code}: ${message}`);
+    this.name = 'SignalingRequestError';
+  }
+}
+
+interface Peer {
+  userId: UserId;
+  pc: RTCPeerConnection;
+  polite: boolean;
+  makingOffer: boolean;
+  ignoreOffer: boolean;
+  settingRemoteAnswerPending: boolean;
+  remoteFingerprint: string | null;
+  stream: MediaStream | null;
+}
+
+type Listener = (...args: any[]) => void;
+
+export class VytalcallClient {
+  readonly userId: UserId;
+  private readonly opts: VytalcallClientOptions;
+  private readonly apiUrl: string;
+  private socket: Socket | null = null;
+  private listeners = new Map<string, Set<Listener>>();
+  private peers = new Map<UserId, Peer>();
+  private iceServers: RTCIceServer[] | null = null;
+  private localStream: MediaStream | null = null;
+  private cameraTrack: MediaStreamTrack | null = null;
+  private screenTrack: MediaStreamTrack | null = null;
+  private qualityTimer: ReturnType<typeof setInterval> | null = null;
+  private statsSnapshot: StatsSnapshot | undefined;
+  private wasDisconnected = false;
+  private _state: CallState = initialCallState;
+
+  constructor(options: VytalcallClientOptions) {
+    this.opts = options;
+    this.apiUrl = normalizeApiUrl(options.apiUrl);
+    this.userId = tokenSubject(options.token);
+  }
+
+  // ---- small typed emitter -------------------------------------------------------------------
+
+  on<E extends keyof VytalcallClientEvents>(event: E, fn: VytalcallClientEvents[E]): () => void {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, (set = new Set()));
+    set.add(fn as Listener);
+    return () => set!.delete(fn as Listener);
+  }
+
+  private emit<E extends keyof VytalcallClientEvents>(event: E, ...args: Parameters<VytalcallClientEvents[E]>) {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try {
+        fn(...args);
+      } catch (err) {
+        console.error(`vytalcall: listener of ${event} threw`, err);
+      }
+    }
+  }
+
+  get state(): CallState {
+    return this._state;
+  }
+
+  private dispatch(action: CallAction) {
+    const next = callReducer(this._state, action);
+    if (next !== this._state) {
+      this._state = next;
+      this.emit('state', next);
+    }
+  }
+
+  /** The raw Socket.IO socket (after `connect()`), for events this class does not cover. */
+  get rawSocket(): Socket | null {
+    return this.socket;
+  }
+
+  get local(): MediaStream | null {
+    return this.localStream;
+  }
+
+  /** The peer connection with a participant (for `getStats()` and diagnostics). */
+  peerConnection(userId: UserId): RTCPeerConnection | undefined {
+    return this.peers.get(userId)?.pc;
+  }
+
+  // ---- connection ----------------------------------------------------------------------------
+
+  /** Connect to `/webrtc`; resolves on the first connect, rejects with the server's reason. */
+  connect(): Promise<void> {
+    if (this.socket) return Promise.resolve();
+    const io = this.opts.io ?? defaultIo;
+    const auth: Record<string, string> = { token: this.opts.token };
+    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
+    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth });
+    this.socket = socket;
+    this.wireSocket(socket);
+    return new Promise((resolve, reject) => {
+      const ok = () => {
+        socket.off('connect_error', bad);
+        resolve();
+      };
+      const bad = (err: Error) => {
+        socket.off('connect', ok);
+        if (err.message.startsWith('unauthorized')) socket.disconnect();
+        reject(err);
+      };
+      socket.once('connect', ok);
+      socket.once('connect_error', bad);
+    });
+  }
+
+  /** `GET /webrtc/ice-servers` (cached for the client's lifetime unless `refresh`). */
+  async fetchIceServers(refresh = false): Promise<RTCIceServer[]> {
+    if (this.iceServers && !refresh) return this.iceServers;
+    const f = this.opts.fetch ?? fetch;
+    const res = await f(`${this.apiUrl}/webrtc/ice-servers`, {
+      headers: { authorization: `Bearer ${this.opts.token}`, accept: 'application/json' },
+    });
+    if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
+    const body = (await res.json()) as IceServersResponse;
+    this.iceServers = body.iceServers.map((s) => ({ ...s }));
+    return this.iceServers;
+  }
+
+  /** An authenticated JSON request to the REST API under `/webrtc`. */
+  async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    const f = this.opts.fetch ?? fetch;
+    const headers: Record<string, string> = { authorization: `Bearer ${this.opts.token}`, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    const res = await f(`${this.apiUrl}/webrtc${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const text = await res.text();
+    const data = text ? JSON.parse(text) : null;
+    if (!res.ok) {
+      const detail = data && typeof data === 'object' ? (data.detail ?? data.title ?? text) : text;
+      throw new Error(`${method} /webrtc${path}: HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+    }
+    return data as T;
+  }
+
+  /** `POST /webrtc/calls`: an immediate call rings the other members. */
+  createCall(body: { patientId?: string; providerId?: string; type?: 'video' | 'audio'; scheduledAt?: string }) {
+    return this.rest<{ id: string; status: string; type: string } & Record<string, unknown>>('POST', '/calls', body);
+  }
+
+  /** `GET /webrtc/calls` (filters as query parameters). */
+  listCalls(query: Record<string, string | number> = {}) {
+    const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+    return this.rest<unknown>('GET', `/calls${qs ? `?${qs}` : ''}`);
+  }
+
+  /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
+  async decline(callId: string): Promise<void> {
+    await this.rest('POST', `/calls/${encodeURIComponent(callId)}/cancel`, {});
+    if (this._state.callId === callId) this.dispatch({ type: 'ended', reason: 'declined' });
+  }
+
+  /** `POST /webrtc/calls/:id/end`: ends the call for everyone. */
+  async endCall(callId = this._state.callId ?? ''): Promise<void> {
+    await this.rest('POST', `/calls/${encodeURIComponent(callId)}/end`, {});
+  }
+
+  private request<T>(event: string, payload: unknown): Promise<T> {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new Error(`${event}: not connected`));
+    return new Promise((resolve, reject) => {
+      socket.timeout(this.opts.ackTimeoutMs ?? 10_000).emit(event, payload, (err: Error | null, reply: Reply<T>) => {
+        if (err) return reject(new Error(`${event}: no reply (${err.message})`));
+        if (isErrorReply(reply)) return reject(new SignalingRequestError(event, reply.error.code, reply.error.message));
+        resolve(reply as T);
+      });
+    });
+  }
+
+  private send(event: string, payload: unknown) {
+    // Fire-and-forget with an ack so that a refusal is reported, never thrown.
+    this.request(event, payload).catch((err: unknown) => {
+      const e = err as { code?: string; message?: string };
+      this.emit('signaling-error', { event, error: { code: e.code ?? 'internal', message: e.message ?? String(err) } });
+    });
+  }
+
+  private wireSocket(socket: Socket) {
+    socket.on('connect', () => {
+      this.emit('connection', { connected: true });
+      if (this.wasDisconnected) {
+        this.wasDisconnected = false;
+        void this.resume();
+      }
+    });
+    socket.on('disconnect', (reason: string) => {
+      this.emit('connection', { connected: false, reason });
+      if (reason === 'io client disconnect') return;
+      this.wasDisconnected = true;
+      this.dispatch({ type: 'connection-lost' });
+    });
+    socket.on('incoming-call', (e: IncomingCallEvent) => {
+      this.dispatch({ type: 'incoming', callId: e.callId, callType: e.callType, from: e.from });
+      this.emit('incoming-call', e);
+    });
+    socket.on('call-answered', (e: { callId: string; answeredBy: UserId }) => {
+      // Another device of ours answered: stop ringing here.
+      if (this._state.phase === 'ringing' && this._state.callId === e.callId && e.answeredBy === this.userId) {
+        this.dispatch({ type: 'ended', reason: 'answered on another device' });
+      }
+    });
+    const ended = (e: CallEndedEvent) => {
+      if (e.callId !== this._state.callId) return;
+      this.teardown();
+      this.dispatch({ type: 'ended', reason: e.reason });
+      this.emit('call-ended', e);
+    };
+    socket.on('call-ended', ended);
+    socket.on('call-cancelled', ended);
+    socket.on('participant-joined', (e) => {
+      if (e.callId !== this._state.callId || e.userId === this.userId) return;
+      this.dispatch({ type: 'participant-joined', userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
+      const peer = this.peers.get(e.userId);
+      if (peer && e.reconnected && peer.pc.connectionState !== 'closed') {
+        // Same session resumed: restart ICE (a fresh offer follows from negotiationneeded).
+        peer.pc.restartIce();
+      } else {
+        if (peer) this.closePeer(e.userId);
+        this.createPeer(e.userId);
+      }
+    });
+    socket.on('participant-left', (e) => {
+      if (e.callId !== this._state.callId) return;
+      this.closePeer(e.userId);
+      this.dispatch({ type: 'participant-left', userId: e.userId });
+    });
+    socket.on('participant-disconnected', (e) => {
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: 'participant-disconnected', userId: e.userId });
+    });
+    socket.on('participant-media-updated', (e) => {
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({
+        type: 'participant-media',
+        userId: e.userId,
+        videoEnabled: e.videoEnabled,
+        audioEnabled: e.audioEnabled,
+        screenShareEnabled: e.screenShareEnabled,
+      });
+    });
+    socket.on('offer', (e) => void this.onDescription(e.callId, e.fromUserId, e.offer));
+    socket.on('answer', (e) => void this.onDescription(e.callId, e.fromUserId, e.answer));
+    socket.on('ice-candidate', (e) => void this.onCandidate(e.callId, e.fromUserId, e.candidate));
+    socket.on('quality-warning', (e: QualityWarningEvent) => {
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: 'quality', metrics: e.metrics, warning: e.warning, suggestion: e.suggestion });
+      if (e.suggestion === 'switch-to-audio-only' && !this._state.audioOnly) {
+        if (this.opts.autoAudioOnly) void this.switchToAudioOnly();
+        else this.emit('audio-only-suggested', e);
+      }
+    });
+    socket.on('request-quality-stats', (e) => {
+      if (e.callId === this._state.callId) void this.reportQuality();
+    });
+    socket.on('recording-started', (e) => {
+      if (e.callId === this._state.callId) this.dispatch({ type: 'recording-started', recordingId: e.recordingId });
+    });
+    socket.on('recording-stopped', (e) => {
+      if (e.callId === this._state.callId) this.dispatch({ type: 'recording-stopped' });
+    });
+    socket.on('recording-consent-requested', (e) => {
+      if (e.callId === this._state.callId) this.dispatch({ type: 'consent-requested', recordingId: e.recordingId });
+    });
+    socket.on('error', (e: ErrorEvent) => this.emit('signaling-error', e));
+    socket.on('session-expired', () => this.emit('session-expired'));
+  }
+
+  // ---- media ---------------------------------------------------------------------------------
+
+  /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
+  setLocalStream(stream: MediaStream) {
+    this.localStream = stream;
+    this.cameraTrack = stream.getVideoTracks()[0] ?? null;
+    this.emit('local-stream', stream);
+  }
+
+  private async ensureLocalMedia(video: boolean, audio: boolean) {
+    if (this.localStream) return;
+    const gum = this.opts.getUserMedia ?? ((c) => navigator.mediaDevices.getUserMedia(c));
+    this.setLocalStream(await gum({ video, audio }));
+  }
+
+  // ---- calls ---------------------------------------------------------------------------------
+
+  /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
+  async join(callId: string, o: { callType?: string; videoEnabled?: boolean; audioEnabled?: boolean } = {}): Promise<JoinCallResult> {
+    const audioOnly = o.callType === 'audio' || (o.callType === undefined && this._state.callId === callId && this._state.callType === 'audio');
+    const videoEnabled = audioOnly ? false : (o.videoEnabled ?? true);
+    const audioEnabled = o.audioEnabled ?? true;
+    this.dispatch({ type: 'join', callId, callType: o.callType ?? (audioOnly ? 'audio' : undefined), videoEnabled, audioEnabled });
+    try {
+      await this.fetchIceServers();
+      await this.ensureLocalMedia(!audioOnly, true);
+      this.applyTrackEnabled(videoEnabled, audioEnabled);
+      const reply = await this.request<JoinCallResult>('join-call', { callId, videoEnabled, audioEnabled });
+      this.afterJoin(reply);
+      return reply;
+    } catch (err) {
+      this.dispatch({ type: 'error', message: (err as Error).message });
+      throw err;
+    }
+  }
+
+  private afterJoin(reply: JoinCallResult) {
+    this.dispatch({ type: 'joined', callId: reply.callId, participants: reply.participants, self: this.userId });
+    for (const id of reply.participants) {
+      if (id !== this.userId && !this.peers.has(id)) this.createPeer(id);
+    }
+    this.startQualityMonitoring();
+  }
+
+  /** Leave the current call and release media. */
+  async leave(reason?: string): Promise<void> {
+    const callId = this._state.callId;
+    this.teardown();
+    if (callId && this.socket?.connected) {
+      await this.request('leave-call', reason ? { callId, reason } : { callId }).catch(() => undefined);
+    }
+    this.dispatch({ type: 'ended', reason: reason ?? 'left' });
+  }
+
+  /** After a drop: `reconnect-call` (or `join-call` when the grace period is over), then ICE restart. */
+  private async resume() {
+    const { callId, phase } = this._state;
+    if (!callId || phase !== 'reconnecting') return;
+    try {
+      let reply: JoinCallResult;
+      try {
+        reply = await this.request<JoinCallResult>('reconnect-call', { callId });
+      } catch (err) {
+        if (!(err instanceof SignalingRequestError) || err.code !== 'not-in-call') throw err;
+        for (const id of [...this.peers.keys()]) this.closePeer(id);
+        reply = await this.request<JoinCallResult>('join-call', {
+          callId,
+          videoEnabled: this._state.local.videoEnabled,
+          audioEnabled: this._state.local.audioEnabled,
+        });
+      }
+      // reconnect-call resumes with video and audio on: restate our media.
+      const { videoEnabled, audioEnabled, screenShareEnabled } = this._state.local;
+      if (!videoEnabled || !audioEnabled || screenShareEnabled) {
+        this.send('update-media', { callId, videoEnabled, audioEnabled, screenShareEnabled });
+      }
+      for (const peer of this.peers.values()) peer.pc.restartIce();
+      this.afterJoin(reply);
+    } catch (err) {
+      const e = err as Error;
+      this.dispatch({ type: 'error', message: e.message });
+      if (err instanceof SignalingRequestError && (err.code === 'call-not-joinable' || err.code === 'call-not-found')) {
+        this.teardown();
+        this.dispatch({ type: 'ended', reason: err.code });
+      }
+    }
+  }
+
+  // ---- perfect negotiation -------------------------------------------------------------------
+
+  private createPeer(userId: UserId): Peer {
+    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
+    const pc = new Ctor({ iceServers: this.iceServers ?? [] });
+    const peer: Peer = {
+      userId,
+      pc,
+      polite: isPolite(this.userId, userId),
+      makingOffer: false,
+      ignoreOffer: false,
+      settingRemoteAnswerPending: false,
+      remoteFingerprint: null,
+      stream: null,
+    };
+    this.peers.set(userId, peer);
+    const callId = this._state.callId;
+
+    pc.onnegotiationneeded = async () => {
+      try {
+        peer.makingOffer = true;
+        await pc.setLocalDescription();
+        const d = pc.localDescription!;
+        this.send('offer', { callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: userId });
+      } catch (err) {
+        console.warn('vytalcall: negotiation failed', err);
+      } finally {
+        peer.makingOffer = false;
+      }
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (!candidate) return;
+      const c: IceCandidatePayload = {
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid,
+        sdpMLineIndex: candidate.sdpMLineIndex,
+      };
+      if (candidate.usernameFragment) c.usernameFragment = candidate.usernameFragment;
+      this.send('ice-candidate', { callId, candidate: c, targetUserId: userId });
+    };
+    pc.ontrack = ({ track, streams }) => {
+      const stream = streams[0] ?? peer.stream ?? new MediaStream();
+      if (!streams[0] && !stream.getTracks().includes(track)) stream.addTrack(track);
+      if (peer.stream !== stream) {
+        peer.stream = stream;
+      }
+      this.emit('remote-stream', { userId, stream });
+    };
+    pc.oniceconnectionstatechange = () => {
+      if (pc.iceConnectionState === 'failed') pc.restartIce();
+    };
+
+    const stream = this.localStream;
+    if (stream) {
+      for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
+      const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
+      if (video) pc.addTrack(video, stream);
+    }
+    return peer;
+  }
+
+  private closePeer(userId: UserId) {
+    const peer = this.peers.get(userId);
+    if (!peer) return;
+    this.peers.delete(userId);
+    peer.pc.onnegotiationneeded = null;
+    peer.pc.onicecandidate = null;
+    peer.pc.ontrack = null;
+    peer.pc.close();
+    this.emit('remote-stream-removed', { userId });
+  }
+
+  private async onDescription(callId: string, from: UserId, description: RTCSessionDescriptionInit) {
+    if (callId !== this._state.callId || from === this.userId) return;
+    let peer = this.peers.get(from) ?? this.createPeer(from);
+    // A description from a different DTLS identity is a new peer connection on the other side
+    // (a reloaded page): start over with a fresh one here too.
+    const fp = sdpFingerprint(description.sdp);
+    if (peer.remoteFingerprint && fp && fp !== peer.remoteFingerprint) {
+      this.closePeer(from);
+      peer = this.createPeer(from);
+      if (description.type !== 'offer') return; // our fresh connection offers by itself
+    }
+    const pc = peer.pc;
+    try {
+      const readyForOffer = !peer.makingOffer && (pc.signalingState === 'stable' || peer.settingRemoteAnswerPending);
+      const collision = description.type === 'offer' && !readyForOffer;
+      peer.ignoreOffer = !peer.polite && collision;
+      if (peer.ignoreOffer) return;
+      peer.settingRemoteAnswerPending = description.type === 'answer';
+      await pc.setRemoteDescription(description); // rolls back our own offer when polite
+      peer.settingRemoteAnswerPending = false;
+      if (fp) peer.remoteFingerprint = fp;
+      if (description.type === 'offer') {
+        await pc.setLocalDescription();
+        const d = pc.localDescription!;
+        this.send('answer', { callId, answer: { type: d.type, sdp: d.sdp }, targetUserId: from });
+      }
+    } catch (err) {
+      peer.settingRemoteAnswerPending = false;
+      console.warn('vytalcall: could not apply remote description', err);
+    }
+  }
+
+  private async onCandidate(callId: string, from: UserId, candidate: IceCandidatePayload) {
+    if (callId !== this._state.callId) return;
+    const peer = this.peers.get(from);
+    if (!peer) return;
+    try {
+      await peer.pc.addIceCandidate(candidate as RTCIceCandidateInit);
+    } catch (err) {
+      if (!peer.ignoreOffer) console.warn('vytalcall: could not add ICE candidate', err);
+    }
+  }
+
+  // ---- media controls ------------------------------------------------------------------------
+
+  private applyTrackEnabled(video?: boolean, audio?: boolean) {
+    if (!this.localStream) return;
+    if (audio !== undefined) for (const t of this.localStream.getAudioTracks()) t.enabled = audio;
+    if (video !== undefined && this.cameraTrack) this.cameraTrack.enabled = video;
+  }
+
+  private updateMedia(change: { videoEnabled?: boolean; audioEnabled?: boolean; screenShareEnabled?: boolean }) {
+    this.dispatch({ type: 'local-media', ...change });
+    const callId = this._state.callId;
+    if (callId && this._state.phase !== 'ended') this.send('update-media', { callId, ...change });
+  }
+
+  /** Mute or unmute the microphone; the others learn it through `update-media`. */
+  setMuted(muted: boolean) {
+    this.applyTrackEnabled(undefined, !muted);
+    this.updateMedia({ audioEnabled: !muted });
+  }
+
+  /** Turn the camera off or on (the track keeps its sender; frames go black). */
+  setCameraEnabled(enabled: boolean) {
+    if (this._state.audioOnly && enabled) return;
+    this.applyTrackEnabled(enabled, undefined);
+    this.updateMedia({ videoEnabled: enabled });
+  }
+
+  private videoSenders(): RTCRtpSender[] {
+    const out: RTCRtpSender[] = [];
+    for (const peer of this.peers.values()) {
+      for (const s of peer.pc.getSenders()) if (s.track?.kind === 'video') out.push(s);
+    }
+    return out;
+  }
+
+  /** Share the screen in place of the camera (same sender: no renegotiation). */
+  async startScreenShare(): Promise<void> {
+    if (this.screenTrack || this._state.audioOnly) return;
+    const gdm = this.opts.getDisplayMedia ?? ((c) => navigator.mediaDevices.getDisplayMedia(c));
+    const display = await gdm({ video: true, audio: false });
+    const track = display.getVideoTracks()[0];
+    if (!track) throw new Error('screen share: no video track');
+    this.screenTrack = track;
+    track.addEventListener('ended', () => void this.stopScreenShare());
+    await Promise.all(this.videoSenders().map((s) => s.replaceTrack(track)));
+    this.updateMedia({ screenShareEnabled: true });
+  }
+
+  /** Back to the camera. */
+  async stopScreenShare(): Promise<void> {
+    const track = this.screenTrack;
+    if (!track) return;
+    this.screenTrack = null;
+    const camera = this._state.audioOnly ? null : this.cameraTrack;
+    await Promise.all(
+      [...this.peers.values()].flatMap((p) => p.pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera))),
+    );
+    track.stop();
+    this.updateMedia({ screenShareEnabled: false });
+  }
+
+  /** Drop video for the rest of the call (camera released; audio stays). */
+  async switchToAudioOnly(): Promise<void> {
+    if (this._state.audioOnly) return;
+    await this.stopScreenShare();
+    await Promise.all(this.videoSenders().map((s) => s.replaceTrack(null)));
+    const camera = this.cameraTrack;
+    if (camera) {
+      camera.stop();
+      this.localStream?.removeTrack(camera);
+      this.cameraTrack = null;
+    }
+    this.dispatch({ type: 'audio-only' });
+    const callId = this._state.callId;
+    if (callId) this.send('update-media', { callId, videoEnabled: false, screenShareEnabled: false });
+  }
+
+  // ---- quality -------------------------------------------------------------------------------
+
+  private startQualityMonitoring() {
+    if (this.qualityTimer) return;
+    this.qualityTimer = setInterval(() => void this.reportQuality(), this.opts.qualityIntervalMs ?? 10_000);
+  }
+
+  /** Measure now (all peer connections' `getStats()`) and send `connection-quality`. */
+  async reportQuality(): Promise<QualityMetrics | null> {
+    const callId = this._state.callId;
+    if (!callId || this.peers.size === 0 || !this.socket?.connected) return null;
+    const all: StatLike[] = [];
+    for (const peer of this.peers.values()) {
+      const report = await peer.pc.getStats();
+      report.forEach((s: StatLike) => all.push(s));
+    }
+    const { metrics, snapshot } = parseStats(all, this.statsSnapshot);
+    this.statsSnapshot = snapshot;
+    let result: ConnectionQualityResult | null = null;
+    try {
+      result = await this.request<ConnectionQualityResult>('connection-quality', { callId, metrics });
+    } catch (err) {
+      this.emit('signaling-error', {
+        event: 'connection-quality',
+        error: { code: (err as SignalingRequestError).code ?? 'internal', message: (err as Error).message },
+      });
+    }
+    this.dispatch({ type: 'quality', metrics, warning: result?.warning ?? null, suggestion: result?.suggestion ?? null });
+    this.emit('quality', { metrics, result });
+    return metrics;
+  }
+
+  // ---- teardown ------------------------------------------------------------------------------
+
+  private teardown() {
+    if (this.qualityTimer) clearInterval(this.qualityTimer);
+    this.qualityTimer = null;
+    this.statsSnapshot = undefined;
+    for (const id of [...this.peers.keys()]) this.closePeer(id);
+    this.screenTrack?.stop();
+    this.screenTrack = null;
+    for (const t of this.localStream?.getTracks() ?? []) t.stop();
+    this.localStream = null;
+    this.cameraTrack = null;
+  }
+
+  /** Leave any call, release media and close the socket. */
+  async close(): Promise<void> {
+    if (this._state.callId && this._state.phase !== 'ended' && this._state.phase !== 'ringing') await this.leave();
+    this.teardown();
+    this.socket?.disconnect();
+    this.socket = null;
+    this.listeners.clear();
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Typed events and payloads of vytalcall's signaling contract (Socket.IO namespace `/webrtc`).
+ * See docs/signaling.md in the server repository for every rule behind these shapes.
+ */
+
+/** A user id: the `sub` claim of the user's token. */
+export type UserId = string;
+/** ISO 8601 UTC timestamp with milliseconds. */
+export type Timestamp = string;
+
+export type CallType = 'video' | 'audio' | (string & {});
+
+/** Error codes an event can be refused with. */
+export type SignalingErrorCode =
+  | 'invalid-payload'
+  | 'payload-too-large'
+  | 'rate-limited'
+  | 'unknown-event'
+  | 'call-not-found'
+  | 'forbidden'
+  | 'call-not-joinable'
+  | 'not-joined'
+  | 'target-not-in-call'
+  | 'not-in-call'
+  | 'busy'
+  | 'internal'
+  | 'token-expired'
+  | (string & {});
+
+export interface SignalingError {
+  code: SignalingErrorCode;
+  message: string;
+}
+
+/** Failure reply of an acknowledged event. */
+export interface ErrorReply {
+  error: SignalingError;
+}
+
+/** Success reply of an acknowledged event: `{ ok: true, ...T }`. */
+export type OkReply<T> = { ok: true } & T;
+export type Reply<T> = OkReply<T> | ErrorReply;
+
+export function isErrorReply<T>(reply: Reply<T>): reply is ErrorReply {
+  return typeof reply === 'object' && reply !== null && 'error' in reply;
+}
+
+// ---- payload pieces --------------------------------------------------------------------------
+
+export interface SessionDescription<K extends string> {
+  type: K;
+  sdp: string;
+}
+
+export interface IceCandidatePayload {
+  candidate: string;
+  sdpMid?: string | null;
+  sdpMLineIndex?: number | null;
+  usernameFragment?: string | null;
+}
+
+/** Metrics of a `connection-quality` report (units as in the seed design). */
+export interface QualityMetrics {
+  /** kbps, 0..10,000,000 */
+  bandwidth: number;
+  /** round-trip time, ms */
+  latency: number;
+  /** percent, 0..100 */
+  packetLoss: number;
+  /** ms */
+  jitter: number;
+  /** `WIDTHxHEIGHT` */
+  videoResolution?: string;
+}
+
+export type QualityWarning = 'high-packet-loss' | 'low-bandwidth' | 'high-latency' | 'high-jitter' | (string & {});
+export type QualitySuggestion = 'reduce-video-quality' | 'switch-to-audio-only' | 'check-network' | (string & {});
+
+export interface MediaState {
+  videoEnabled: boolean;
+  audioEnabled: boolean;
+  screenShareEnabled: boolean;
+}
+
+// ---- client -> server ------------------------------------------------------------------------
+
+export interface JoinCallPayload {
+  callId: string;
+  videoEnabled?: boolean;
+  audioEnabled?: boolean;
+}
+export interface JoinCallResult {
+  callId: string;
+  roomId: string;
+  status: string;
+  participants: UserId[];
+  resumed: boolean;
+}
+export interface LeaveCallPayload {
+  callId: string;
+  reason?: string;
+}
+export interface OfferPayload {
+  callId: string;
+  offer: SessionDescription<'offer'>;
+  targetUserId?: UserId;
+}
+export interface AnswerPayload {
+  callId: string;
+  answer: SessionDescription<'answer' | 'pranswer'>;
+  targetUserId?: UserId;
+}
+export interface IceCandidateOutPayload {
+  callId: string;
+  candidate: IceCandidatePayload;
+  targetUserId?: UserId;
+}
+export interface UpdateMediaPayload {
+  callId: string;
+  videoEnabled?: boolean;
+  audioEnabled?: boolean;
+  screenShareEnabled?: boolean;
+}
+export interface ConnectionQualityPayload {
+  callId: string;
+  metrics: QualityMetrics;
+}
+export interface ConnectionQualityResult {
+  callId: string;
+  stored: boolean;
+  warning: QualityWarning | null;
+  suggestion: QualitySuggestion | null;
+}
+export interface ReconnectCallPayload {
+  callId: string;
+}
+export interface CallIdResult {
+  callId: string;
+}
+
+type Ack<T> = (reply: Reply<T>) => void;
+
+/** Events the client emits, with their acknowledgement reply types. */
+export interface ClientToServerEvents {
+  'join-call': (payload: JoinCallPayload, ack?: Ack<JoinCallResult>) => void;
+  'leave-call': (payload: LeaveCallPayload, ack?: Ack<CallIdResult>) => void;
+  offer: (payload: OfferPayload, ack?: Ack<CallIdResult>) => void;
+  answer: (payload: AnswerPayload, ack?: Ack<CallIdResult>) => void;
+  'ice-candidate': (payload: IceCandidateOutPayload, ack?: Ack<CallIdResult>) => void;
+  'update-media': (payload: UpdateMediaPayload, ack?: Ack<CallIdResult & Partial<MediaState>>) => void;
+  'connection-quality': (payload: ConnectionQualityPayload, ack?: Ack<ConnectionQualityResult>) => void;
+  'reconnect-call': (payload: ReconnectCallPayload, ack?: Ack<JoinCallResult>) => void;
+}
+
+// ---- server -> client ------------------------------------------------------------------------
+
+export interface IncomingCallEvent {
+  callId: string;
+  callType: CallType;
+  from: UserId;
+  roomId: string;
+  scheduledAt: Timestamp | null;
+}
+export interface CallAnsweredEvent {
+  callId: string;
+  answeredBy: UserId;
+  timestamp: Timestamp;
+}
+export interface CallEndedEvent {
+  callId: string;
+  reason: string;
+  timestamp: Timestamp;
+}
+export type CallCancelledEvent = CallEndedEvent;
+export interface ParticipantJoinedEvent {
+  callId: string;
+  userId: UserId;
+  videoEnabled: boolean;
+  audioEnabled: boolean;
+  reconnected: boolean;
+}
+export interface ParticipantLeftEvent {
+  callId: string;
+  userId: UserId;
+  reason: string;
+}
+export interface ParticipantDisconnectedEvent {
+  callId: string;
+  userId: UserId;
+  timestamp: Timestamp;
+}
+export interface RoomParticipantsEvent {
+  callId: string;
+  participants: UserId[];
+}
+export interface OfferEvent {
+  callId: string;
+  offer: SessionDescription<'offer'>;
+  fromUserId: UserId;
+}
+export interface AnswerEvent {
+  callId: string;
+  answer: SessionDescription<'answer' | 'pranswer'>;
+  fromUserId: UserId;
+}
+export interface IceCandidateEvent {
+  callId: string;
+  candidate: IceCandidatePayload;
+  fromUserId: UserId;
+}
+export interface ParticipantMediaUpdatedEvent extends MediaState {
+  callId: string;
+  userId: UserId;
+}
+export interface QualityWarningEvent {
+  callId: string;
+  warning: QualityWarning;
+  suggestion: QualitySuggestion;
+  metrics: QualityMetrics;
+}
+export interface RequestQualityStatsEvent {
+  callId: string;
+}
+export interface RecordingStartedEvent {
+  callId: string;
+  recordingId: string;
+  startedBy: UserId;
+  timestamp: Timestamp;
+}
+export interface RecordingStoppedEvent {
+  callId: string;
+  recordingId: string;
+  stoppedBy: UserId;
+  timestamp: Timestamp;
+}
+export interface RecordingConsentRequestedEvent {
+  callId: string;
+  recordingId: string;
+}
+export interface ErrorEvent {
+  event?: string;
+  error: SignalingError;
+}
+
+/** Events the server emits. */
+export interface ServerToClientEvents {
+  'incoming-call': (e: IncomingCallEvent) => void;
+  'call-answered': (e: CallAnsweredEvent) => void;
+  'call-ended': (e: CallEndedEvent) => void;
+  'call-cancelled': (e: CallCancelledEvent) => void;
+  'participant-joined': (e: ParticipantJoinedEvent) => void;
+  'participant-left': (e: ParticipantLeftEvent) => void;
+  'participant-disconnected': (e: ParticipantDisconnectedEvent) => void;
+  'room-participants': (e: RoomParticipantsEvent) => void;
+  offer: (e: OfferEvent) => void;
+  answer: (e: AnswerEvent) => void;
+  'ice-candidate': (e: IceCandidateEvent) => void;
+  'participant-media-updated': (e: ParticipantMediaUpdatedEvent) => void;
+  'quality-warning': (e: QualityWarningEvent) => void;
+  'request-quality-stats': (e: RequestQualityStatsEvent) => void;
+  'recording-started': (e: RecordingStartedEvent) => void;
+  'recording-stopped': (e: RecordingStoppedEvent) => void;
+  'recording-consent-requested': (e: RecordingConsentRequestedEvent) => void;
+  'session-expired': (e?: unknown) => void;
+  error: (e: ErrorEvent) => void;
+}
+
+/** Names of every server → client event of the contract. */
+export const SERVER_EVENTS = [
+  'incoming-call',
+  'call-answered',
+  'call-ended',
+  'call-cancelled',
+  'participant-joined',
+  'participant-left',
+  'participant-disconnected',
+  'room-participants',
+  'offer',
+  'answer',
+  'ice-candidate',
+  'participant-media-updated',
+  'quality-warning',
+  'request-quality-stats',
+  'recording-started',
+  'recording-stopped',
+  'recording-consent-requested',
+  'session-expired',
+  'error',
+] as const satisfies readonly (keyof ServerToClientEvents)[];
+
+/** Names of every client → server event of the contract. */
+export const CLIENT_EVENTS = [
+  'join-call',
+  'leave-call',
+  'offer',
+  'answer',
+  'ice-candidate',
+  'update-media',
+  'connection-quality',
+  'reconnect-call',
+] as const satisfies readonly (keyof ClientToServerEvents)[];
+
+/** Response of `GET /webrtc/ice-servers`. */
+export interface IceServersResponse {
+  iceServers: { urls: string[]; username?: string; credential?: string }[];
+  expiresAt?: string;
+}

@@ -1,0 +1,5 @@
+export * from './events.js';
+export * from './state.js';
+export * from './stats.js';
+export * from './util.js';
+export { VytalcallClient, SignalingRequestError, type VytalcallClientOptions, type VytalcallClientEvents } from './client.js';
