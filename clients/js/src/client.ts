@@ -4,7 +4,18 @@
  */
 import { io as defaultIo, type Socket, type ManagerOptions, type SocketOptions } from 'socket.io-client';
 import type {
+  Call,
+  CallDetails,
+  CallPage,
+  CallAnsweredEvent,
   CallEndedEvent,
+  ParticipantDisconnectedEvent,
+  ParticipantJoinedEvent,
+  ParticipantLeftEvent,
+  ParticipantMediaUpdatedEvent,
+  RecordingConsentRequestedEvent,
+  RecordingStartedEvent,
+  RecordingStoppedEvent,
   ErrorEvent,
   IceCandidatePayload,
   IceServersResponse,
@@ -22,8 +33,11 @@ import { parseStats, type StatLike, type StatsSnapshot } from './stats.js';
 import { isPolite, normalizeApiUrl, sdpFingerprint, tokenSubject } from './util.js';
 
 export interface VytalcallClientOptions {
-  /** Base URL of the server, e.g. `https://calls.example.org` (REST under `/webrtc`). */
-  apiUrl: string;
+  /**
+   * Base URL of the server, e.g. `https://calls.example.org` (REST under `/webrtc`).
+   * Default: the page's own origin (`location.origin`), as when the SDK is served by vytalcall.
+   */
+  apiUrl?: string;
   /** A JWT accepted by the server (`sub`, `role`, `exp`). */
   token: string;
   /** Names this device in participant records and the audit trail. */
@@ -34,6 +48,13 @@ export interface VytalcallClientOptions {
   qualityIntervalMs?: number;
   /** Time to wait for an acknowledgement, ms (default 10 000). */
   ackTimeoutMs?: number;
+  /**
+   * While the server records the call, send our media to its recording peer once our consent is
+   * on record (default true). Without it the recording holds nobody's media from this device.
+   */
+  sendToRecorder?: boolean;
+  /** Restart ICE when a connection stays `disconnected` this long, ms (default 4 000). */
+  iceDisconnectedRestartMs?: number;
   /** Extra options for `io()`. */
   socketOptions?: Partial<ManagerOptions & SocketOptions>;
   /** Injection points (tests, non-browser runtimes). */
@@ -57,6 +78,39 @@ export interface VytalcallClientEvents {
   'signaling-error': (e: ErrorEvent) => void;
   'session-expired': () => void;
   connection: (e: { connected: boolean; reason?: string }) => void;
+  /** Our own participation resumed after a drop (`reconnect-call`, or `join-call` after the grace period). */
+  reconnected: (e: JoinCallResult) => void;
+  /** Another participant arrived (`reconnected: true` when they resumed within the grace period). */
+  'participant-joined': (e: ParticipantJoinedEvent) => void;
+  /** Another participant's connection dropped; they may come back within the grace period. */
+  'participant-disconnected': (e: ParticipantDisconnectedEvent) => void;
+  /** Another participant left (or did not come back within the grace period: reason `disconnected`). */
+  'participant-left': (e: ParticipantLeftEvent) => void;
+  /** Another participant changed microphone, camera or screen share. */
+  'participant-media': (e: ParticipantMediaUpdatedEvent) => void;
+  'call-answered': (e: CallAnsweredEvent) => void;
+  'recording-started': (e: RecordingStartedEvent) => void;
+  'recording-stopped': (e: RecordingStoppedEvent) => void;
+  /** The server asks for our consent to the running recording: answer with `setRecordingConsent`. */
+  'recording-consent-requested': (e: RecordingConsentRequestedEvent) => void;
+  /** Our media reaches the recording peer (`connected: true`) or no longer does. */
+  'recorder-connection': (e: { recordingId: string; connected: boolean; error?: string }) => void;
+}
+
+/** A REST request answered with an error status; `problem` is the server's problem body (if JSON). */
+export class RestError extends Error {
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly status: number,
+    readonly problem: unknown,
+    detail?: string,
+  ) {
+    const p = problem as { detail?: unknown; title?: unknown } | null;
+    const d = detail ?? (p && typeof p === 'object' ? String(p.detail ?? p.title ?? '') : '');
+    super(`${method} ${path}: HTTP ${status}${d ? `: ${d}` : ''}`);
+    this.name = 'RestError';
+  }
 }
 
 /** An event refused by the server (`{ error: { code, message } }`). */
@@ -84,10 +138,30 @@ interface Peer {
 
 type Listener = (...args: any[]) => void;
 
+/** Resolves when ICE gathering is complete, or after `ms` (with the candidates found so far). */
+function gatheringComplete(pc: RTCPeerConnection, ms: number): Promise<void> {
+  if (pc.iceGatheringState === 'complete') return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener('icegatheringstatechange', check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === 'complete') done();
+    };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener('icegatheringstatechange', check);
+  });
+}
+
 export class VytalcallClient {
   readonly userId: UserId;
   private readonly opts: VytalcallClientOptions;
   private readonly apiUrl: string;
+  private token: string;
+  private recorder: { recordingId: string; pc: RTCPeerConnection } | null = null;
+  private iceTimers = new Map<UserId, ReturnType<typeof setTimeout>>();
   private socket: Socket | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private peers = new Map<UserId, Peer>();
@@ -102,8 +176,28 @@ export class VytalcallClient {
 
   constructor(options: VytalcallClientOptions) {
     this.opts = options;
-    this.apiUrl = normalizeApiUrl(options.apiUrl);
+    const origin = (globalThis as { location?: { origin?: string } }).location?.origin;
+    const apiUrl = options.apiUrl ?? origin;
+    if (!apiUrl) throw new Error('VytalcallClient: apiUrl is required outside a browser page');
+    this.apiUrl = normalizeApiUrl(apiUrl);
     this.userId = tokenSubject(options.token);
+    this.token = options.token;
+  }
+
+  /**
+   * Replace the token (before it expires, or after `session-expired`). Used by later REST
+   * requests and by the next (re)connection of the socket; it must name the same user.
+   */
+  setToken(token: string) {
+    if (tokenSubject(token) !== this.userId) throw new Error('setToken: the token is for another user');
+    this.token = token;
+    if (this.socket) this.socket.auth = this.authPayload();
+  }
+
+  private authPayload(): Record<string, string> {
+    const auth: Record<string, string> = { token: this.token };
+    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
+    return auth;
   }
 
   // ---- small typed emitter -------------------------------------------------------------------
@@ -157,9 +251,7 @@ export class VytalcallClient {
   connect(): Promise<void> {
     if (this.socket) return Promise.resolve();
     const io = this.opts.io ?? defaultIo;
-    const auth: Record<string, string> = { token: this.opts.token };
-    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
-    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth });
+    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
     this.socket = socket;
     this.wireSocket(socket);
     return new Promise((resolve, reject) => {
@@ -182,7 +274,7 @@ export class VytalcallClient {
     if (this.iceServers && !refresh) return this.iceServers;
     const f = this.opts.fetch ?? fetch;
     const res = await f(`${this.apiUrl}/webrtc/ice-servers`, {
-      headers: { authorization: `Bearer ${this.opts.token}`, accept: 'application/json' },
+      headers: { authorization: `Bearer ${this.token}`, accept: 'application/json' },
     });
     if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
     const body = (await res.json()) as IceServersResponse;
@@ -193,27 +285,58 @@ export class VytalcallClient {
   /** An authenticated JSON request to the REST API under `/webrtc`. */
   async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
     const f = this.opts.fetch ?? fetch;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.opts.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
     const res = await f(`${this.apiUrl}/webrtc${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!res.ok) {
-      const detail = data && typeof data === 'object' ? (data.detail ?? data.title ?? text) : text;
-      throw new Error(`${method} /webrtc${path}: HTTP ${res.status}${detail ? `: ${detail}` : ''}`);
+    let data: unknown = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null; // not JSON (a proxy's error page): reported by status below
     }
+    if (!res.ok) throw new RestError(method, `/webrtc${path}`, res.status, data);
+    if (data === null && text) throw new RestError(method, `/webrtc${path}`, res.status, null, 'response is not JSON');
     return data as T;
   }
 
+  /** `GET /webrtc/calls/:id`: the call with its participants (device records). */
+  getCall(callId: string) {
+    return this.rest<CallDetails>('GET', `/calls/${encodeURIComponent(callId)}`);
+  }
+
+  /** `POST /webrtc/calls/:id/recording-consent`: our own consent (or refusal) to recording. */
+  async setRecordingConsent(callId: string, consented: boolean): Promise<void> {
+    await this.rest('POST', `/calls/${encodeURIComponent(callId)}/recording-consent`, { consented });
+    if (this._state.callId === callId) this.dispatch({ type: 'consent-given', consented });
+    const rec = this._state.recording;
+    if (consented && rec && this._state.callId === callId && this.isInCall()) void this.connectRecorder(rec.recordingId);
+    if (!consented) this.closeRecorder();
+  }
+
+  /** `POST /webrtc/calls/:id/record` (providers): starts recording; every participant must have consented. */
+  startRecording(callId: string, body: { consentObtained: true; consentedParticipants?: string[]; consentMethod?: string } = { consentObtained: true }) {
+    return this.rest<{ id: string; status: string } & Record<string, unknown>>('POST', `/calls/${encodeURIComponent(callId)}/record`, body);
+  }
+
+  /** `POST /webrtc/calls/:id/recordings/:rid/stop` (providers). */
+  stopRecording(callId: string, recordingId: string) {
+    return this.rest<Record<string, unknown>>(
+      'POST',
+      `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/stop`,
+      {},
+    );
+  }
+
   /** `POST /webrtc/calls`: an immediate call rings the other members. */
-  createCall(body: { patientId?: string; providerId?: string; type?: 'video' | 'audio'; scheduledAt?: string }) {
-    return this.rest<{ id: string; status: string; type: string } & Record<string, unknown>>('POST', '/calls', body);
+  createCall(body: { patientId?: string; providerId?: string; type?: 'video' | 'audio'; scheduledAt?: string; additionalProviderIds?: string[] }) {
+    return this.rest<Call>('POST', '/calls', body);
   }
 
   /** `GET /webrtc/calls` (filters as query parameters). */
   listCalls(query: Record<string, string | number> = {}) {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
-    return this.rest<unknown>('GET', `/calls${qs ? `?${qs}` : ''}`);
+    return this.rest<CallPage>('GET', `/calls${qs ? `?${qs}` : ''}`);
   }
 
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
@@ -265,11 +388,12 @@ export class VytalcallClient {
       this.dispatch({ type: 'incoming', callId: e.callId, callType: e.callType, from: e.from });
       this.emit('incoming-call', e);
     });
-    socket.on('call-answered', (e: { callId: string; answeredBy: UserId }) => {
+    socket.on('call-answered', (e: CallAnsweredEvent) => {
       // Another device of ours answered: stop ringing here.
       if (this._state.phase === 'ringing' && this._state.callId === e.callId && e.answeredBy === this.userId) {
         this.dispatch({ type: 'ended', reason: 'answered on another device' });
       }
+      this.emit('call-answered', e);
     });
     const ended = (e: CallEndedEvent) => {
       if (e.callId !== this._state.callId) return;
@@ -279,28 +403,33 @@ export class VytalcallClient {
     };
     socket.on('call-ended', ended);
     socket.on('call-cancelled', ended);
-    socket.on('participant-joined', (e) => {
+    socket.on('participant-joined', (e: ParticipantJoinedEvent) => {
       if (e.callId !== this._state.callId || e.userId === this.userId) return;
       this.dispatch({ type: 'participant-joined', userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
       const peer = this.peers.get(e.userId);
       if (peer && e.reconnected && peer.pc.connectionState !== 'closed') {
-        // Same session resumed: restart ICE (a fresh offer follows from negotiationneeded).
-        peer.pc.restartIce();
+        // They resumed within the grace period. The resuming side drives: after a network drop
+        // its connection restarts ICE, after a page reload its new connection offers (a new
+        // DTLS fingerprint, see onDescription). Offering from here too would race an offer of
+        // the old connection against the new page's and could pair it with the wrong one.
       } else {
         if (peer) this.closePeer(e.userId);
         this.createPeer(e.userId);
       }
+      this.emit('participant-joined', e);
     });
-    socket.on('participant-left', (e) => {
+    socket.on('participant-left', (e: ParticipantLeftEvent) => {
       if (e.callId !== this._state.callId) return;
       this.closePeer(e.userId);
       this.dispatch({ type: 'participant-left', userId: e.userId });
+      this.emit('participant-left', e);
     });
-    socket.on('participant-disconnected', (e) => {
+    socket.on('participant-disconnected', (e: ParticipantDisconnectedEvent) => {
       if (e.callId !== this._state.callId) return;
       this.dispatch({ type: 'participant-disconnected', userId: e.userId });
+      this.emit('participant-disconnected', e);
     });
-    socket.on('participant-media-updated', (e) => {
+    socket.on('participant-media-updated', (e: ParticipantMediaUpdatedEvent) => {
       if (e.callId !== this._state.callId) return;
       this.dispatch({
         type: 'participant-media',
@@ -309,6 +438,7 @@ export class VytalcallClient {
         audioEnabled: e.audioEnabled,
         screenShareEnabled: e.screenShareEnabled,
       });
+      this.emit('participant-media', e);
     });
     socket.on('offer', (e) => void this.onDescription(e.callId, e.fromUserId, e.offer));
     socket.on('answer', (e) => void this.onDescription(e.callId, e.fromUserId, e.answer));
@@ -324,14 +454,22 @@ export class VytalcallClient {
     socket.on('request-quality-stats', (e) => {
       if (e.callId === this._state.callId) void this.reportQuality();
     });
-    socket.on('recording-started', (e) => {
-      if (e.callId === this._state.callId) this.dispatch({ type: 'recording-started', recordingId: e.recordingId });
+    socket.on('recording-started', (e: RecordingStartedEvent) => {
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: 'recording-started', recordingId: e.recordingId });
+      this.emit('recording-started', e);
+      if (this.isInCall()) void this.connectRecorder(e.recordingId);
     });
-    socket.on('recording-stopped', (e) => {
-      if (e.callId === this._state.callId) this.dispatch({ type: 'recording-stopped' });
+    socket.on('recording-stopped', (e: RecordingStoppedEvent) => {
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: 'recording-stopped' });
+      this.closeRecorder();
+      this.emit('recording-stopped', e);
     });
-    socket.on('recording-consent-requested', (e) => {
-      if (e.callId === this._state.callId) this.dispatch({ type: 'consent-requested', recordingId: e.recordingId });
+    socket.on('recording-consent-requested', (e: RecordingConsentRequestedEvent) => {
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: 'consent-requested', recordingId: e.recordingId });
+      this.emit('recording-consent-requested', e);
     });
     socket.on('error', (e: ErrorEvent) => this.emit('signaling-error', e));
     socket.on('session-expired', () => this.emit('session-expired'));
@@ -375,10 +513,20 @@ export class VytalcallClient {
 
   private afterJoin(reply: JoinCallResult) {
     this.dispatch({ type: 'joined', callId: reply.callId, participants: reply.participants, self: this.userId });
+    // Whoever is no longer in the call (gone while we were away) loses their connection here.
+    for (const id of [...this.peers.keys()]) if (!reply.participants.includes(id)) this.closePeer(id);
     for (const id of reply.participants) {
       if (id !== this.userId && !this.peers.has(id)) this.createPeer(id);
     }
     this.startQualityMonitoring();
+    const rec = this._state.recording;
+    if (rec && !this.recorder) void this.connectRecorder(rec.recordingId);
+  }
+
+  /** Joined (or joining) a call that is not over. */
+  private isInCall(): boolean {
+    const p = this._state.phase;
+    return p === 'connected' || p === 'waiting' || p === 'reconnecting';
   }
 
   /** Leave the current call and release media. */
@@ -415,6 +563,7 @@ export class VytalcallClient {
       }
       for (const peer of this.peers.values()) peer.pc.restartIce();
       this.afterJoin(reply);
+      this.emit('reconnected', reply);
     } catch (err) {
       const e = err as Error;
       this.dispatch({ type: 'error', message: e.message });
@@ -474,7 +623,21 @@ export class VytalcallClient {
       this.emit('remote-stream', { userId, stream });
     };
     pc.oniceconnectionstatechange = () => {
-      if (pc.iceConnectionState === 'failed') pc.restartIce();
+      const state = pc.iceConnectionState;
+      const timer = this.iceTimers.get(userId);
+      if (timer) clearTimeout(timer);
+      this.iceTimers.delete(userId);
+      if (state === 'failed') {
+        pc.restartIce();
+      } else if (state === 'disconnected') {
+        // A network change: the path may come back by itself; if not soon, look for a new one
+        // (long before the browser would declare it failed).
+        const t = setTimeout(() => {
+          this.iceTimers.delete(userId);
+          if (pc.iceConnectionState === 'disconnected' && this.socket?.connected) pc.restartIce();
+        }, this.opts.iceDisconnectedRestartMs ?? 4_000);
+        this.iceTimers.set(userId, t);
+      }
     };
 
     const stream = this.localStream;
@@ -490,7 +653,11 @@ export class VytalcallClient {
     const peer = this.peers.get(userId);
     if (!peer) return;
     this.peers.delete(userId);
+    const timer = this.iceTimers.get(userId);
+    if (timer) clearTimeout(timer);
+    this.iceTimers.delete(userId);
     peer.pc.onnegotiationneeded = null;
+    peer.pc.oniceconnectionstatechange = null;
     peer.pc.onicecandidate = null;
     peer.pc.ontrack = null;
     peer.pc.close();
@@ -567,10 +734,17 @@ export class VytalcallClient {
     this.updateMedia({ videoEnabled: enabled });
   }
 
+  /** Every connection that sends our media: one per participant, plus the recording peer. */
+  private connections(): RTCPeerConnection[] {
+    const out = [...this.peers.values()].map((p) => p.pc);
+    if (this.recorder) out.push(this.recorder.pc);
+    return out;
+  }
+
   private videoSenders(): RTCRtpSender[] {
     const out: RTCRtpSender[] = [];
-    for (const peer of this.peers.values()) {
-      for (const s of peer.pc.getSenders()) if (s.track?.kind === 'video') out.push(s);
+    for (const pc of this.connections()) {
+      for (const s of pc.getSenders()) if (s.track?.kind === 'video') out.push(s);
     }
     return out;
   }
@@ -595,7 +769,7 @@ export class VytalcallClient {
     this.screenTrack = null;
     const camera = this._state.audioOnly ? null : this.cameraTrack;
     await Promise.all(
-      [...this.peers.values()].flatMap((p) => p.pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera))),
+      this.connections().flatMap((pc) => pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera))),
     );
     track.stop();
     this.updateMedia({ screenShareEnabled: false });
@@ -649,9 +823,66 @@ export class VytalcallClient {
     return metrics;
   }
 
+  // ---- recording peer ------------------------------------------------------------------------
+
+  /**
+   * Send our media to the server's recording peer (ICE-lite, one host candidate, no trickle):
+   * gather our candidates, POST the complete offer, apply the answer. A 409 means our consent
+   * is not on record: the server then asks through `recording-consent-requested`, and
+   * `setRecordingConsent(callId, true)` connects.
+   */
+  private async connectRecorder(recordingId: string): Promise<void> {
+    if (this.opts.sendToRecorder === false) return;
+    if (this.recorder?.recordingId === recordingId) return;
+    this.closeRecorder();
+    const callId = this._state.callId;
+    const stream = this.localStream;
+    if (!callId || !stream) return;
+    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
+    const pc = new Ctor({ iceServers: [] });
+    this.recorder = { recordingId, pc };
+    const audio = stream.getAudioTracks()[0];
+    const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
+    if (audio) pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
+    else pc.addTransceiver('audio', { direction: 'sendonly' });
+    if (!this._state.audioOnly || video) pc.addTransceiver(video ?? 'video', { direction: 'sendonly', streams: [stream] });
+    pc.onconnectionstatechange = () => {
+      if (this.recorder?.pc !== pc) return;
+      if (pc.connectionState === 'connected') this.emit('recorder-connection', { recordingId, connected: true });
+      if (pc.connectionState === 'failed') this.emit('recorder-connection', { recordingId, connected: false, error: 'connection failed' });
+    };
+    try {
+      await pc.setLocalDescription();
+      await gatheringComplete(pc, 3_000);
+      const offer = pc.localDescription;
+      if (!offer || this.recorder?.pc !== pc) return;
+      const answer = await this.rest<RTCSessionDescriptionInit>(
+        'POST',
+        `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+        { type: offer.type, sdp: offer.sdp },
+      );
+      if (this.recorder?.pc !== pc) return;
+      await pc.setRemoteDescription(answer);
+    } catch (err) {
+      if (this.recorder?.pc === pc) this.closeRecorder();
+      const consent = err instanceof RestError && err.status === 409;
+      this.emit('recorder-connection', { recordingId, connected: false, error: consent ? 'consent-required' : (err as Error).message });
+    }
+  }
+
+  private closeRecorder() {
+    const rec = this.recorder;
+    if (!rec) return;
+    this.recorder = null;
+    rec.pc.onconnectionstatechange = null;
+    rec.pc.close();
+    this.emit('recorder-connection', { recordingId: rec.recordingId, connected: false });
+  }
+
   // ---- teardown ------------------------------------------------------------------------------
 
   private teardown() {
+    this.closeRecorder();
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     this.qualityTimer = null;
     this.statsSnapshot = undefined;

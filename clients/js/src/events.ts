@@ -91,10 +91,16 @@ export interface JoinCallPayload {
 }
 export interface JoinCallResult {
   callId: string;
-  roomId: string;
-  status: string;
+  /** absent when `alreadyJoined` */
+  roomId?: string;
+  /** absent when `alreadyJoined` */
+  status?: string;
+  /** every user connected to the call, ourselves included */
   participants: UserId[];
-  resumed: boolean;
+  /** absent when `alreadyJoined` */
+  resumed?: boolean;
+  /** this connection had joined the call before: nothing changed */
+  alreadyJoined?: boolean;
 }
 export interface LeaveCallPayload {
   callId: string;
@@ -304,4 +310,54 @@ export const CLIENT_EVENTS = [
 export interface IceServersResponse {
   iceServers: { urls: string[]; username?: string; credential?: string }[];
   expiresAt?: string;
+}
+
+// ---- REST bodies -----------------------------------------------------------------------------
+
+export type CallStatus = 'scheduled' | 'ringing' | 'active' | 'ended' | 'cancelled' | 'missed' | 'failed' | (string & {});
+
+/** A call as the REST API returns it (`POST /webrtc/calls`, `GET /webrtc/calls`). */
+export interface Call {
+  id: string;
+  roomId: string;
+  patientId: string;
+  providerId: string;
+  providerIds: UserId[];
+  initiatedBy: UserId;
+  type: CallType;
+  status: CallStatus;
+  scheduledAt: Timestamp | null;
+  appointmentId: string | null;
+  recordingEnabled: boolean;
+  createdAt: Timestamp;
+  ringingAt: Timestamp | null;
+  answeredAt: Timestamp | null;
+  endedAt: Timestamp | null;
+  endReason: string | null;
+  durationSeconds: number | null;
+}
+
+/** `GET /webrtc/calls/:id`: the call with its device records, transitions and consents. */
+export interface CallDetails extends Call {
+  participants: {
+    userId: UserId;
+    role: string;
+    deviceId: string | null;
+    joinedAt: Timestamp;
+    leftAt: Timestamp | null;
+    leaveReason: string | null;
+    videoEnabled: boolean;
+    audioEnabled: boolean;
+    screenShareEnabled: boolean;
+  }[];
+  transitions: { from: string | null; to: string; at: Timestamp; actorId: string | null; actorRole: string | null; reason: string | null }[];
+  consents: { userId: UserId; consented: boolean; method: string; recordedBy: UserId; recordedAt: Timestamp }[];
+}
+
+/** `GET /webrtc/calls`: one page. */
+export interface CallPage {
+  calls: Call[];
+  total: number;
+  limit: number;
+  offset: number;
 }

@@ -2,4 +2,4 @@ export * from './events.js';
 export * from './state.js';
 export * from './stats.js';
 export * from './util.js';
-export { VytalcallClient, SignalingRequestError, type VytalcallClientOptions, type VytalcallClientEvents } from './client.js';
+export { VytalcallClient, SignalingRequestError, RestError, type VytalcallClientOptions, type VytalcallClientEvents } from './client.js';

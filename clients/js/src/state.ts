@@ -30,6 +30,8 @@ export interface CallState {
   participants: Record<UserId, RemoteParticipant>;
   recording: { recordingId: string } | null;
   consentRequested: string | null;
+  /** our own latest answer to recording consent in this call (null: not asked or not answered) */
+  recordingConsent: boolean | null;
   quality: { metrics: QualityMetrics; warning: QualityWarning | null; suggestion: QualitySuggestion | null } | null;
   endReason: string | null;
   error: string | null;
@@ -50,6 +52,7 @@ export type CallAction =
   | { type: 'recording-started'; recordingId: string }
   | { type: 'recording-stopped' }
   | { type: 'consent-requested'; recordingId: string }
+  | { type: 'consent-given'; consented: boolean }
   | { type: 'ended'; reason: string }
   | { type: 'error'; message: string }
   | { type: 'reset' };
@@ -64,6 +67,7 @@ export const initialCallState: CallState = Object.freeze({
   participants: {},
   recording: null,
   consentRequested: null,
+  recordingConsent: null,
   quality: null,
   endReason: null,
   error: null,
@@ -164,6 +168,8 @@ export function callReducer(state: CallState, action: CallAction): CallState {
       return { ...state, recording: null };
     case 'consent-requested':
       return { ...state, consentRequested: action.recordingId };
+    case 'consent-given':
+      return { ...state, consentRequested: null, recordingConsent: action.consented };
     case 'ended':
       if (state.phase === 'idle') return state;
       return { ...state, phase: 'ended', endReason: action.reason, participants: {}, recording: null, consentRequested: null };

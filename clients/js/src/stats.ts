@@ -95,8 +95,12 @@ export function selectedCandidatePair(stats: StatLike[]): StatLike | undefined {
  *
  * - latency: the selected candidate pair's `currentRoundTripTime`, else the largest
  *   `remote-inbound-rtp` `roundTripTime`; in ms.
- * - bandwidth: with a previous snapshot, bytes sent and received per second since then; else
- *   the pair's `availableOutgoingBitrate`; in kbps.
+ * - bandwidth: what the path is known to carry, in kbps: the larger of the congestion
+ *   controller's estimate (the pair's `availableOutgoingBitrate`, else
+ *   `availableIncomingBitrate`) and, with a previous snapshot, the bytes actually sent and
+ *   received per second since then. Both are lower bounds of the real capacity; throughput
+ *   alone would call every quiet audio call "low bandwidth", and the estimate alone is
+ *   missing in some browsers.
  * - packetLoss: inbound packets lost over lost + received (since the previous snapshot if
  *   given), in percent.
  * - jitter: the largest inbound `jitter`, in ms.
@@ -140,10 +144,9 @@ export function parseStats(report: StatsReportLike, previous?: StatsSnapshot): P
       Math.max(0, snapshot.bytesReceived - previous.bytesReceived) +
       Math.max(0, snapshot.bytesSent - previous.bytesSent);
     bandwidth = (bytes * 8) / elapsedMs; // bits per ms = kbps
-  } else {
-    const available = num(pair?.availableOutgoingBitrate) ?? num(pair?.availableIncomingBitrate);
-    if (available !== undefined) bandwidth = available / 1000;
   }
+  const available = num(pair?.availableOutgoingBitrate) ?? num(pair?.availableIncomingBitrate);
+  if (available !== undefined) bandwidth = Math.max(bandwidth, available / 1000);
   bandwidth = round(clamp(bandwidth, 0, 10_000_000), 1);
 
   // packet loss

@@ -55,6 +55,7 @@ var initialCallState = Object.freeze({
   participants: {},
   recording: null,
   consentRequested: null,
+  recordingConsent: null,
   quality: null,
   endReason: null,
   error: null
@@ -152,6 +153,8 @@ function callReducer(state, action) {
       return { ...state, recording: null };
     case "consent-requested":
       return { ...state, consentRequested: action.recordingId };
+    case "consent-given":
+      return { ...state, consentRequested: null, recordingConsent: action.consented };
     case "ended":
       if (state.phase === "idle") return state;
       return { ...state, phase: "ended", endReason: action.reason, participants: {}, recording: null, consentRequested: null };
@@ -214,10 +217,9 @@ function parseStats(report, previous) {
   if (previous && elapsedMs > 0) {
     const bytes = Math.max(0, snapshot.bytesReceived - previous.bytesReceived) + Math.max(0, snapshot.bytesSent - previous.bytesSent);
     bandwidth = bytes * 8 / elapsedMs;
-  } else {
-    const available = num(pair?.availableOutgoingBitrate) ?? num(pair?.availableIncomingBitrate);
-    if (available !== void 0) bandwidth = available / 1e3;
   }
+  const available = num(pair?.availableOutgoingBitrate) ?? num(pair?.availableIncomingBitrate);
+  if (available !== void 0) bandwidth = Math.max(bandwidth, available / 1e3);
   bandwidth = round(clamp(bandwidth, 0, 1e7), 1);
   let lost = snapshot.packetsLost;
   let received = snapshot.packetsReceived;
@@ -3649,6 +3651,18 @@ Object.assign(lookup2, {
 });
 
 // src/client.ts
+var RestError = class extends Error {
+  constructor(method, path, status, problem, detail) {
+    const p = problem;
+    const d = detail ?? (p && typeof p === "object" ? String(p.detail ?? p.title ?? "") : "");
+    super(`${method} ${path}: HTTP ${status}${d ? `: ${d}` : ""}`);
+    __publicField(this, "method", method);
+    __publicField(this, "path", path);
+    __publicField(this, "status", status);
+    __publicField(this, "problem", problem);
+    this.name = "RestError";
+  }
+};
 var SignalingRequestError = class extends Error {
   constructor(event, code, message) {
     super(`${event}: ${code}: ${message}`);
@@ -3657,11 +3671,29 @@ var SignalingRequestError = class extends Error {
     this.name = "SignalingRequestError";
   }
 };
+function gatheringComplete(pc, ms) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === "complete") done();
+    };
+    const timer = setTimeout(done, ms);
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
 var VytalcallClient = class {
   constructor(options) {
     __publicField(this, "userId");
     __publicField(this, "opts");
     __publicField(this, "apiUrl");
+    __publicField(this, "token");
+    __publicField(this, "recorder", null);
+    __publicField(this, "iceTimers", /* @__PURE__ */ new Map());
     __publicField(this, "socket", null);
     __publicField(this, "listeners", /* @__PURE__ */ new Map());
     __publicField(this, "peers", /* @__PURE__ */ new Map());
@@ -3674,8 +3706,26 @@ var VytalcallClient = class {
     __publicField(this, "wasDisconnected", false);
     __publicField(this, "_state", initialCallState);
     this.opts = options;
-    this.apiUrl = normalizeApiUrl(options.apiUrl);
+    const origin = globalThis.location?.origin;
+    const apiUrl = options.apiUrl ?? origin;
+    if (!apiUrl) throw new Error("VytalcallClient: apiUrl is required outside a browser page");
+    this.apiUrl = normalizeApiUrl(apiUrl);
     this.userId = tokenSubject(options.token);
+    this.token = options.token;
+  }
+  /**
+   * Replace the token (before it expires, or after `session-expired`). Used by later REST
+   * requests and by the next (re)connection of the socket; it must name the same user.
+   */
+  setToken(token) {
+    if (tokenSubject(token) !== this.userId) throw new Error("setToken: the token is for another user");
+    this.token = token;
+    if (this.socket) this.socket.auth = this.authPayload();
+  }
+  authPayload() {
+    const auth = { token: this.token };
+    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
+    return auth;
   }
   // ---- small typed emitter -------------------------------------------------------------------
   on(event, fn) {
@@ -3719,9 +3769,7 @@ var VytalcallClient = class {
   connect() {
     if (this.socket) return Promise.resolve();
     const io = this.opts.io ?? lookup2;
-    const auth = { token: this.opts.token };
-    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
-    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth });
+    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
     this.socket = socket;
     this.wireSocket(socket);
     return new Promise((resolve, reject) => {
@@ -3743,7 +3791,7 @@ var VytalcallClient = class {
     if (this.iceServers && !refresh) return this.iceServers;
     const f = this.opts.fetch ?? fetch;
     const res = await f(`${this.apiUrl}/webrtc/ice-servers`, {
-      headers: { authorization: `Bearer ${this.opts.token}`, accept: "application/json" }
+      headers: { authorization: `Bearer ${this.token}`, accept: "application/json" }
     });
     if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
     const body = await res.json();
@@ -3753,16 +3801,43 @@ var VytalcallClient = class {
   /** An authenticated JSON request to the REST API under `/webrtc`. */
   async rest(method, path, body) {
     const f = this.opts.fetch ?? fetch;
-    const headers = { authorization: `Bearer ${this.opts.token}`, accept: "application/json" };
+    const headers = { authorization: `Bearer ${this.token}`, accept: "application/json" };
     if (body !== void 0) headers["content-type"] = "application/json";
     const res = await f(`${this.apiUrl}/webrtc${path}`, { method, headers, body: body === void 0 ? void 0 : JSON.stringify(body) });
     const text = await res.text();
-    const data = text ? JSON.parse(text) : null;
-    if (!res.ok) {
-      const detail = data && typeof data === "object" ? data.detail ?? data.title ?? text : text;
-      throw new Error(`${method} /webrtc${path}: HTTP ${res.status}${detail ? `: ${detail}` : ""}`);
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
     }
+    if (!res.ok) throw new RestError(method, `/webrtc${path}`, res.status, data);
+    if (data === null && text) throw new RestError(method, `/webrtc${path}`, res.status, null, "response is not JSON");
     return data;
+  }
+  /** `GET /webrtc/calls/:id`: the call with its participants (device records). */
+  getCall(callId) {
+    return this.rest("GET", `/calls/${encodeURIComponent(callId)}`);
+  }
+  /** `POST /webrtc/calls/:id/recording-consent`: our own consent (or refusal) to recording. */
+  async setRecordingConsent(callId, consented) {
+    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/recording-consent`, { consented });
+    if (this._state.callId === callId) this.dispatch({ type: "consent-given", consented });
+    const rec = this._state.recording;
+    if (consented && rec && this._state.callId === callId && this.isInCall()) void this.connectRecorder(rec.recordingId);
+    if (!consented) this.closeRecorder();
+  }
+  /** `POST /webrtc/calls/:id/record` (providers): starts recording; every participant must have consented. */
+  startRecording(callId, body = { consentObtained: true }) {
+    return this.rest("POST", `/calls/${encodeURIComponent(callId)}/record`, body);
+  }
+  /** `POST /webrtc/calls/:id/recordings/:rid/stop` (providers). */
+  stopRecording(callId, recordingId) {
+    return this.rest(
+      "POST",
+      `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/stop`,
+      {}
+    );
   }
   /** `POST /webrtc/calls`: an immediate call rings the other members. */
   createCall(body) {
@@ -3821,6 +3896,7 @@ var VytalcallClient = class {
       if (this._state.phase === "ringing" && this._state.callId === e.callId && e.answeredBy === this.userId) {
         this.dispatch({ type: "ended", reason: "answered on another device" });
       }
+      this.emit("call-answered", e);
     });
     const ended = (e) => {
       if (e.callId !== this._state.callId) return;
@@ -3835,20 +3911,22 @@ var VytalcallClient = class {
       this.dispatch({ type: "participant-joined", userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
       const peer = this.peers.get(e.userId);
       if (peer && e.reconnected && peer.pc.connectionState !== "closed") {
-        peer.pc.restartIce();
       } else {
         if (peer) this.closePeer(e.userId);
         this.createPeer(e.userId);
       }
+      this.emit("participant-joined", e);
     });
     socket.on("participant-left", (e) => {
       if (e.callId !== this._state.callId) return;
       this.closePeer(e.userId);
       this.dispatch({ type: "participant-left", userId: e.userId });
+      this.emit("participant-left", e);
     });
     socket.on("participant-disconnected", (e) => {
       if (e.callId !== this._state.callId) return;
       this.dispatch({ type: "participant-disconnected", userId: e.userId });
+      this.emit("participant-disconnected", e);
     });
     socket.on("participant-media-updated", (e) => {
       if (e.callId !== this._state.callId) return;
@@ -3859,6 +3937,7 @@ var VytalcallClient = class {
         audioEnabled: e.audioEnabled,
         screenShareEnabled: e.screenShareEnabled
       });
+      this.emit("participant-media", e);
     });
     socket.on("offer", (e) => void this.onDescription(e.callId, e.fromUserId, e.offer));
     socket.on("answer", (e) => void this.onDescription(e.callId, e.fromUserId, e.answer));
@@ -3875,13 +3954,21 @@ var VytalcallClient = class {
       if (e.callId === this._state.callId) void this.reportQuality();
     });
     socket.on("recording-started", (e) => {
-      if (e.callId === this._state.callId) this.dispatch({ type: "recording-started", recordingId: e.recordingId });
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: "recording-started", recordingId: e.recordingId });
+      this.emit("recording-started", e);
+      if (this.isInCall()) void this.connectRecorder(e.recordingId);
     });
     socket.on("recording-stopped", (e) => {
-      if (e.callId === this._state.callId) this.dispatch({ type: "recording-stopped" });
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: "recording-stopped" });
+      this.closeRecorder();
+      this.emit("recording-stopped", e);
     });
     socket.on("recording-consent-requested", (e) => {
-      if (e.callId === this._state.callId) this.dispatch({ type: "consent-requested", recordingId: e.recordingId });
+      if (e.callId !== this._state.callId) return;
+      this.dispatch({ type: "consent-requested", recordingId: e.recordingId });
+      this.emit("recording-consent-requested", e);
     });
     socket.on("error", (e) => this.emit("signaling-error", e));
     socket.on("session-expired", () => this.emit("session-expired"));
@@ -3919,10 +4006,18 @@ var VytalcallClient = class {
   }
   afterJoin(reply) {
     this.dispatch({ type: "joined", callId: reply.callId, participants: reply.participants, self: this.userId });
+    for (const id of [...this.peers.keys()]) if (!reply.participants.includes(id)) this.closePeer(id);
     for (const id of reply.participants) {
       if (id !== this.userId && !this.peers.has(id)) this.createPeer(id);
     }
     this.startQualityMonitoring();
+    const rec = this._state.recording;
+    if (rec && !this.recorder) void this.connectRecorder(rec.recordingId);
+  }
+  /** Joined (or joining) a call that is not over. */
+  isInCall() {
+    const p = this._state.phase;
+    return p === "connected" || p === "waiting" || p === "reconnecting";
   }
   /** Leave the current call and release media. */
   async leave(reason) {
@@ -3956,6 +4051,7 @@ var VytalcallClient = class {
       }
       for (const peer of this.peers.values()) peer.pc.restartIce();
       this.afterJoin(reply);
+      this.emit("reconnected", reply);
     } catch (err) {
       const e = err;
       this.dispatch({ type: "error", message: e.message });
@@ -4012,7 +4108,19 @@ var VytalcallClient = class {
       this.emit("remote-stream", { userId, stream: stream2 });
     };
     pc.oniceconnectionstatechange = () => {
-      if (pc.iceConnectionState === "failed") pc.restartIce();
+      const state = pc.iceConnectionState;
+      const timer = this.iceTimers.get(userId);
+      if (timer) clearTimeout(timer);
+      this.iceTimers.delete(userId);
+      if (state === "failed") {
+        pc.restartIce();
+      } else if (state === "disconnected") {
+        const t = setTimeout(() => {
+          this.iceTimers.delete(userId);
+          if (pc.iceConnectionState === "disconnected" && this.socket?.connected) pc.restartIce();
+        }, this.opts.iceDisconnectedRestartMs ?? 4e3);
+        this.iceTimers.set(userId, t);
+      }
     };
     const stream = this.localStream;
     if (stream) {
@@ -4026,7 +4134,11 @@ var VytalcallClient = class {
     const peer = this.peers.get(userId);
     if (!peer) return;
     this.peers.delete(userId);
+    const timer = this.iceTimers.get(userId);
+    if (timer) clearTimeout(timer);
+    this.iceTimers.delete(userId);
     peer.pc.onnegotiationneeded = null;
+    peer.pc.oniceconnectionstatechange = null;
     peer.pc.onicecandidate = null;
     peer.pc.ontrack = null;
     peer.pc.close();
@@ -4093,10 +4205,16 @@ var VytalcallClient = class {
     this.applyTrackEnabled(enabled, void 0);
     this.updateMedia({ videoEnabled: enabled });
   }
+  /** Every connection that sends our media: one per participant, plus the recording peer. */
+  connections() {
+    const out = [...this.peers.values()].map((p) => p.pc);
+    if (this.recorder) out.push(this.recorder.pc);
+    return out;
+  }
   videoSenders() {
     const out = [];
-    for (const peer of this.peers.values()) {
-      for (const s of peer.pc.getSenders()) if (s.track?.kind === "video") out.push(s);
+    for (const pc of this.connections()) {
+      for (const s of pc.getSenders()) if (s.track?.kind === "video") out.push(s);
     }
     return out;
   }
@@ -4119,7 +4237,7 @@ var VytalcallClient = class {
     this.screenTrack = null;
     const camera = this._state.audioOnly ? null : this.cameraTrack;
     await Promise.all(
-      [...this.peers.values()].flatMap((p) => p.pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera)))
+      this.connections().flatMap((pc) => pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera)))
     );
     track.stop();
     this.updateMedia({ screenShareEnabled: false });
@@ -4168,8 +4286,62 @@ var VytalcallClient = class {
     this.emit("quality", { metrics, result });
     return metrics;
   }
+  // ---- recording peer ------------------------------------------------------------------------
+  /**
+   * Send our media to the server's recording peer (ICE-lite, one host candidate, no trickle):
+   * gather our candidates, POST the complete offer, apply the answer. A 409 means our consent
+   * is not on record: the server then asks through `recording-consent-requested`, and
+   * `setRecordingConsent(callId, true)` connects.
+   */
+  async connectRecorder(recordingId) {
+    if (this.opts.sendToRecorder === false) return;
+    if (this.recorder?.recordingId === recordingId) return;
+    this.closeRecorder();
+    const callId = this._state.callId;
+    const stream = this.localStream;
+    if (!callId || !stream) return;
+    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
+    const pc = new Ctor({ iceServers: [] });
+    this.recorder = { recordingId, pc };
+    const audio = stream.getAudioTracks()[0];
+    const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
+    if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+    else pc.addTransceiver("audio", { direction: "sendonly" });
+    if (!this._state.audioOnly || video) pc.addTransceiver(video ?? "video", { direction: "sendonly", streams: [stream] });
+    pc.onconnectionstatechange = () => {
+      if (this.recorder?.pc !== pc) return;
+      if (pc.connectionState === "connected") this.emit("recorder-connection", { recordingId, connected: true });
+      if (pc.connectionState === "failed") this.emit("recorder-connection", { recordingId, connected: false, error: "connection failed" });
+    };
+    try {
+      await pc.setLocalDescription();
+      await gatheringComplete(pc, 3e3);
+      const offer = pc.localDescription;
+      if (!offer || this.recorder?.pc !== pc) return;
+      const answer = await this.rest(
+        "POST",
+        `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+        { type: offer.type, sdp: offer.sdp }
+      );
+      if (this.recorder?.pc !== pc) return;
+      await pc.setRemoteDescription(answer);
+    } catch (err) {
+      if (this.recorder?.pc === pc) this.closeRecorder();
+      const consent = err instanceof RestError && err.status === 409;
+      this.emit("recorder-connection", { recordingId, connected: false, error: consent ? "consent-required" : err.message });
+    }
+  }
+  closeRecorder() {
+    const rec = this.recorder;
+    if (!rec) return;
+    this.recorder = null;
+    rec.pc.onconnectionstatechange = null;
+    rec.pc.close();
+    this.emit("recorder-connection", { recordingId: rec.recordingId, connected: false });
+  }
   // ---- teardown ------------------------------------------------------------------------------
   teardown() {
+    this.closeRecorder();
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     this.qualityTimer = null;
     this.statsSnapshot = void 0;
@@ -4191,6 +4363,7 @@ var VytalcallClient = class {
 };
 export {
   CLIENT_EVENTS,
+  RestError,
   SERVER_EVENTS,
   SignalingRequestError,
   VytalcallClient,
