@@ -1,0 +1,195 @@
+// Shared by the benchmark and the browser test: a real vytalcall binary (free port, temporary
+// DATA_DIR, its own JWT_SECRET), tokens minted by `vytalcall token`, Debian's chromium through
+// playwright-core with fake camera/microphone, and pages on the server's origin that load the
+// client SDK with a dynamic `import('/assets/vytalcall-client.js')`.
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { randomUUID, randomBytes } from 'node:crypto';
+import { chromium } from 'playwright-core';
+
+export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const BUNDLE = join(ROOT, 'crates', 'server', 'web', 'assets', 'vytalcall-client.js');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** The binary: $VYTALCALL_BIN, else target/release, else target/debug. */
+export function binaryPath() {
+  if (process.env.VYTALCALL_BIN) return process.env.VYTALCALL_BIN;
+  const release = join(ROOT, 'target', 'release', 'vytalcall');
+  return existsSync(release) ? release : join(ROOT, 'target', 'debug', 'vytalcall');
+}
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the server; resolves once /healthz answers. `env` overrides settings. */
+export async function startServer(env = {}) {
+  const binary = binaryPath();
+  const port = await freePort();
+  const dataDir = mkdtempSync(join(tmpdir(), 'vytalcall-browser-'));
+  const secret = randomBytes(32).toString('hex');
+  const childEnv = {
+    PATH: process.env.PATH,
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    JWT_SECRET: secret,
+    RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    ...env,
+  };
+  const child = spawn(binary, ['serve'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr = (stderr + d).slice(-20000);
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 30000;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).ok) break;
+    } catch {
+      /* not listening yet */
+    }
+    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
+    await sleep(50);
+  }
+  return {
+    url,
+    binary,
+    logs: () => stderr,
+    /** A token for a new user with this role, minted by the binary itself. */
+    user(role, id = randomUUID()) {
+      const token = execFileSync(binary, ['token', '--user', id, '--role', role], {
+        env: childEnv,
+        encoding: 'utf8',
+      }).trim();
+      if (token.split('.').length !== 3) throw new Error('vytalcall token printed no JWT');
+      return { id, role, token };
+    },
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', '--autoplay-policy=no-user-gesture-required'],
+  });
+}
+
+/**
+ * Whether the server serves the bundle itself. If not (the web app is not there yet), pages
+ * get the committed file through page.route, on the same origin and path.
+ */
+export async function serverServesBundle(server) {
+  try {
+    const r = await fetch(`${server.url}/assets/vytalcall-client.js`);
+    const body = await r.text();
+    return r.ok && body.includes('VytalcallClient');
+  } catch {
+    return false;
+  }
+}
+
+const HARNESS_PATH = '/__sdk-harness';
+const HARNESS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>SDK harness</title></head>
+<body><video id="local" autoplay muted playsinline></video><video id="remote" autoplay playsinline></video></body></html>`;
+
+/**
+ * A page in its own browser context on the server's origin, with the SDK imported and a
+ * `VytalcallClient` connected for `who` as `window.vc`. Page-side helpers on `window.h`:
+ * `h.log` (timestamped events), `h.remoteVideoReady()`, `h.when(name)`.
+ */
+export async function openClientPage(browser, server, who, { serveBundle, clientOptions = {} } = {}) {
+  const context = await browser.newContext({ viewport: { width: 640, height: 480 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(String(e)));
+  await page.route(`${server.url}${HARNESS_PATH}`, (route) =>
+    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: HARNESS_HTML }),
+  );
+  if (!serveBundle) {
+    const bundle = readFileSync(BUNDLE, 'utf8');
+    await page.route(`${server.url}/assets/vytalcall-client.js`, (route) =>
+      route.fulfill({ status: 200, contentType: 'text/javascript; charset=utf-8', body: bundle }),
+    );
+  }
+  await page.goto(`${server.url}${HARNESS_PATH}`);
+  await page.evaluate(
+    async ({ token, clientOptions }) => {
+      const sdk = await import('/assets/vytalcall-client.js');
+      const now = () => performance.timeOrigin + performance.now();
+      const log = [];
+      const waiters = new Map();
+      const mark = (name, data) => {
+        log.push({ name, at: now(), data });
+        for (const w of waiters.get(name) ?? []) w(data);
+        waiters.delete(name);
+      };
+      const vc = new sdk.VytalcallClient({ token, ...clientOptions });
+      const remote = document.getElementById('remote');
+      const local = document.getElementById('local');
+      vc.on('local-stream', (s) => (local.srcObject = s));
+      vc.on('remote-stream', ({ stream }) => {
+        if (remote.srcObject !== stream) remote.srcObject = stream;
+        mark('remote-stream');
+      });
+      for (const ev of ['incoming-call', 'call-ended', 'participant-joined', 'participant-disconnected', 'participant-left', 'participant-media', 'reconnected', 'audio-only-suggested', 'recording-started', 'recording-stopped']) {
+        vc.on(ev, (e) => mark(ev, e));
+      }
+      vc.on('state', (s) => mark(`phase:${s.phase}`));
+      // Remote video is "seen" when a frame of it has been decoded and sized.
+      const remoteVideoReady = () =>
+        new Promise((resolve) => {
+          const check = () => {
+            if (remote.videoWidth > 0 && remote.readyState >= 2) {
+              mark('remote-video');
+              resolve(now());
+            } else if ('requestVideoFrameCallback' in remote && remote.srcObject) {
+              remote.requestVideoFrameCallback(check);
+            } else {
+              setTimeout(check, 5);
+            }
+          };
+          check();
+        });
+      const when = (name) =>
+        log.find((e) => e.name === name)
+          ? Promise.resolve(log.find((e) => e.name === name).data)
+          : new Promise((r) => waiters.set(name, [...(waiters.get(name) ?? []), r]));
+      window.vc = vc;
+      window.sdk = sdk;
+      // Before each new call: forget the previous call's events and remote picture.
+      const reset = () => {
+        log.length = 0;
+        waiters.clear();
+        remote.srcObject = null;
+        remote.load();
+      };
+      window.h = { log, mark, now, remoteVideoReady, when, reset, remote, local };
+      await vc.connect();
+    },
+    { token: who.token, clientOptions },
+  );
+  return { context, page, errors, who };
+}
