@@ -12,5 +12,6 @@ mod limits;
 mod operations;
 mod recording_crash;
 mod recordings;
+mod storage_s3;
 mod tls;
 mod validation;

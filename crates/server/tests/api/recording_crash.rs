@@ -9,7 +9,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use vytalcall::recording::demux;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -155,7 +156,20 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
     let file = data_dir.path().join("partial.webm");
     std::fs::write(&file, &webm).expect("write");
     let probe = ffprobe(&file);
-    assert_eq!(probe.kinds, vec!["audio/opus", "video/vp8"], "the patient's streams");
+    // The head was written when the recording started and a crash never rewrites it, so
+    // the provider's tracks are still declared; only the patient's carry frames.
+    assert_eq!(
+        probe.kinds,
+        vec!["audio/opus", "video/vp8", "audio/opus", "video/vp8"],
+        "a track per participant stream, as declared at the start"
+    );
+    let (tracks, frames) = demux::read(&webm).expect("the partial recording demuxes");
+    let sending: Vec<&str> = tracks
+        .iter()
+        .filter(|t| frames.iter().any(|f| f.track == t.number))
+        .map(|t| t.codec.as_str())
+        .collect();
+    assert_eq!(sending, vec!["A_OPUS", "V_VP8"], "only the patient's streams carry media");
     assert!(
         probe.duration >= elapsed - 5.0,
         "plays {:.2} s of the {elapsed:.2} s before the kill",
