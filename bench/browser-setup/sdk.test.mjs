@@ -1,0 +1,257 @@
+// Browser test of the client SDK itself against the real server: a provider page and a
+// patient page (separate contexts of Debian's chromium, fake camera and microphone) hold a
+// video call through VytalcallClient only. Run: node --test sdk.test.mjs (bench/browser-setup/run-tests).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchBrowser, openClientPage, sleep } from './harness.mjs';
+
+let server;
+let browser;
+let serveBundle;
+
+before(async () => {
+  server = await startServer({ QUALITY_STATS_REQUEST_SECONDS: '3', RECONNECT_GRACE_SECONDS: '20' });
+  browser = await launchBrowser();
+  // Always the bundle in the working tree (what the binary embeds at its next build), so the
+  // test checks the SDK as committed even when the binary was built before a change to it.
+  serveBundle = false;
+});
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+/** Waits for a page-side predicate, with a message naming what was expected. */
+async function until(page, what, fn, arg, timeout = 15000) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  } catch (e) {
+    throw new Error(`timed out waiting for: ${what} (${e.message.split('\n')[0]})`);
+  }
+}
+
+/** Inbound RTP bytes (audio + video) of the connection to the other user, and the remote video's time. */
+const media = (page, other) =>
+  page.evaluate(async (other) => {
+    const pc = vc.peerConnection(other);
+    let audio = 0;
+    let video = 0;
+    (await pc.getStats()).forEach((s) => {
+      if (s.type === 'inbound-rtp') s.kind === 'video' ? (video += s.bytesReceived) : (audio += s.bytesReceived);
+    });
+    return { audio, video, width: h.remote.videoWidth, time: h.remote.currentTime };
+  }, other);
+
+/** Both directions carry audio and video and the remote pictures move. */
+async function assertMediaFlowsBothWays(P, Q) {
+  const a1 = await media(P.page, Q.who.id);
+  const b1 = await media(Q.page, P.who.id);
+  await sleep(1500);
+  const a2 = await media(P.page, Q.who.id);
+  const b2 = await media(Q.page, P.who.id);
+  for (const [side, x, y] of [
+    ['provider', a1, a2],
+    ['patient', b1, b2],
+  ]) {
+    assert.ok(y.width > 0, `${side}: remote video has a size`);
+    assert.ok(y.time > x.time, `${side}: remote video time advances (${x.time} -> ${y.time})`);
+    assert.ok(y.video > x.video, `${side}: inbound video bytes grow (${x.video} -> ${y.video})`);
+    assert.ok(y.audio > x.audio, `${side}: inbound audio bytes grow (${x.audio} -> ${y.audio})`);
+  }
+}
+
+/** A provider and a patient page in a connected video call; the patient accepts on ring. */
+async function startCall({ patientOptions = {} } = {}) {
+  const provider = server.user('provider');
+  const patient = server.user('patient');
+  const P = await openClientPage(browser, server, provider, { serveBundle, clientOptions: { qualityIntervalMs: 2000 } });
+  const Q = await openClientPage(browser, server, patient, { serveBundle, clientOptions: patientOptions });
+  const ringing = Q.page.evaluate(() => h.when('incoming-call'));
+  const callId = await P.page.evaluate(async (patientId) => {
+    const call = await vc.createCall({ patientId, type: 'video' });
+    await vc.join(call.id, { callType: call.type });
+    return call.id;
+  }, patient.id);
+  const incoming = await ringing;
+  assert.equal(incoming.callId, callId);
+  assert.equal(incoming.from, provider.id);
+  assert.equal(await Q.page.evaluate(() => vc.state.phase), 'ringing');
+  await Q.page.evaluate((id) => vc.join(id, { callType: 'video' }), callId);
+  await until(P.page, 'provider sees remote video', () => h.remote.videoWidth > 0);
+  await until(Q.page, 'patient sees remote video', () => h.remote.videoWidth > 0);
+  return { P, Q, callId };
+}
+
+async function close(...pages) {
+  for (const p of pages) await p.context.close();
+}
+
+test('a video call: both see and hear each other, state says connected, ending ends it for both', async () => {
+  const { P, Q, callId } = await startCall();
+  await assertMediaFlowsBothWays(P, Q);
+  assert.equal(await P.page.evaluate(() => vc.state.phase), 'connected');
+  assert.equal(await Q.page.evaluate(() => vc.state.phase), 'connected');
+  // Both sides offered at once (each creates its connection on join / participant-joined);
+  // perfect negotiation left both stable.
+  assert.equal(await P.page.evaluate((o) => vc.peerConnection(o).signalingState, Q.who.id), 'stable');
+  assert.equal(await Q.page.evaluate((o) => vc.peerConnection(o).signalingState, P.who.id), 'stable');
+
+  // Quality reports go out (every 2 s here) with real figures, and the server answers them.
+  const q = await P.page.evaluate(() => new Promise((r) => vc.on('quality', r)));
+  assert.ok(q.result && q.result.stored !== undefined, 'server acknowledged the report');
+  assert.ok(q.metrics.bandwidth > 0, `bandwidth ${q.metrics.bandwidth}`);
+  assert.match(q.metrics.videoResolution ?? '', /^\d+x\d+$/);
+
+  const ended = Q.page.evaluate(() => h.when('call-ended'));
+  await P.page.evaluate(() => vc.endCall());
+  const e = await ended;
+  assert.equal(e.callId, callId);
+  await until(P.page, 'provider phase ended', () => vc.state.phase === 'ended');
+  assert.equal(await Q.page.evaluate(() => vc.state.phase), 'ended');
+  // Camera and microphone released on both sides.
+  assert.equal(await P.page.evaluate(() => vc.local), null);
+  assert.equal(await Q.page.evaluate(() => h.local.srcObject.getTracks().every((t) => t.readyState === 'ended')), true);
+  await close(P, Q);
+});
+
+test('request-quality-stats is answered with a connection-quality report', async () => {
+  // The patient reports only when asked (interval far away); the server asks after 3 s.
+  const { P, Q } = await startCall({ patientOptions: { qualityIntervalMs: 600_000 } });
+  const q = await Q.page.evaluate(() => new Promise((r) => vc.on('quality', r)));
+  assert.ok(q.result, 'the report was acknowledged');
+  await close(P, Q);
+});
+
+test('mute, camera off and screen share reach the other side; screen share replaces the track and back', async () => {
+  const { P, Q } = await startCall();
+  await P.page.evaluate(() => vc.setMuted(true));
+  await until(Q.page, 'patient sees provider muted', (id) => vc.state.participants[id]?.audioEnabled === false, P.who.id);
+  await P.page.evaluate(() => vc.setCameraEnabled(false));
+  await until(Q.page, 'patient sees provider camera off', (id) => vc.state.participants[id]?.videoEnabled === false, P.who.id);
+  assert.equal(await P.page.evaluate(() => vc.local.getAudioTracks()[0].enabled), false);
+  await P.page.evaluate(() => {
+    vc.setMuted(false);
+    vc.setCameraEnabled(true);
+  });
+  await until(Q.page, 'patient sees provider unmuted, camera on', (id) => {
+    const p = vc.state.participants[id];
+    return p?.audioEnabled && p?.videoEnabled;
+  }, P.who.id);
+
+  // getDisplayMedia needs a user gesture: click a button that starts the share.
+  await P.page.evaluate(() => {
+    const b = document.createElement('button');
+    b.id = 'share';
+    b.textContent = 'Share screen';
+    b.onclick = () => vc.startScreenShare().then(() => h.mark('shared'), (e) => h.mark('share-failed', String(e)));
+    document.body.append(b);
+  });
+  await P.page.click('#share');
+  await until(P.page, 'screen share started', () => h.log.some((e) => e.name === 'shared' || e.name === 'share-failed'));
+  assert.equal(await P.page.evaluate(() => h.log.find((e) => e.name === 'share-failed')?.data ?? null), null);
+  await until(Q.page, 'patient sees provider sharing', (id) => vc.state.participants[id]?.screenShareEnabled === true, P.who.id);
+  const sender = (page, other) =>
+    page.evaluate((o) => {
+      const s = vc.peerConnection(o).getSenders().find((x) => x.track?.kind === 'video');
+      return { label: s?.track?.label ?? null, camera: s?.track === vc.local.getVideoTracks()[0] };
+    }, other);
+  assert.equal((await sender(P.page, Q.who.id)).camera, false, 'the video sender carries the screen');
+  assert.equal(await P.page.evaluate((o) => vc.peerConnection(o).signalingState, Q.who.id), 'stable');
+  await assertMediaFlowsBothWays(P, Q);
+  await P.page.evaluate(() => vc.stopScreenShare());
+  await until(Q.page, 'patient sees provider stop sharing', (id) => vc.state.participants[id]?.screenShareEnabled === false, P.who.id);
+  assert.equal((await sender(P.page, Q.who.id)).camera, true, 'back to the camera');
+  await close(P, Q);
+});
+
+test('switch to audio-only: video stops, the other side is told, audio keeps flowing', async () => {
+  const { P, Q } = await startCall();
+  await Q.page.evaluate(() => vc.switchToAudioOnly());
+  await until(P.page, 'provider sees patient video off', (id) => vc.state.participants[id]?.videoEnabled === false, Q.who.id);
+  assert.equal(await Q.page.evaluate(() => vc.state.audioOnly), true);
+  assert.equal(await Q.page.evaluate(() => vc.local.getVideoTracks().length), 0, 'camera released');
+  const a1 = await media(P.page, Q.who.id);
+  await sleep(1500);
+  const a2 = await media(P.page, Q.who.id);
+  assert.ok(a2.audio > a1.audio, 'audio still arrives');
+  assert.ok(a2.video - a1.video < 5000, `almost no video bytes (${a2.video - a1.video})`);
+  await close(P, Q);
+});
+
+test('simultaneous ICE restarts from both sides (an offer collision) leave the call working', async () => {
+  const { P, Q } = await startCall();
+  await Promise.all([
+    P.page.evaluate((o) => vc.peerConnection(o).restartIce(), Q.who.id),
+    Q.page.evaluate((o) => vc.peerConnection(o).restartIce(), P.who.id),
+  ]);
+  await sleep(2000);
+  for (const [page, other] of [
+    [P.page, Q.who.id],
+    [Q.page, P.who.id],
+  ]) {
+    assert.equal(await page.evaluate((o) => vc.peerConnection(o).signalingState, other), 'stable');
+    assert.equal(await page.evaluate((o) => vc.peerConnection(o).connectionState, other), 'connected');
+  }
+  await assertMediaFlowsBothWays(P, Q);
+  await close(P, Q);
+});
+
+test('a dropped signaling connection: reconnect-call, ICE restart, media keeps flowing', async () => {
+  const { P, Q } = await startCall();
+  const ufrag = () => Q.page.evaluate((o) => /a=ice-ufrag:(\S+)/.exec(vc.peerConnection(o).localDescription.sdp)[1], P.who.id);
+  const ufragBefore = await ufrag();
+  const back = Q.page.evaluate(() => h.when('reconnected'));
+  const seenDrop = P.page.evaluate(() => h.when('participant-disconnected'));
+  // Close the transport under the socket: socket.io-client reconnects by itself.
+  await Q.page.evaluate(() => vc.rawSocket.io.engine.close());
+  await seenDrop;
+  const reply = await back;
+  assert.equal(reply.resumed, true);
+  await until(P.page, 'provider sees the patient back', (id) => vc.state.participants[id]?.disconnected === false, Q.who.id);
+  assert.equal(await Q.page.evaluate(() => vc.state.phase), 'connected');
+  await until(Q.page, 'ICE restarted (new local ufrag)', ([o, before]) => {
+    const m = /a=ice-ufrag:(\S+)/.exec(vc.peerConnection(o).localDescription?.sdp ?? '');
+    return m && m[1] !== before && vc.peerConnection(o).signalingState === 'stable';
+  }, [P.who.id, ufragBefore]);
+  await sleep(1000);
+  await assertMediaFlowsBothWays(P, Q);
+  await close(P, Q);
+});
+
+test('the patient reloads the page mid-call: it rejoins and media resumes both ways', async () => {
+  const { P, Q, callId } = await startCall();
+  await P.page.evaluate(() => {
+    window.oldStream = h.remote.srcObject;
+  });
+  const removedOrReplaced = P.page.evaluate(() => h.when('participant-joined'));
+  await Q.context.close();
+  const Q2 = await openClientPage(browser, server, Q.who, { serveBundle });
+  const reply = await Q2.page.evaluate((id) => vc.join(id, { callType: 'video' }), callId);
+  assert.ok(reply.participants.includes(P.who.id));
+  const joined = await removedOrReplaced;
+  assert.equal(joined.userId, Q.who.id);
+  await until(Q2.page, 'reloaded patient sees remote video', () => h.remote.videoWidth > 0);
+  // The provider replaced its connection (new DTLS fingerprint): a new stream, with frames.
+  await until(P.page, 'provider sees the reloaded patient', () => h.remote.srcObject && h.remote.srcObject !== window.oldStream && h.remote.videoWidth > 0);
+  await assertMediaFlowsBothWays(P, Q2);
+  await close(P, Q2);
+});
+
+test('the patient declines: the provider’s call ends as cancelled', async () => {
+  const provider = server.user('provider');
+  const patient = server.user('patient');
+  const P = await openClientPage(browser, server, provider, { serveBundle });
+  const Q = await openClientPage(browser, server, patient, { serveBundle });
+  const ringing = Q.page.evaluate(() => h.when('incoming-call'));
+  await P.page.evaluate(async (patientId) => {
+    const call = await vc.createCall({ patientId, type: 'video' });
+    await vc.join(call.id, { callType: call.type });
+  }, patient.id);
+  const { callId } = await ringing;
+  const ended = P.page.evaluate(() => h.when('call-ended'));
+  await Q.page.evaluate((id) => vc.decline(id), callId);
+  assert.equal((await ended).callId, callId);
+  assert.equal(await Q.page.evaluate(() => vc.state.phase), 'ended');
+  assert.equal(await P.page.evaluate(() => vc.local), null, 'provider camera released');
+  await close(P, Q);
+});
