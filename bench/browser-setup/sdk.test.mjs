@@ -3,6 +3,10 @@
 // video call through VytalcallClient only. Run: node --test sdk.test.mjs (bench/browser-setup/run-tests).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { startServer, launchBrowser, openClientPage, sleep } from './harness.mjs';
 
 let server;
@@ -253,5 +257,72 @@ test('the patient declines: the provider’s call ends as cancelled', async () =
   assert.equal((await ended).callId, callId);
   assert.equal(await Q.page.evaluate(() => vc.state.phase), 'ended');
   assert.equal(await P.page.evaluate(() => vc.local), null, 'provider camera released');
+  await close(P, Q);
+});
+
+/** Three poor reports in a row make the server suggest audio-only (docs/signaling.md, Quality). */
+const sendPoorReports = (page, callId) =>
+  page.evaluate(async (callId) => {
+    for (let i = 0; i < 3; i++) {
+      await vc.rawSocket.emitWithAck('connection-quality', {
+        callId,
+        metrics: { bandwidth: 100, latency: 50, packetLoss: 12, jitter: 5 },
+      });
+    }
+  }, callId);
+
+test('a quality-warning suggesting audio-only is offered to the app (default), not acted on', async () => {
+  const { P, Q, callId } = await startCall();
+  await sendPoorReports(Q.page, callId);
+  const e = await Q.page.evaluate(() => h.when('audio-only-suggested'));
+  assert.equal(e.suggestion, 'switch-to-audio-only');
+  assert.equal(await Q.page.evaluate(() => vc.state.audioOnly), false, 'no switch without the user');
+  assert.equal(await Q.page.evaluate(() => vc.state.quality?.suggestion), 'switch-to-audio-only');
+  await close(P, Q);
+});
+
+test('with autoAudioOnly the suggestion switches to audio-only by itself', async () => {
+  const { P, Q, callId } = await startCall({ patientOptions: { autoAudioOnly: true } });
+  await sendPoorReports(Q.page, callId);
+  await until(Q.page, 'patient switched to audio-only', () => vc.state.audioOnly === true);
+  await until(P.page, 'provider told: patient video off', (id) => vc.state.participants[id]?.videoEnabled === false, Q.who.id);
+  assert.equal(await Q.page.evaluate(() => h.log.some((e) => e.name === 'audio-only-suggested')), false);
+  await close(P, Q);
+});
+
+test('recording: with consent, both pages send their media to the recording peer; stop ends it', async () => {
+  const { P, Q, callId } = await startCall();
+  const connected = (page) => page.evaluate(() => new Promise((r) => vc.on('recorder-connection', (e) => e.connected && r(e))));
+  const pUp = connected(P.page);
+  const qUp = connected(Q.page);
+  // The patient consents in the app; the provider attests to its own consent when starting.
+  await Q.page.evaluate((id) => vc.setRecordingConsent(id, true), callId);
+  const rec = await P.page.evaluate(
+    ([id, self]) => vc.startRecording(id, { consentObtained: true, consentedParticipants: [self], consentMethod: 'in-app' }),
+    [callId, P.who.id],
+  );
+  assert.ok(rec.id, 'recording started');
+  const [a, b] = await Promise.all([pUp, qUp]);
+  assert.equal(a.recordingId, rec.id);
+  assert.equal(b.recordingId, rec.id);
+  assert.equal(await Q.page.evaluate(() => vc.state.recording?.recordingId), rec.id);
+  await sleep(3000);
+  const stopped = Q.page.evaluate(() => h.when('recording-stopped'));
+  await P.page.evaluate(([id, rid]) => vc.stopRecording(id, rid), [callId, rec.id]);
+  await stopped;
+  assert.equal(await Q.page.evaluate(() => vc.state.recording), null);
+  const meta = await P.page.evaluate(([id, rid]) => vc.rest('GET', `/calls/${id}/recordings/${rid}`), [callId, rec.id]);
+  assert.equal(meta.status, 'completed');
+  assert.ok(meta.durationMs > 2000, `duration ${meta.durationMs} ms`);
+  // Both people's audio and video are in the file (tracks that never got a frame are voided).
+  const res = await fetch(`${server.url}/webrtc/calls/${callId}/recordings/${rec.id}/media`, {
+    headers: { authorization: `Bearer ${P.who.token}` },
+  });
+  assert.equal(res.status, 200);
+  const file = join(mkdtempSync(join(tmpdir(), 'vytalcall-rec-')), 'r.webm');
+  writeFileSync(file, Buffer.from(await res.arrayBuffer()));
+  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], { encoding: 'utf8' }));
+  const kinds = probe.streams.map((x) => x.codec_type).sort();
+  assert.deepEqual(kinds, ['audio', 'audio', 'video', 'video']);
   await close(P, Q);
 });
