@@ -30,7 +30,7 @@ import type {
 import { isErrorReply } from './events.js';
 import { callReducer, initialCallState, type CallAction, type CallState } from './state.js';
 import { parseStats, type StatLike, type StatsSnapshot } from './stats.js';
-import { isPolite, normalizeApiUrl, sdpFingerprint, tokenSubject } from './util.js';
+import { isPolite, normalizeApiUrl, safeErrorText, sdpFingerprint, tokenSubject } from './util.js';
 
 export interface VytalcallClientOptions {
   /**
@@ -214,7 +214,7 @@ export class VytalcallClient {
       try {
         fn(...args);
       } catch (err) {
-        console.error(`vytalcall: listener of ${event} threw`, err);
+        console.error(`vytalcall: listener of ${event} threw:`, err);
       }
     }
   }
@@ -249,24 +249,47 @@ export class VytalcallClient {
 
   /** Connect to `/webrtc`; resolves on the first connect, rejects with the server's reason. */
   connect(): Promise<void> {
-    if (this.socket) return Promise.resolve();
-    const io = this.opts.io ?? defaultIo;
-    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
-    this.socket = socket;
-    this.wireSocket(socket);
+    let socket = this.socket;
+    if (!socket) {
+      const io = this.opts.io ?? defaultIo;
+      socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
+      this.socket = socket;
+      this.wireSocket(socket);
+      this.watchNetwork(true);
+    } else if (socket.connected) {
+      return Promise.resolve();
+    } else if (!socket.active) {
+      // Refused before (expired token) or disconnected by the server: try again, with the
+      // token given to setToken since.
+      socket.auth = this.authPayload();
+      socket.connect();
+    }
+    const s = socket;
     return new Promise((resolve, reject) => {
       const ok = () => {
-        socket.off('connect_error', bad);
+        s.off('connect_error', bad);
         resolve();
       };
       const bad = (err: Error) => {
-        socket.off('connect', ok);
-        if (err.message.startsWith('unauthorized')) socket.disconnect();
+        s.off('connect', ok);
+        if (err.message.startsWith('unauthorized')) s.disconnect();
         reject(err);
       };
-      socket.once('connect', ok);
-      socket.once('connect_error', bad);
+      s.once('connect', ok);
+      s.once('connect_error', bad);
     });
+  }
+
+  /** The device came back online (new network): look for a new path at once. */
+  private readonly onOnline = () => {
+    for (const peer of this.peers.values()) if (peer.pc.connectionState !== 'connected') peer.pc.restartIce();
+  };
+
+  private watchNetwork(on: boolean) {
+    const w = globalThis as { addEventListener?: typeof addEventListener; removeEventListener?: typeof removeEventListener };
+    if (typeof w.addEventListener !== 'function' || typeof w.removeEventListener !== 'function') return;
+    if (on) w.addEventListener('online', this.onOnline);
+    else w.removeEventListener('online', this.onOnline);
   }
 
   /** `GET /webrtc/ice-servers` (cached for the client's lifetime unless `refresh`). */
@@ -494,6 +517,10 @@ export class VytalcallClient {
 
   /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
   async join(callId: string, o: { callType?: string; videoEnabled?: boolean; audioEnabled?: boolean } = {}): Promise<JoinCallResult> {
+    const current = this._state;
+    if (current.callId && current.callId !== callId && current.phase !== 'ended' && current.phase !== 'idle' && current.phase !== 'ringing') {
+      await this.leave('joined another call');
+    }
     const audioOnly = o.callType === 'audio' || (o.callType === undefined && this._state.callId === callId && this._state.callType === 'audio');
     const videoEnabled = audioOnly ? false : (o.videoEnabled ?? true);
     const audioEnabled = o.audioEnabled ?? true;
@@ -599,7 +626,7 @@ export class VytalcallClient {
         const d = pc.localDescription!;
         this.send('offer', { callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: userId });
       } catch (err) {
-        console.warn('vytalcall: negotiation failed', err);
+        console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
       } finally {
         peer.makingOffer = false;
       }
@@ -692,7 +719,7 @@ export class VytalcallClient {
       }
     } catch (err) {
       peer.settingRemoteAnswerPending = false;
-      console.warn('vytalcall: could not apply remote description', err);
+      console.warn(`vytalcall: could not apply remote description: ${safeErrorText(err)}`);
     }
   }
 
@@ -703,7 +730,7 @@ export class VytalcallClient {
     try {
       await peer.pc.addIceCandidate(candidate as RTCIceCandidateInit);
     } catch (err) {
-      if (!peer.ignoreOffer) console.warn('vytalcall: could not add ICE candidate', err);
+      if (!peer.ignoreOffer) console.warn(`vytalcall: could not add ICE candidate: ${safeErrorText(err)}`);
     }
   }
 
@@ -900,6 +927,7 @@ export class VytalcallClient {
     this.teardown();
     this.socket?.disconnect();
     this.socket = null;
+    this.watchNetwork(false);
     this.listeners.clear();
   }
 }

@@ -32,3 +32,16 @@ export function sdpFingerprint(sdp: string | undefined | null): string | null {
 export function normalizeApiUrl(apiUrl: string): string {
   return apiUrl.replace(/\/+$/, '');
 }
+
+/**
+ * An error as text for a console message, without SDP: browsers quote offending SDP lines
+ * (and candidates, which carry addresses) in their WebRTC errors, and SDP is never logged.
+ */
+export function safeErrorText(err: unknown): string {
+  const e = err as { name?: unknown; message?: unknown } | null;
+  const name = e && typeof e.name === 'string' ? e.name : 'Error';
+  const message = e && typeof e.message === 'string' ? e.message : String(err);
+  const first = message.split(/\r?\n/)[0].slice(0, 200);
+  if (/(^|[\s:])[a-z]=\S|candidate:|ufrag|fingerprint/i.test(message)) return `${name} (details withheld: they quote SDP)`;
+  return `${name}: ${first}`;
+}

@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { isPolite, normalizeApiUrl, sdpFingerprint, tokenSubject, SERVER_EVENTS, CLIENT_EVENTS } from '../dist/index.js';
+import { isPolite, normalizeApiUrl, safeErrorText, sdpFingerprint, tokenSubject, SERVER_EVENTS, CLIENT_EVENTS } from '../dist/index.js';
 
 const b64url = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
 const jwt = (claims) => `${b64url({ alg: 'HS256', typ: 'JWT' })}.${b64url(claims)}.c2ln`;
@@ -60,4 +60,16 @@ test('the event name lists match the tables of docs/signaling.md exactly', () =>
   };
   assert.deepEqual([...CLIENT_EVENTS].sort(), table('Client → server'));
   assert.deepEqual([...SERVER_EVENTS].filter((e) => e !== 'session-expired').sort(), table('Server → client'));
+});
+
+test('safeErrorText keeps ordinary messages and withholds any that quote SDP or candidates', () => {
+  const e = new Error('Called in wrong state: stable');
+  e.name = 'InvalidStateError';
+  assert.equal(safeErrorText(e), 'InvalidStateError: Called in wrong state: stable');
+  const sdp = new Error("Failed to parse SessionDescription. a=fingerprint:sha-256 AB:CD Invalid");
+  sdp.name = 'OperationError';
+  assert.equal(safeErrorText(sdp), 'OperationError (details withheld: they quote SDP)');
+  assert.match(safeErrorText(new Error('bad candidate:1 1 udp 2122260223 192.0.2.2 5000 typ host')), /withheld/);
+  assert.equal(safeErrorText('plain'), 'Error: plain');
+  assert.equal(safeErrorText(null), 'Error: null');
 });

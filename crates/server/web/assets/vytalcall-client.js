@@ -264,6 +264,14 @@ function sdpFingerprint(sdp) {
 function normalizeApiUrl(apiUrl) {
   return apiUrl.replace(/\/+$/, "");
 }
+function safeErrorText(err) {
+  const e = err;
+  const name = e && typeof e.name === "string" ? e.name : "Error";
+  const message = e && typeof e.message === "string" ? e.message : String(err);
+  const first = message.split(/\r?\n/)[0].slice(0, 200);
+  if (/(^|[\s:])[a-z]=\S|candidate:|ufrag|fingerprint/i.test(message)) return `${name} (details withheld: they quote SDP)`;
+  return `${name}: ${first}`;
+}
 
 // node_modules/engine.io-parser/build/esm/commons.js
 var PACKET_TYPES = /* @__PURE__ */ Object.create(null);
@@ -3705,6 +3713,10 @@ var VytalcallClient = class {
     __publicField(this, "statsSnapshot");
     __publicField(this, "wasDisconnected", false);
     __publicField(this, "_state", initialCallState);
+    /** The device came back online (new network): look for a new path at once. */
+    __publicField(this, "onOnline", () => {
+      for (const peer of this.peers.values()) if (peer.pc.connectionState !== "connected") peer.pc.restartIce();
+    });
     this.opts = options;
     const origin = globalThis.location?.origin;
     const apiUrl = options.apiUrl ?? origin;
@@ -3739,7 +3751,7 @@ var VytalcallClient = class {
       try {
         fn(...args);
       } catch (err) {
-        console.error(`vytalcall: listener of ${event} threw`, err);
+        console.error(`vytalcall: listener of ${event} threw:`, err);
       }
     }
   }
@@ -3767,24 +3779,39 @@ var VytalcallClient = class {
   // ---- connection ----------------------------------------------------------------------------
   /** Connect to `/webrtc`; resolves on the first connect, rejects with the server's reason. */
   connect() {
-    if (this.socket) return Promise.resolve();
-    const io = this.opts.io ?? lookup2;
-    const socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
-    this.socket = socket;
-    this.wireSocket(socket);
+    let socket = this.socket;
+    if (!socket) {
+      const io = this.opts.io ?? lookup2;
+      socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
+      this.socket = socket;
+      this.wireSocket(socket);
+      this.watchNetwork(true);
+    } else if (socket.connected) {
+      return Promise.resolve();
+    } else if (!socket.active) {
+      socket.auth = this.authPayload();
+      socket.connect();
+    }
+    const s = socket;
     return new Promise((resolve, reject) => {
       const ok = () => {
-        socket.off("connect_error", bad);
+        s.off("connect_error", bad);
         resolve();
       };
       const bad = (err) => {
-        socket.off("connect", ok);
-        if (err.message.startsWith("unauthorized")) socket.disconnect();
+        s.off("connect", ok);
+        if (err.message.startsWith("unauthorized")) s.disconnect();
         reject(err);
       };
-      socket.once("connect", ok);
-      socket.once("connect_error", bad);
+      s.once("connect", ok);
+      s.once("connect_error", bad);
     });
+  }
+  watchNetwork(on2) {
+    const w = globalThis;
+    if (typeof w.addEventListener !== "function" || typeof w.removeEventListener !== "function") return;
+    if (on2) w.addEventListener("online", this.onOnline);
+    else w.removeEventListener("online", this.onOnline);
   }
   /** `GET /webrtc/ice-servers` (cached for the client's lifetime unless `refresh`). */
   async fetchIceServers(refresh = false) {
@@ -3988,6 +4015,10 @@ var VytalcallClient = class {
   // ---- calls ---------------------------------------------------------------------------------
   /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
   async join(callId, o = {}) {
+    const current = this._state;
+    if (current.callId && current.callId !== callId && current.phase !== "ended" && current.phase !== "idle" && current.phase !== "ringing") {
+      await this.leave("joined another call");
+    }
     const audioOnly = o.callType === "audio" || o.callType === void 0 && this._state.callId === callId && this._state.callType === "audio";
     const videoEnabled = audioOnly ? false : o.videoEnabled ?? true;
     const audioEnabled = o.audioEnabled ?? true;
@@ -4084,7 +4115,7 @@ var VytalcallClient = class {
         const d = pc.localDescription;
         this.send("offer", { callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: userId });
       } catch (err) {
-        console.warn("vytalcall: negotiation failed", err);
+        console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
       } finally {
         peer.makingOffer = false;
       }
@@ -4170,7 +4201,7 @@ var VytalcallClient = class {
       }
     } catch (err) {
       peer.settingRemoteAnswerPending = false;
-      console.warn("vytalcall: could not apply remote description", err);
+      console.warn(`vytalcall: could not apply remote description: ${safeErrorText(err)}`);
     }
   }
   async onCandidate(callId, from, candidate) {
@@ -4180,7 +4211,7 @@ var VytalcallClient = class {
     try {
       await peer.pc.addIceCandidate(candidate);
     } catch (err) {
-      if (!peer.ignoreOffer) console.warn("vytalcall: could not add ICE candidate", err);
+      if (!peer.ignoreOffer) console.warn(`vytalcall: could not add ICE candidate: ${safeErrorText(err)}`);
     }
   }
   // ---- media controls ------------------------------------------------------------------------
@@ -4358,6 +4389,7 @@ var VytalcallClient = class {
     this.teardown();
     this.socket?.disconnect();
     this.socket = null;
+    this.watchNetwork(false);
     this.listeners.clear();
   }
 };
@@ -4374,6 +4406,7 @@ export {
   normalizeApiUrl,
   parseStats,
   qualityLevel,
+  safeErrorText,
   sdpFingerprint,
   selectedCandidatePair,
   tokenSubject
