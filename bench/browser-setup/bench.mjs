@@ -23,6 +23,7 @@ const summary = (values) => {
 };
 const fmt = (x) => `${x.toFixed(0).padStart(5)} ms`;
 
+const loadBefore = os.loadavg()[0];
 const server = await startServer();
 const browser = await launchBrowser();
 const serveBundle = await serverServesBundle(server);
@@ -107,6 +108,9 @@ const machine = {
   chromium: execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
   binary: server.binary,
   bundleServedBy: serveBundle ? 'server' : 'page.route (server does not serve it yet)',
+  // Other work on the machine skews the figures: say how busy it was.
+  loadAvg1mBefore: Number(loadBefore.toFixed(2)),
+  loadAvg1mAfter: Number(os.loadavg()[0].toFixed(2)),
 };
 console.log(`\nmachine: ${JSON.stringify(machine)}`);
 if (jsonPath) {
