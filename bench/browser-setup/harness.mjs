@@ -51,6 +51,10 @@ export async function startServer(env = {}) {
     ...env,
   };
   const child = spawn(binary, ['serve'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
+  // Never leave the server behind, even when this process is interrupted.
+  const killChild = () => child.exitCode === null && child.kill('SIGTERM');
+  process.once('exit', killChild);
+  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => (killChild(), process.exit(130)));
   let stderr = '';
   child.stderr.on('data', (d) => {
     stderr = (stderr + d).slice(-20000);

@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startServer, launchBrowser, openClientPage, sleep } from './harness.mjs';
@@ -319,9 +319,15 @@ test('recording: with consent, both pages send their media to the recording peer
     headers: { authorization: `Bearer ${P.who.token}` },
   });
   assert.equal(res.status, 200);
-  const file = join(mkdtempSync(join(tmpdir(), 'vytalcall-rec-')), 'r.webm');
+  const dir = mkdtempSync(join(tmpdir(), 'vytalcall-rec-'));
+  const file = join(dir, 'r.webm');
   writeFileSync(file, Buffer.from(await res.arrayBuffer()));
-  const probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], { encoding: 'utf8' }));
+  let probe;
+  try {
+    probe = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_streams', '-of', 'json', file], { encoding: 'utf8' }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
   const kinds = probe.streams.map((x) => x.codec_type).sort();
   assert.deepEqual(kinds, ['audio', 'audio', 'video', 'video']);
   await close(P, Q);
