@@ -76,9 +76,20 @@ pub fn demo_users(dir: &Path) -> std::io::Result<DemoUsers> {
     serde_json::from_slice(&std::fs::read(&path)?).map_err(std::io::Error::other)
 }
 
+/// A link that opens the web app signed in. The token rides in the fragment, which the
+/// browser never sends to a server, so it cannot end up in access logs or a `Referer`; the
+/// app moves it to `sessionStorage` and clears the address bar. A provider's link may name
+/// the patient to prefill the "start a call" form.
+pub fn app_link(base: &str, token: &str, patient: Option<UserId>) -> String {
+    match patient {
+        Some(p) => format!("{base}/#token={token}&patient={p}"),
+        None => format!("{base}/#token={token}"),
+    }
+}
+
 /// The start-up banner: where to go, and ready-to-use demo tokens when we can mint them.
 pub fn banner(base: &str, verifier: &Verifier, users: Option<DemoUsers>) -> String {
-    let mut out = format!("\nvytalcall is running at {base}\n  API docs:    {base}/docs\n");
+    let mut out = format!("\nvytalcall is running at {base}\n  Web app:     {base}/\n  API docs:    {base}/docs\n");
     let Some(users) = users else { return out };
     let now = crate::now_millis() / 1000;
     let people = [
@@ -93,8 +104,9 @@ pub fn banner(base: &str, verifier: &Verifier, users: Option<DemoUsers>) -> Stri
             expires_at: now + 24 * 3600,
         };
         if let Some(token) = verifier.mint(&identity, now) {
+            let link = app_link(base, &token, (role == Role::Provider).then_some(users.patient));
             out.push_str(&format!(
-                "\n  {label} ({user}):\n    open:  {base}/docs#token={token}\n    token: {token}\n"
+                "\n  {label} ({user}):\n    open:  {link}\n    token: {token}\n"
             ));
         }
     }

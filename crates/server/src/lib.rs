@@ -15,6 +15,7 @@
 //! - [`audit`]: who did what, appending to and verifying the hash chain.
 //! - [`http`]: REST routes, problem+json errors, OpenAPI, health and metrics.
 //! - [`telemetry`]: logs and metrics set-up; [`tls`]: TLS termination and certificate reload.
+//! - [`web`]: the embedded web app served at `/` (static files, strict CSP).
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -31,6 +32,7 @@ pub mod state;
 pub mod storage;
 pub mod telemetry;
 pub mod tls;
+pub mod web;
 
 /// The wall clock in Unix milliseconds. The only place the server reads the time for
 /// domain decisions, which take it as an argument.

@@ -92,6 +92,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.settings.max_body_bytes;
     let cors = cors_layer(&state.settings.frontend_urls);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
+        .merge(crate::web::routes())
         .route_layer(middleware::from_fn(track_request))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

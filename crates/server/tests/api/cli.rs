@@ -127,12 +127,39 @@ fn with_no_configuration_it_runs_the_demo_and_prints_working_links() {
         .map_while(Result::ok)
         .take_while(|l| !l.contains("Try it"))
         .collect();
+    let text = lines.join("\n");
+    let base = text
+        .split("vytalcall is running at ")
+        .nth(1)
+        .and_then(|rest| rest.lines().next())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let page = base.strip_prefix("http://").map(http_get_root).unwrap_or_default();
     let _ = child.kill();
     let _ = child.wait();
-    let text = lines.join("\n");
-    assert!(text.contains("vytalcall is running at http://127.0.0.1:"), "{text}");
+    assert!(base.starts_with("http://127.0.0.1:"), "{text}");
+    assert!(
+        page.starts_with("HTTP/1.1 200") && page.contains("/assets/app.js"),
+        "the printed base {base} serves the web app: {page}"
+    );
     let tokens: Vec<&str> = lines.iter().filter_map(|l| l.trim().strip_prefix("token: ")).collect();
     assert_eq!(tokens.len(), 2, "a provider and a patient token: {text}");
+    // The links open the app signed in, the token in the fragment (never sent to a server);
+    // the provider's link also names the demo patient.
+    let links: Vec<&str> = lines.iter().filter_map(|l| l.trim().strip_prefix("open:  ")).collect();
+    let users: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("data/demo-users.json")).expect("demo users"))
+            .expect("json");
+    let patient = users["patient"].as_str().expect("patient id");
+    assert_eq!(
+        links,
+        vec![
+            format!("{base}/#token={}&patient={patient}", tokens[0]),
+            format!("{base}/#token={}", tokens[1]),
+        ],
+        "{text}"
+    );
     let data = dir.path().join("data");
     let secret = std::fs::read_to_string(data.join("jwt-secret")).expect("generated secret");
     #[cfg(unix)]
@@ -159,6 +186,25 @@ fn with_no_configuration_it_runs_the_demo_and_prints_working_links() {
         .collect();
     assert_eq!(roles, vec!["provider", "patient"]);
     assert!(data.join("vytalcall.db").exists());
+}
+
+/// `GET /` over a plain TCP connection (the test is synchronous); the raw response.
+fn http_get_root(host_port: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = match std::net::TcpStream::connect(host_port) {
+        Ok(s) => s,
+        Err(e) => return format!("connect: {e}"),
+    };
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(10)));
+    let request = format!("GET / HTTP/1.1\r\nHost: {host_port}\r\nConnection: close\r\n\r\n");
+    if stream.write_all(request.as_bytes()).is_err() {
+        return String::new();
+    }
+    let mut out = String::new();
+    if let Err(e) = stream.read_to_string(&mut out) {
+        out.push_str(&format!("read: {e}"));
+    }
+    out
 }
 
 #[test]

@@ -15,3 +15,4 @@ mod recordings;
 mod storage_s3;
 mod tls;
 mod validation;
+mod web;
