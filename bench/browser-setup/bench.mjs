@@ -26,7 +26,8 @@ const fmt = (x) => `${x.toFixed(0).padStart(5)} ms`;
 const loadBefore = os.loadavg()[0];
 const server = await startServer();
 const browser = await launchBrowser();
-const serveBundle = await serverServesBundle(server);
+// BENCH_LOCAL_BUNDLE=1: the working tree's bundle (to measure an SDK change before the binary embeds it).
+const serveBundle = process.env.BENCH_LOCAL_BUNDLE === '1' ? false : await serverServesBundle(server);
 const provider = server.user('provider');
 const patient = server.user('patient');
 const P = await openClientPage(browser, server, provider, { serveBundle });
@@ -54,7 +55,8 @@ try {
       const joined = h.now();
       await h.when('remote-stream');
       const seen = await h.remoteVideoReady();
-      return { callId: call.id, t0, created, joined, seen };
+      const connected = h.log.find((e) => e.name === 'pc-connected')?.at ?? NaN;
+      return { callId: call.id, t0, created, joined, connected, seen };
     }, patient.id);
     const qSeen = await patientSees;
     const qLog = await Q.page.evaluate(() => h.log.map(({ name, at }) => ({ name, at })));
@@ -65,6 +67,8 @@ try {
       ring: at('incoming-call') - r.t0,
       providerJoined: r.joined - r.t0,
       patientJoined: at('joined') - r.t0,
+      providerConnected: r.connected - r.t0,
+      patientConnected: at('pc-connected') - r.t0,
       providerVideo: r.seen - r.t0,
       patientVideo: qSeen - r.t0,
     };
@@ -83,7 +87,7 @@ try {
   await server.stop();
 }
 
-const keys = ['total', 'create', 'ring', 'providerJoined', 'patientJoined', 'providerVideo', 'patientVideo'];
+const keys = ['total', 'create', 'ring', 'providerJoined', 'patientJoined', 'providerConnected', 'patientConnected', 'providerVideo', 'patientVideo'];
 const stats = Object.fromEntries(keys.map((k) => [k, summary(rows.map((r) => r[k]))]));
 const label = {
   total: 'create call → both see remote video',
@@ -91,6 +95,8 @@ const label = {
   ring: 'patient receives incoming-call',
   providerJoined: 'provider join-call done (incl. getUserMedia)',
   patientJoined: 'patient join-call done (incl. getUserMedia)',
+  providerConnected: 'provider connection connected (ICE+DTLS)',
+  patientConnected: 'patient connection connected (ICE+DTLS)',
   providerVideo: 'provider sees patient video',
   patientVideo: 'patient sees provider video',
 };

@@ -154,9 +154,17 @@ export async function openClientPage(browser, server, who, { serveBundle, client
       const remote = document.getElementById('remote');
       const local = document.getElementById('local');
       vc.on('local-stream', (s) => (local.srcObject = s));
-      vc.on('remote-stream', ({ stream }) => {
+      vc.on('remote-stream', ({ userId, stream }) => {
         if (remote.srcObject !== stream) remote.srcObject = stream;
         mark('remote-stream');
+        // When ICE and DTLS are through (media can flow): a phase of the set-up time.
+        const pc = vc.peerConnection(userId);
+        if (pc && !pc.__watched) {
+          pc.__watched = true;
+          const check = () => pc.connectionState === 'connected' && mark('pc-connected');
+          pc.addEventListener('connectionstatechange', check);
+          check();
+        }
       });
       for (const ev of ['incoming-call', 'call-ended', 'participant-joined', 'participant-disconnected', 'participant-left', 'participant-media', 'reconnected', 'audio-only-suggested', 'recording-started', 'recording-stopped']) {
         vc.on(ev, (e) => mark(ev, e));

@@ -65,10 +65,10 @@ async function assertMediaFlowsBothWays(P, Q) {
 }
 
 /** A provider and a patient page in a connected video call; the patient accepts on ring. */
-async function startCall({ patientOptions = {} } = {}) {
+async function startCall({ patientOptions = {}, providerOptions = {} } = {}) {
   const provider = server.user('provider');
   const patient = server.user('patient');
-  const P = await openClientPage(browser, server, provider, { serveBundle, clientOptions: { qualityIntervalMs: 2000 } });
+  const P = await openClientPage(browser, server, provider, { serveBundle, clientOptions: { qualityIntervalMs: 2000, ...providerOptions } });
   const Q = await openClientPage(browser, server, patient, { serveBundle, clientOptions: patientOptions });
   const ringing = Q.page.evaluate(() => h.when('incoming-call'));
   const callId = await P.page.evaluate(async (patientId) => {
@@ -95,8 +95,6 @@ test('a video call: both see and hear each other, state says connected, ending e
   await assertMediaFlowsBothWays(P, Q);
   assert.equal(await P.page.evaluate(() => vc.state.phase), 'connected');
   assert.equal(await Q.page.evaluate(() => vc.state.phase), 'connected');
-  // Both sides offered at once (each creates its connection on join / participant-joined);
-  // perfect negotiation left both stable.
   assert.equal(await P.page.evaluate((o) => vc.peerConnection(o).signalingState, Q.who.id), 'stable');
   assert.equal(await Q.page.evaluate((o) => vc.peerConnection(o).signalingState, P.who.id), 'stable');
 
@@ -179,6 +177,20 @@ test('switch to audio-only: video stops, the other side is told, audio keeps flo
   const a2 = await media(P.page, Q.who.id);
   assert.ok(a2.audio > a1.audio, 'audio still arrives');
   assert.ok(a2.video - a1.video < 5000, `almost no video bytes (${a2.video - a1.video})`);
+  await close(P, Q);
+});
+
+test('both sides offering at once when the call starts (offerWaitMs: 0): perfect negotiation connects', async () => {
+  // The provider, already in the call, offers the moment the patient joins, while the
+  // patient offers as newcomer: the offers cross.
+  const { P, Q } = await startCall({ providerOptions: { offerWaitMs: 0 } });
+  for (const [page, other] of [
+    [P.page, Q.who.id],
+    [Q.page, P.who.id],
+  ]) {
+    assert.equal(await page.evaluate((o) => vc.peerConnection(o).signalingState, other), 'stable');
+  }
+  await assertMediaFlowsBothWays(P, Q);
   await close(P, Q);
 });
 

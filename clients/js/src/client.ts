@@ -53,6 +53,11 @@ export interface VytalcallClientOptions {
    * on record (default true). Without it the recording holds nobody's media from this device.
    */
   sendToRecorder?: boolean;
+  /**
+   * How long a participant already in the call waits for a newcomer's offer before offering
+   * itself, ms (default 1 500). Our newcomers always offer at once.
+   */
+  offerWaitMs?: number;
   /** Restart ICE when a connection stays `disconnected` this long, ms (default 4 000). */
   iceDisconnectedRestartMs?: number;
   /** Extra options for `io()`. */
@@ -162,6 +167,7 @@ export class VytalcallClient {
   private token: string;
   private recorder: { recordingId: string; pc: RTCPeerConnection } | null = null;
   private iceTimers = new Map<UserId, ReturnType<typeof setTimeout>>();
+  private offerWaits = new Map<UserId, ReturnType<typeof setTimeout>>();
   private socket: Socket | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private peers = new Map<UserId, Peer>();
@@ -437,7 +443,7 @@ export class VytalcallClient {
         // the old connection against the new page's and could pair it with the wrong one.
       } else {
         if (peer) this.closePeer(e.userId);
-        this.createPeer(e.userId);
+        this.awaitOffer(e.userId);
       }
       this.emit('participant-joined', e);
     });
@@ -603,7 +609,30 @@ export class VytalcallClient {
 
   // ---- perfect negotiation -------------------------------------------------------------------
 
+  /**
+   * A newcomer offers to everyone already in the call (see afterJoin), so the ones already
+   * there wait for that offer instead of offering too: two crossing offers cost a rollback
+   * and about 100 ms of set-up (docs/benchmarks/browser-setup.md). If no offer comes (a client
+   * that waits to be offered to, as in the seed's example), offer after `offerWaitMs`;
+   * perfect negotiation settles a late collision.
+   */
+  private awaitOffer(userId: UserId) {
+    this.cancelOfferWait(userId);
+    const t = setTimeout(() => {
+      this.offerWaits.delete(userId);
+      if (!this.peers.has(userId) && this.isInCall() && this._state.participants[userId]) this.createPeer(userId);
+    }, this.opts.offerWaitMs ?? 1_500);
+    this.offerWaits.set(userId, t);
+  }
+
+  private cancelOfferWait(userId: UserId) {
+    const t = this.offerWaits.get(userId);
+    if (t) clearTimeout(t);
+    this.offerWaits.delete(userId);
+  }
+
   private createPeer(userId: UserId): Peer {
+    this.cancelOfferWait(userId);
     const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
     const pc = new Ctor({ iceServers: this.iceServers ?? [] });
     const peer: Peer = {
@@ -677,6 +706,7 @@ export class VytalcallClient {
   }
 
   private closePeer(userId: UserId) {
+    this.cancelOfferWait(userId);
     const peer = this.peers.get(userId);
     if (!peer) return;
     this.peers.delete(userId);
@@ -910,6 +940,7 @@ export class VytalcallClient {
 
   private teardown() {
     this.closeRecorder();
+    for (const id of [...this.offerWaits.keys()]) this.cancelOfferWait(id);
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     this.qualityTimer = null;
     this.statsSnapshot = undefined;

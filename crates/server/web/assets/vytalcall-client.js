@@ -3702,6 +3702,7 @@ var VytalcallClient = class {
     __publicField(this, "token");
     __publicField(this, "recorder", null);
     __publicField(this, "iceTimers", /* @__PURE__ */ new Map());
+    __publicField(this, "offerWaits", /* @__PURE__ */ new Map());
     __publicField(this, "socket", null);
     __publicField(this, "listeners", /* @__PURE__ */ new Map());
     __publicField(this, "peers", /* @__PURE__ */ new Map());
@@ -3940,7 +3941,7 @@ var VytalcallClient = class {
       if (peer && e.reconnected && peer.pc.connectionState !== "closed") {
       } else {
         if (peer) this.closePeer(e.userId);
-        this.createPeer(e.userId);
+        this.awaitOffer(e.userId);
       }
       this.emit("participant-joined", e);
     });
@@ -4093,7 +4094,28 @@ var VytalcallClient = class {
     }
   }
   // ---- perfect negotiation -------------------------------------------------------------------
+  /**
+   * A newcomer offers to everyone already in the call (see afterJoin), so the ones already
+   * there wait for that offer instead of offering too: two crossing offers cost a rollback
+   * and about 100 ms of set-up (docs/benchmarks/browser-setup.md). If no offer comes (a client
+   * that waits to be offered to, as in the seed's example), offer after `offerWaitMs`;
+   * perfect negotiation settles a late collision.
+   */
+  awaitOffer(userId) {
+    this.cancelOfferWait(userId);
+    const t = setTimeout(() => {
+      this.offerWaits.delete(userId);
+      if (!this.peers.has(userId) && this.isInCall() && this._state.participants[userId]) this.createPeer(userId);
+    }, this.opts.offerWaitMs ?? 1500);
+    this.offerWaits.set(userId, t);
+  }
+  cancelOfferWait(userId) {
+    const t = this.offerWaits.get(userId);
+    if (t) clearTimeout(t);
+    this.offerWaits.delete(userId);
+  }
   createPeer(userId) {
+    this.cancelOfferWait(userId);
     const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
     const pc = new Ctor({ iceServers: this.iceServers ?? [] });
     const peer = {
@@ -4162,6 +4184,7 @@ var VytalcallClient = class {
     return peer;
   }
   closePeer(userId) {
+    this.cancelOfferWait(userId);
     const peer = this.peers.get(userId);
     if (!peer) return;
     this.peers.delete(userId);
@@ -4373,6 +4396,7 @@ var VytalcallClient = class {
   // ---- teardown ------------------------------------------------------------------------------
   teardown() {
     this.closeRecorder();
+    for (const id of [...this.offerWaits.keys()]) this.cancelOfferWait(id);
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     this.qualityTimer = null;
     this.statsSnapshot = void 0;
