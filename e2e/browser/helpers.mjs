@@ -1,0 +1,138 @@
+// Browser helpers: Debian's chromium through npm playwright-core (fake camera, microphone and
+// screen), one browser context per person, the web app opened through its own sign-in link
+// (`/#token=...`). The server comes from ../signaling/helpers.mjs (a real binary per suite).
+//
+// The only instrumentation is an init script that keeps a list of the page's
+// RTCPeerConnections (`window.__pcs`) so the test can read `getStats()`; the connections
+// themselves are the browser's own.
+import { chromium } from 'playwright-core';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export { startServer, user, api, sleep } from '../signaling/helpers.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const SCREENSHOTS = join(here, '..', 'artifacts', 'screenshots');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+
+export async function launchBrowser() {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing (apt-get install -y chromium)`);
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: [
+      '--no-sandbox',
+      '--use-fake-device-for-media-stream',
+      '--use-fake-ui-for-media-stream',
+      '--autoplay-policy=no-user-gesture-required',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+    ],
+  });
+}
+
+function trackPeerConnections() {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) {
+      super(...args);
+      window.__pcs.push(this);
+    }
+  };
+}
+
+/** Opens the app for `who` in a context of its own; `fragment` adds to the sign-in link. */
+export async function openApp(browser, server, who, { fragment = '', viewport = { width: 900, height: 760 } } = {}) {
+  const context = await browser.newContext({ viewport });
+  await context.addInitScript(trackPeerConnections);
+  const page = await context.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error') problems.push(`console: ${m.text()}`);
+  });
+  await page.goto(`${server.url}/#token=${who.token}${fragment}`);
+  try {
+    await page.getByTestId('who').waitFor({ timeout: 15000 });
+  } catch (err) {
+    const status = await page.getByTestId('status').textContent().catch(() => '');
+    throw new Error(`the app did not sign in ${who.role}: ${status} ${problems.join('; ')}`);
+  }
+  return { context, page, problems, who };
+}
+
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Waits until `fn(arg)` is truthy in the page; the message says what was awaited. */
+export async function until(page, what, fn, arg, timeout = 20000) {
+  try {
+    await page.waitForFunction(fn, arg, { timeout, polling: 100 });
+  } catch (err) {
+    throw new Error(`timed out waiting for: ${what} (${err.message.split('\n')[0]})`);
+  }
+}
+
+/** The first remote video's size and play position. */
+export function remoteVideo(page) {
+  return page.evaluate(() => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v ? { width: v.videoWidth, height: v.videoHeight, time: v.currentTime, paused: v.paused } : null;
+  });
+}
+
+/** Inbound RTP bytes by kind over the page's open peer connections. */
+export function inboundBytes(page) {
+  return page.evaluate(async () => {
+    const out = { audio: 0, video: 0 };
+    for (const pc of window.__pcs ?? []) {
+      if (pc.connectionState === 'closed') continue;
+      const report = await pc.getStats();
+      report.forEach((s) => {
+        if (s.type === 'inbound-rtp' && (s.kind === 'audio' || s.kind === 'video')) out[s.kind] += s.bytesReceived ?? 0;
+      });
+    }
+    return out;
+  });
+}
+
+/** Asserts that the remote video shows moving frames: a size, and currentTime advancing. */
+export async function expectMovingVideo(page, label) {
+  await until(page, `${label}: remote video has frames`, () => {
+    const v = document.querySelector('[data-testid=remote-video]');
+    return v && v.videoWidth > 0 && v.currentTime > 0;
+  });
+  const a = await remoteVideo(page);
+  await new Promise((r) => setTimeout(r, 1200));
+  const b = await remoteVideo(page);
+  if (!(b.width > 0 && b.time > a.time)) throw new Error(`${label}: remote video is not moving: ${JSON.stringify({ a, b })}`);
+  return b;
+}
+
+/** Asserts inbound RTP bytes of `kind` grow on `page` over ~1.5 s. */
+export async function expectInboundGrowing(page, kind, label) {
+  const a = await inboundBytes(page);
+  await new Promise((r) => setTimeout(r, 1500));
+  const b = await inboundBytes(page);
+  if (!(b[kind] > a[kind])) throw new Error(`${label}: inbound ${kind} bytes did not grow: ${JSON.stringify({ a, b })}`);
+  return b[kind] - a[kind];
+}
+
+/** The label and kind of the track each video sender carries. */
+export function videoSenders(page) {
+  return page.evaluate(() =>
+    (window.__pcs ?? [])
+      .filter((pc) => pc.connectionState !== 'closed')
+      .flatMap((pc) => pc.getTransceivers())
+      .filter((t) => t.receiver.track?.kind === 'video')
+      .map((t) => ({ label: t.sender.track?.label ?? null, surface: t.sender.track?.getSettings?.().displaySurface ?? null })),
+  );
+}
+
+export const statusText = (page) => page.getByTestId('status').textContent();
