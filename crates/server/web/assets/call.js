@@ -109,10 +109,14 @@ export function callView({ client, role, announce }) {
 
   async function startRecording(attestVerbal) {
     const { callId } = client.state;
-    const patients = Object.keys(client.state.participants);
+    const others = Object.keys(client.state.participants);
     recordConfirm.hidden = true;
     try {
-      const body = attestVerbal ? { consentObtained: true, consentedParticipants: patients, consentMethod: 'verbal' } : { consentObtained: true };
+      // Pressing Record is the provider's own consent; a spoken yes of the others is attested
+      // only after the provider confirms it (recorded as method `verbal`).
+      const body = attestVerbal
+        ? { consentObtained: true, consentedParticipants: [client.userId, ...others], consentMethod: 'verbal' }
+        : { consentObtained: true, consentedParticipants: [client.userId], consentMethod: 'in-app' };
       await client.startRecording(callId, body);
     } catch (err) {
       if (err.status === 409 && String(err.problem?.type ?? '').includes('consent-missing')) {
