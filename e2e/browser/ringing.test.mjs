@@ -41,7 +41,7 @@ describe('ringing, declining and recording consent in the web app', () => {
     await P.page.getByTestId('call-view').waitFor({ state: 'visible' });
   });
 
-  it('a provider records with consent; the patient is asked when their consent is not on record', async () => {
+  it('a provider records with consent; the patient is asked and their own answer counts', async () => {
     await P.page.getByTestId('toggle-recording').click();
     // The patient has not agreed in the app: the provider is told, and may attest a spoken yes.
     await P.page.getByTestId('record-confirm').waitFor({ state: 'visible' });
@@ -49,18 +49,26 @@ describe('ringing, declining and recording consent in the web app', () => {
     await P.page.getByTestId('recording-indicator').waitFor({ state: 'visible' });
     await A.page.getByTestId('recording-indicator').waitFor({ state: 'visible' });
     await screenshot(P.page, '10-provider-recording');
-    // The patient withdraws (from another app of theirs): with no consent on record the
-    // recording peer refuses their media and the server asks them; the app shows the question.
-    const callId = (await api(server, provider, 'GET', '/calls?status=active')).body.calls[0].id;
-    const r = await api(server, patient, 'POST', `/calls/${callId}/recording-consent`, { consented: false });
-    assert.ok(r.status < 300, JSON.stringify(r));
+    // The patient is asked in the app all the same, and says no: that withdraws the attested yes.
     await A.page.getByTestId('consent-dialog').waitFor({ state: 'visible' });
+    assert.match(await A.page.getByTestId('consent-question').textContent(), /recording this call/);
     await screenshot(A.page, '11-patient-consent-question');
-    await A.page.getByTestId('consent-yes').click();
+    await A.page.getByTestId('consent-no').click();
     await A.page.getByTestId('consent-dialog').waitFor({ state: 'hidden' });
-    await statusMatches(A.page, /agreed to recording/);
-    const rec = await api(server, provider, 'GET', `/calls/${callId}`);
-    assert.equal(rec.body.status, 'active');
+    await statusMatches(A.page, /declined recording/);
+    const callId = (await api(server, provider, 'GET', '/calls?status=active')).body.calls[0].id;
+    const rid = await P.page.getByTestId('recording-indicator').getAttribute('data-recording-id');
+    const rec = await api(server, provider, 'GET', `/calls/${callId}/recordings/${rid}`);
+    assert.equal(rec.status, 200, JSON.stringify(rec.body));
+    const mine = rec.body.consents.filter((c) => c.userId === patient.id);
+    assert.deepEqual(
+      mine.map((c) => [c.consented, c.method]),
+      [
+        [true, 'verbal'],
+        [false, 'in-app'],
+      ],
+      'the attested yes, then the patient’s own no',
+    );
     await P.page.getByTestId('toggle-recording').click();
     await P.page.getByTestId('recording-indicator').waitFor({ state: 'hidden' });
     await P.page.getByTestId('end-call').click();

@@ -50,10 +50,11 @@ export function callView({ client, role, announce }) {
     h('button', { type: 'button', class: 'secondary', onclick: () => (recordConfirm.hidden = true) }, 'Cancel'),
   );
   const consentYes = h('button', { type: 'button', dataset: { testid: 'consent-yes' }, onclick: () => void consent(true) }, 'Yes, record');
+  const consentQuestion = h('p', { id: 'consent-q', dataset: { testid: 'consent-question' } });
   const consentDialog = h(
     'div',
     { class: 'dialog', role: 'alertdialog', 'aria-modal': 'false', 'aria-labelledby': 'consent-q', dataset: { testid: 'consent-dialog' }, hidden: true },
-    h('p', { id: 'consent-q' }, 'Your provider wants to record this call. Do you agree to be recorded?'),
+    consentQuestion,
     h('div', { class: 'row' }, consentYes, h('button', { type: 'button', class: 'secondary', dataset: { testid: 'consent-no' }, onclick: () => void consent(false) }, 'No')),
   );
 
@@ -128,8 +129,20 @@ export function callView({ client, role, announce }) {
     }
   }
 
+  /**
+   * The recording this person should be asked about, or null. Asked when the server requests
+   * it (no consent on record), and — for patients — whenever a recording starts and they
+   * have not answered in the app yet, even if their provider attested a spoken yes: the
+   * patient's own answer is recorded (method `in-app`) and a no withdraws it at once.
+   */
+  function consentToAsk(state) {
+    if (state.consentRequested) return state.consentRequested;
+    if (role === 'patient' && state.recording && state.recordingConsent == null) return state.recording.recordingId;
+    return null;
+  }
+
   async function consent(yes) {
-    answeredConsent = client.state.consentRequested ?? client.state.recording?.recordingId ?? null;
+    answeredConsent = consentToAsk(client.state);
     consentDialog.hidden = true;
     try {
       await client.setRecordingConsent(client.state.callId, yes);
@@ -223,9 +236,17 @@ export function callView({ client, role, announce }) {
       quality.textContent = 'Connection: measuring…';
     }
     recording.hidden = !state.recording;
+    recording.dataset.recordingId = state.recording?.recordingId ?? '';
     setPressed(recordButton, Boolean(state.recording), state.recording ? 'Stop recording' : 'Start recording');
-    const ask = state.consentRequested;
-    consentDialog.hidden = !(ask && ask !== answeredConsent);
+    const ask = consentToAsk(state);
+    const asking = Boolean(ask && ask !== answeredConsent);
+    if (asking && consentDialog.hidden) {
+      consentQuestion.textContent = state.consentRequested
+        ? 'This call is being recorded, but your consent is not on record, so you are not being recorded. Do you agree to be recorded?'
+        : 'Your provider is recording this call. Do you agree to be recorded?';
+      announce('Recording: your consent is asked.');
+    }
+    consentDialog.hidden = !asking;
   }
 
   function showSuggestion() {
