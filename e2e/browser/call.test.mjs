@@ -58,12 +58,18 @@ describe('a video call in the web app', () => {
     await field.fill(patient.id);
   });
 
-  it('rings the patient, who accepts; both see and hear each other', async () => {
+  it('rings the patient, who accepts; both see and hear each other', async (t) => {
+    const started = Date.now();
     await P.page.getByTestId('start-call').click();
     await Q.page.getByTestId('incoming-call').waitFor({ state: 'visible' });
+    const rang = Date.now();
     assert.match(await Q.page.getByTestId('incoming-text').textContent(), /video call/);
     await screenshot(Q.page, '03-patient-incoming-call');
+    const accepted = Date.now();
     await Q.page.getByTestId('accept-call').click();
+    const frames = () => document.querySelector('[data-testid=remote-video]')?.videoWidth > 0;
+    await Promise.all([until(P.page, 'provider frames', frames), until(Q.page, 'patient frames', frames)]);
+    t.diagnostic(`ring ${rang - started} ms; accept -> both remote videos ${Date.now() - accepted} ms`);
     await P.page.getByTestId('call-view').waitFor({ state: 'visible' });
     await Q.page.getByTestId('call-view').waitFor({ state: 'visible' });
     const onPatient = await expectMovingVideo(Q.page, 'patient sees provider');

@@ -14,7 +14,10 @@ const PHASE_TEXT = {
 
 export function callView({ client, role, announce }) {
   const otherName = role === 'patient' ? 'Your provider' : 'The patient';
-  const tiles = new Map(); // userId -> { el, video, state }
+  const tiles = new Map(); // userId -> { el, video, badges }
+  // Remote media can arrive before the state lists its sender (the offer may overtake
+  // `participant-joined`): streams are kept apart from tiles so that no render drops one.
+  const streams = new Map(); // userId -> MediaStream
   let answeredConsent = null;
   let lastQualityLevel = null;
 
@@ -164,7 +167,14 @@ export function callView({ client, role, announce }) {
     remotes.append(tileEl);
     t = { el: tileEl, video, badges };
     tiles.set(userId, t);
+    attach(t, streams.get(userId));
     return t;
+  }
+
+  function attach(t, stream) {
+    if (!stream || t.video.srcObject === stream) return;
+    t.video.srcObject = stream;
+    t.video.play().catch(() => undefined);
   }
 
   function dropTile(userId) {
@@ -179,12 +189,12 @@ export function callView({ client, role, announce }) {
     localVideo.srcObject = stream;
   });
   client.on('remote-stream', ({ userId, stream }) => {
-    const t = tile(userId);
-    if (t.video.srcObject !== stream) t.video.srcObject = stream;
-    t.video.play().catch(() => undefined);
+    streams.set(userId, stream);
+    attach(tile(userId), stream);
     update(client.state);
   });
   client.on('remote-stream-removed', ({ userId }) => {
+    streams.delete(userId);
     // Keep the tile while they may come back; drop it when they left for good.
     if (!client.state.participants[userId]) dropTile(userId);
   });
@@ -198,7 +208,7 @@ export function callView({ client, role, announce }) {
     el.dataset.phase = state.phase;
     el.classList.toggle('audio', audio);
 
-    for (const userId of tiles.keys()) if (!state.participants[userId]) dropTile(userId);
+    for (const userId of [...tiles.keys()]) if (!state.participants[userId] && !streams.has(userId)) dropTile(userId);
     for (const p of Object.values(state.participants)) {
       const t = tile(p.userId);
       t.el.dataset.audio = p.audioEnabled ? 'on' : 'off';
@@ -254,6 +264,7 @@ export function callView({ client, role, announce }) {
   }
 
   function reset() {
+    streams.clear();
     for (const userId of [...tiles.keys()]) dropTile(userId);
     localVideo.srcObject = null;
     suggestion.hidden = true;
