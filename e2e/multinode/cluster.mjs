@@ -25,18 +25,76 @@ function freePort() {
 }
 
 export function redisCli(...args) {
-  return execFileSync('redis-cli', ['-p', REDIS_PORT, ...args], { encoding: 'utf8' }).trim();
+  return redisCliAt(REDIS_PORT, ...args);
 }
 
-/** A fresh database and key prefix; `node()` starts a process on them. */
-export async function cluster({ grace = 6, env = {} } = {}) {
+function redisCliAt(port, ...args) {
+  return execFileSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
+}
+
+/**
+ * A Redis server of this test's own, on a free port, started with the machine's own command
+ * line (no persistence) so that a fault test can stop and restart it without disturbing the
+ * shared Redis on 6379 or any other suite running beside it.
+ */
+export async function privateRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'vytalcall-redis-'));
+  const cli = (...args) => redisCliAt(port, ...args);
+  const up = () => {
+    try {
+      return cli('ping') === 'PONG';
+    } catch {
+      return false;
+    }
+  };
+  const redis = {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    cli,
+    /** Starts it (again) and waits until it answers. */
+    async start() {
+      if (up()) return;
+      execFileSync('redis-server', [
+        '--daemonize', 'yes', '--bind', '127.0.0.1', '--port', String(port), '--save', '',
+        '--appendonly', 'no', '--dir', dir, '--logfile', join(dir, 'redis.log'),
+        '--pidfile', join(dir, 'redis.pid'),
+      ]);
+      for (let i = 0; i < 100; i++) {
+        if (up()) return;
+        await sleep(100);
+      }
+      throw new Error(`redis on port ${port} did not start`);
+    },
+    /** Stops it at once, keeping nothing (as the machine's Redis keeps nothing on disk). */
+    stop() {
+      try {
+        cli('shutdown', 'nosave');
+      } catch {
+        /* redis-cli reports the closed connection as an error */
+      }
+    },
+    async dispose() {
+      redis.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  await redis.start();
+  return redis;
+}
+
+/**
+ * A fresh database and key prefix; `node()` starts a process on them. `redisUrl` points the
+ * nodes at another Redis than the machine's (a fault test's private one).
+ */
+export async function cluster({ grace = 6, env = {}, redisUrl = `redis://127.0.0.1:${REDIS_PORT}`, redisCliFn = redisCli } = {}) {
   const tag = `${process.pid}_${Date.now()}_${randomUUID().slice(0, 6)}`;
   const db = `vytalcall_mn_${tag}`;
   execFileSync('createdb', ['-h', PG.host, '-U', PG.user, db]);
   const prefix = `vc-e2e-${tag}`;
   const shared = {
     DATABASE_URL: `postgres://${PG.user}@${PG.host}/${db}`,
-    REDIS_URL: `redis://127.0.0.1:${REDIS_PORT}`,
+    REDIS_URL: redisUrl,
     REDIS_KEY_PREFIX: prefix,
     RECONNECT_GRACE_SECONDS: String(grace),
     ...env,
@@ -56,8 +114,8 @@ export async function cluster({ grace = 6, env = {} } = {}) {
     async stop() {
       for (const n of nodes) await n.stop();
       try {
-        const keys = redisCli('--scan', '--pattern', `${prefix}*`).split('\n').filter(Boolean);
-        for (let i = 0; i < keys.length; i += 100) redisCli('del', ...keys.slice(i, i + 100));
+        const keys = redisCliFn('--scan', '--pattern', `${prefix}*`).split('\n').filter(Boolean);
+        for (let i = 0; i < keys.length; i += 100) redisCliFn('del', ...keys.slice(i, i + 100));
       } catch {
         /* Redis may be away after a fault test; the keys are namespaced by run */
       }

@@ -1,52 +1,25 @@
-// Redis goes away during calls and comes back (the shared machine Redis is stopped and
-// restarted; the outage is kept short and Redis is always restarted). Readiness fails on
+// Redis goes away during calls and comes back (a Redis server of this test's own, started
+// with the machine's command line, is shut down and started again, so the shared Redis and
+// the suites running beside this one are not disturbed). Readiness fails on
 // every node, signaling that needs other nodes is refused with `unavailable` (no panic),
 // readiness recovers by itself, the calls go on across nodes, and no call record is lost.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { user, api, createCall, connect, recorder, ask, closeAll, fakeSdp, sleep } from '../signaling/helpers.mjs';
-import { cluster, readyz, redisCli, REDIS_PORT } from './cluster.mjs';
+import { cluster, readyz, privateRedis } from './cluster.mjs';
 
 let c;
+let redis;
 before(async () => {
-  c = await cluster({ grace: 30 });
+  redis = await privateRedis();
+  c = await cluster({ grace: 30, redisUrl: redis.url, redisCliFn: redis.cli });
 });
 after(async () => {
   if (process.env.E2E_SHOW_LOGS) for (const n of c.nodes) console.log(`--- node ${n.name}\n${n.logs()}`);
   closeAll();
   await c.stop();
+  await redis.dispose();
 });
-
-function stopRedis() {
-  try {
-    redisCli('shutdown', 'nosave');
-  } catch {
-    /* redis-cli reports the closed connection as an error */
-  }
-}
-
-async function startRedis() {
-  try {
-    redisCli('ping');
-    return;
-  } catch {
-    /* down: start it */
-  }
-  execFileSync('redis-server', [
-    '--daemonize', 'yes', '--bind', '127.0.0.1', '-::1', '--port', REDIS_PORT, '--save', '',
-    '--appendonly', 'no', '--dir', '/var/lib/redis', '--logfile', '/var/log/redis/ci.log',
-  ]);
-  for (let i = 0; i < 100; i++) {
-    try {
-      if (redisCli('ping') === 'PONG') return;
-    } catch {
-      /* starting */
-    }
-    await sleep(100);
-  }
-  throw new Error('redis did not come back');
-}
 
 async function until(what, check, ms = 15000) {
   const deadline = Date.now() + ms;
@@ -80,18 +53,15 @@ test('redis stops and restarts during calls: readiness fails then recovers, call
   let duringRelay;
   let duringJoin;
   try {
-    stopRedis();
+    redis.stop();
     await until('both nodes to report not ready', async () => (await readyz(a)) === 503 && (await readyz(b)) === 503, 10000);
     // New signaling work is refused clearly while Redis is away.
-    console.log('# not ready seen');
     duringRelay = await ask(prov, 'ice-candidate', { callId: live, candidate: { candidate: 'candidate:9 1 udp 1 192.0.2.9 9 typ host', sdpMid: '0', sdpMLineIndex: 0 } }, 8000);
-    console.log('# relay answered', JSON.stringify(duringRelay));
     duringJoin = await ask(prov, 'join-call', { callId: other }, 8000);
     // The database is still there: a call placed now is recorded.
-    console.log('# join answered', JSON.stringify(duringJoin));
     during = await createCall(a, provider, patient);
   } finally {
-    await startRedis();
+    await redis.start();
   }
   assert.equal(duringRelay.error?.code, 'unavailable', JSON.stringify(duringRelay));
   assert.equal(duringJoin.error?.code, 'unavailable', JSON.stringify(duringJoin));
