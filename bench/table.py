@@ -10,7 +10,9 @@ out, pairs, idle = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 
 def load(kind, step):
     with open(os.path.join(out, f"{kind}-{step}.json")) as f:
-        return json.load(f)
+        r = json.load(f)
+    # A run with no samples reports null percentiles: show them as "nan", not a crash.
+    return {k: (float("nan") if v is None and k.endswith(("_us", "_ms")) else v) for k, v in r.items()}
 
 
 v = {s: load("vytalcall", s) for s in ("idle", "peak", "half")}

@@ -107,6 +107,10 @@ struct Stats {
     delivered: AtomicU64,
     relays_seen: AtomicU64,
     error_events: AtomicU64,
+    /// The first `error` event's body (codes only; bodies carry no SDP), to say what failed.
+    first_error_event: Mutex<Option<String>>,
+    /// Readers that have ended: each hands its latency samples over as it ends.
+    readers_done: AtomicU64,
 }
 
 struct Conn {
@@ -120,10 +124,6 @@ struct Conn {
 impl Conn {
     fn send_raw(&self, text: String) {
         let _ = self.tx.send(Message::text(text));
-    }
-
-    fn emit(&self, event: &str, body: &Value) {
-        self.send_raw(format!("42/webrtc,{}", json!([event, body])));
     }
 
     async fn call(&self, event: &str, body: &Value) -> Result<Value, String> {
@@ -286,6 +286,9 @@ async fn reader(
             let event = &rest[2..2 + name_end];
             if event == "error" {
                 stats.error_events.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut first) = stats.first_error_event.lock() {
+                    first.get_or_insert_with(|| rest.chars().take(200).collect());
+                }
                 continue;
             }
             if let Some(stamp) = stamp_of(event, rest) {
@@ -319,6 +322,7 @@ async fn reader(
     if let Ok(mut l) = stats.latencies_ns.lock() {
         l.append(&mut local);
     }
+    stats.readers_done.fetch_add(1, Ordering::Relaxed);
     alive.store(false, Ordering::Relaxed);
     if let Ok(mut m) = acks.lock() {
         m.clear();
@@ -532,7 +536,7 @@ async fn run_idle(cli: &Cli, conns: usize, hold_secs: u64) -> Value {
     drop(held);
     tokio::time::sleep(Duration::from_millis(500)).await;
     json!({
-        "run": "idle", "conns": conns, "connected": alive + 0, "failed": failed,
+        "run": "idle", "conns": conns, "connected": alive, "failed": failed,
         "first_error": first_error, "setup_secs": setup_secs,
         "setup_rate": (conns - failed) as f64 / setup_secs,
         "rss_before_kb": rss0, "rss_after_kb": rss1, "bytes_per_conn": per_conn,
@@ -747,9 +751,14 @@ async fn run_calls(
             leave_failed += 1;
         }
     }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut lat = std::mem::take(&mut *stats.latencies_ns.lock().unwrap_or_else(|e| e.into_inner()));
+    // Close every socket: each reader hands over the samples it still holds as it ends.
+    let sockets = (ps.len() * 2) as u64;
     drop(ps);
+    let close_until = Instant::now() + Duration::from_secs(10);
+    while Instant::now() < close_until && stats.readers_done.load(Ordering::Relaxed) < sockets {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut lat = std::mem::take(&mut *stats.latencies_ns.lock().unwrap_or_else(|e| e.into_inner()));
     lat.sort_unstable();
     failures.truncate(3);
     json!({
@@ -763,6 +772,7 @@ async fn run_calls(
         "p50_us": percentile(&lat, 50.0), "p99_us": percentile(&lat, 99.0),
         "p999_us": percentile(&lat, 99.9), "max_us": percentile(&lat, 100.0),
         "error_events": stats.error_events.load(Ordering::Relaxed),
+        "first_error_event": stats.first_error_event.lock().ok().and_then(|f| f.clone()),
         "failures": failures, "leave_failed": leave_failed,
         "server_cpu_pct": srv_cpu, "gen_cpu_pct": gen_cpu,
         "server_rss_load_kb": rss_load.max(rss_mid0),
