@@ -16,6 +16,7 @@ import {
   inboundBytes,
   videoSenders,
   statusText,
+  unlabelledControls,
 } from './helpers.mjs';
 
 const remoteTile = (page, attr, value) =>
@@ -45,6 +46,8 @@ describe('a video call in the web app', () => {
     // The token left the address bar; it sits in this tab's sessionStorage only.
     assert.equal(new URL(P.page.url()).hash, '');
     assert.equal(await P.page.evaluate(() => sessionStorage.getItem('vytalcall.token')), provider.token);
+    assert.deepEqual(await unlabelledControls(P.page), [], 'every control of the provider home is labelled');
+    assert.deepEqual(await unlabelledControls(Q.page), [], 'every control of the patient home is labelled');
     await screenshot(P.page, '01-provider-home');
     await screenshot(Q.page, '02-patient-home-phone');
   });
@@ -82,6 +85,7 @@ describe('a video call in the web app', () => {
     const calls = await api(server, provider, 'GET', '/calls');
     callId = calls.body.calls[0].id;
     assert.equal(calls.body.calls[0].status, 'active');
+    assert.deepEqual(await unlabelledControls(P.page), [], 'every in-call control is labelled');
     await screenshot(P.page, '04-provider-in-call');
     await screenshot(Q.page, '05-patient-in-call-phone');
   });

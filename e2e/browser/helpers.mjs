@@ -136,3 +136,19 @@ export function videoSenders(page) {
 }
 
 export const statusText = (page) => page.getByTestId('status').textContent();
+
+/** Visible controls without an accessible name (label, aria-label, aria-labelledby or text). */
+export function unlabelledControls(page) {
+  return page.evaluate(() =>
+    [...document.querySelectorAll('button, input, textarea, select, video')]
+      .filter((el) => el.offsetParent !== null || el.getClientRects().length > 0)
+      .filter((el) => {
+        if (el.getAttribute('aria-label')?.trim()) return false;
+        if (el.getAttribute('aria-labelledby')) return false;
+        if (el.labels?.length) return false;
+        if (el.tagName === 'BUTTON' && el.textContent.trim()) return false;
+        return true;
+      })
+      .map((el) => el.dataset.testid ?? el.outerHTML.slice(0, 80)),
+  );
+}

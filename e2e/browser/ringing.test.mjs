@@ -33,7 +33,8 @@ describe('ringing, declining and recording consent in the web app', () => {
     assert.equal(await B.page.getByTestId('incoming-call').getAttribute('role'), 'alertdialog');
     // The Accept button has the focus, so the keyboard answers with Enter.
     assert.equal(await B.page.evaluate(() => document.activeElement?.dataset.testid), 'accept-call');
-    await A.page.getByTestId('accept-call').click();
+    assert.equal(await A.page.evaluate(() => document.activeElement?.dataset.testid), 'accept-call');
+    await A.page.keyboard.press('Enter');
     await B.page.getByTestId('incoming-call').waitFor({ state: 'hidden' });
     await statusMatches(B.page, /answered on another device/);
     assert.equal(await B.page.getByTestId('call-view').isHidden(), true, 'the other device does not join');
