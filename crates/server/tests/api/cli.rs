@@ -118,15 +118,19 @@ fn with_no_configuration_it_runs_the_demo_and_prints_working_links() {
         .env_remove("DATABASE_URL")
         .env_remove("DATA_DIR")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("stderr.log")).expect("log file"))
         .spawn()
         .expect("start");
     let stdout = child.stdout.take().expect("stdout");
-    let lines: Vec<String> = BufReader::new(stdout)
-        .lines()
+    let mut reader = BufReader::new(stdout).lines();
+    let lines: Vec<String> = reader
+        .by_ref()
         .map_while(Result::ok)
         .take_while(|l| !l.contains("Try it"))
         .collect();
+    // Keep reading the rest of the banner: a closed pipe would make the server's next
+    // `println!` fail and stop it.
+    std::thread::spawn(move || reader.for_each(drop));
     let text = lines.join("\n");
     let base = text
         .split("vytalcall is running at ")
@@ -141,7 +145,8 @@ fn with_no_configuration_it_runs_the_demo_and_prints_working_links() {
     assert!(base.starts_with("http://127.0.0.1:"), "{text}");
     assert!(
         page.starts_with("HTTP/1.1 200") && page.contains("/assets/app.js"),
-        "the printed base {base} serves the web app: {page}"
+        "the printed base {base} serves the web app: {page}\n{}",
+        std::fs::read_to_string(dir.path().join("stderr.log")).unwrap_or_default()
     );
     let tokens: Vec<&str> = lines.iter().filter_map(|l| l.trim().strip_prefix("token: ")).collect();
     assert_eq!(tokens.len(), 2, "a provider and a patient token: {text}");
