@@ -30,7 +30,10 @@ const browser = await launchBrowser();
 const serveBundle = process.env.BENCH_LOCAL_BUNDLE === '1' ? false : await serverServesBundle(server);
 const provider = server.user('provider');
 const patient = server.user('patient');
-const P = await openClientPage(browser, server, provider, { serveBundle });
+// BENCH_OFFER_WAIT_MS=0: the provider offers the moment the patient joins, so offers cross
+// (perfect negotiation settles it); to measure what crossing offers cost.
+const providerOptions = process.env.BENCH_OFFER_WAIT_MS ? { offerWaitMs: Number(process.env.BENCH_OFFER_WAIT_MS) } : {};
+const P = await openClientPage(browser, server, provider, { serveBundle, clientOptions: providerOptions });
 const Q = await openClientPage(browser, server, patient, { serveBundle });
 
 // The patient accepts every incoming call at once.
@@ -113,7 +116,8 @@ const machine = {
   node: process.version,
   chromium: execFileSync(CHROMIUM, ['--version'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(),
   binary: server.binary,
-  bundleServedBy: serveBundle ? 'server' : 'page.route (server does not serve it yet)',
+  bundleServedBy: serveBundle ? 'server' : 'page.route (working tree file)',
+  providerOptions,
   // Other work on the machine skews the figures: say how busy it was.
   loadAvg1mBefore: Number(loadBefore.toFixed(2)),
   loadAvg1mAfter: Number(os.loadavg()[0].toFixed(2)),

@@ -115,7 +115,6 @@ export async function serverServesBundle(server) {
   }
 }
 
-const HARNESS_PATH = '/__sdk-harness';
 const HARNESS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>SDK harness</title></head>
 <body><video id="local" autoplay muted playsinline></video><video id="remote" autoplay playsinline></video></body></html>`;
 
@@ -129,16 +128,20 @@ export async function openClientPage(browser, server, who, { serveBundle, client
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
-  await page.route(`${server.url}${HARNESS_PATH}`, (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html; charset=utf-8', body: HARNESS_HTML }),
-  );
+  const consoleLines = [];
+  page.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') consoleLines.push(`${m.type()}: ${m.text()}`.slice(0, 300));
+  });
   if (!serveBundle) {
     const bundle = readFileSync(BUNDLE, 'utf8');
     await page.route(`${server.url}/assets/vytalcall-client.js`, (route) =>
       route.fulfill({ status: 200, contentType: 'text/javascript; charset=utf-8', body: bundle }),
     );
   }
-  await page.goto(`${server.url}${HARNESS_PATH}`);
+  // A document the server itself served (so Chrome counts the page as on the server's own
+  // local address, and lets its WebSocket through), then the harness markup written into it.
+  await page.goto(`${server.url}/healthz`);
+  await page.setContent(HARNESS_HTML);
   await page.evaluate(
     async ({ token, clientOptions }) => {
       const sdk = await import('/assets/vytalcall-client.js');
@@ -203,5 +206,5 @@ export async function openClientPage(browser, server, who, { serveBundle, client
     },
     { token: who.token, clientOptions },
   );
-  return { context, page, errors, who };
+  return { context, page, errors, who, consoleLines };
 }

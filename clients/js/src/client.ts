@@ -55,9 +55,12 @@ export interface VytalcallClientOptions {
   sendToRecorder?: boolean;
   /**
    * How long a participant already in the call waits for a newcomer's offer before offering
-   * itself, ms (default 1 500). Our newcomers always offer at once.
+   * itself, ms (default 1 500; 0: offer at once, and let perfect negotiation settle the
+   * crossing offers). Our newcomers always offer at once.
    */
   offerWaitMs?: number;
+  /** Restart ICE when a connection is not up this long after negotiation completed, ms (default 6 000). */
+  connectTimeoutMs?: number;
   /** Restart ICE when a connection stays `disconnected` this long, ms (default 4 000). */
   iceDisconnectedRestartMs?: number;
   /** Extra options for `io()`. */
@@ -138,6 +141,17 @@ interface Peer {
   ignoreOffer: boolean;
   settingRemoteAnswerPending: boolean;
   remoteFingerprint: string | null;
+  /** Candidates that arrived while there was no remote description to add them to. */
+  pendingCandidates: IceCandidatePayload[];
+  /** Restarts ICE when negotiation is done but the connection does not come up. */
+  connectTimer: ReturnType<typeof setTimeout> | null;
+  /** Failed attempts to bring the connection up (ICE restart first, then a fresh connection). */
+  connectAttempts: number;
+  /** Waiting for the newcomer's offer: our own offer is held back (see awaitOffer). */
+  holdOffer: boolean;
+  holdTimer: ReturnType<typeof setTimeout> | null;
+  /** negotiationneeded fired while held. */
+  negotiationPending: boolean;
   stream: MediaStream | null;
 }
 
@@ -167,7 +181,6 @@ export class VytalcallClient {
   private token: string;
   private recorder: { recordingId: string; pc: RTCPeerConnection } | null = null;
   private iceTimers = new Map<UserId, ReturnType<typeof setTimeout>>();
-  private offerWaits = new Map<UserId, ReturnType<typeof setTimeout>>();
   private socket: Socket | null = null;
   private listeners = new Map<string, Set<Listener>>();
   private peers = new Map<UserId, Peer>();
@@ -610,31 +623,52 @@ export class VytalcallClient {
   // ---- perfect negotiation -------------------------------------------------------------------
 
   /**
-   * A newcomer offers to everyone already in the call (see afterJoin), so the ones already
-   * there wait for that offer instead of offering too: two crossing offers cost a rollback
-   * and about 100 ms of set-up (docs/benchmarks/browser-setup.md). If no offer comes (a client
-   * that waits to be offered to, as in the seed's example), offer after `offerWaitMs`;
-   * perfect negotiation settles a late collision.
+   * Connect to a newcomer, who offers to everyone in the call as soon as it has joined (see
+   * afterJoin). We create our connection at once (its candidate pool starts gathering) but
+   * hold our own offer for up to `offerWaitMs` and answer theirs: one offer, no collision,
+   * and measured no slower than crossing offers (docs/benchmarks/browser-setup.md). If no
+   * offer comes (a client that waits to be offered to, as in the seed's example), we offer.
    */
   private awaitOffer(userId: UserId) {
-    this.cancelOfferWait(userId);
-    const t = setTimeout(() => {
-      this.offerWaits.delete(userId);
-      if (!this.peers.has(userId) && this.isInCall() && this._state.participants[userId]) this.createPeer(userId);
-    }, this.opts.offerWaitMs ?? 1_500);
-    this.offerWaits.set(userId, t);
+    const wait = this.opts.offerWaitMs ?? 1_500;
+    const peer = this.createPeer(userId, { holdOffer: wait > 0 });
+    if (wait > 0) peer.holdTimer = setTimeout(() => this.releaseOffer(peer), wait);
   }
 
-  private cancelOfferWait(userId: UserId) {
-    const t = this.offerWaits.get(userId);
-    if (t) clearTimeout(t);
-    this.offerWaits.delete(userId);
+  /** Stop holding our offer; make it now if negotiation is (still) needed. */
+  private releaseOffer(peer: Peer) {
+    if (peer.holdTimer) clearTimeout(peer.holdTimer);
+    peer.holdTimer = null;
+    if (!peer.holdOffer) return;
+    peer.holdOffer = false;
+    if (!peer.negotiationPending || this.peers.get(peer.userId) !== peer) return;
+    peer.negotiationPending = false;
+    // Negotiation is still needed if a sender of ours is not in the agreed session yet.
+    const unsent = peer.pc.getTransceivers().some((t) => !t.mid && t.sender.track);
+    if (!peer.pc.remoteDescription || unsent) void this.negotiate(peer);
   }
 
-  private createPeer(userId: UserId): Peer {
-    this.cancelOfferWait(userId);
+  /** Make and send an offer (perfect negotiation: `makingOffer` marks the window of a collision). */
+  private async negotiate(peer: Peer) {
+    const pc = peer.pc;
+    try {
+      peer.makingOffer = true;
+      await pc.setLocalDescription();
+      const d = pc.localDescription;
+      if (!d || this.peers.get(peer.userId) !== peer) return;
+      this.send('offer', { callId: this._state.callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: peer.userId });
+    } catch (err) {
+      console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
+    } finally {
+      peer.makingOffer = false;
+    }
+  }
+
+  private createPeer(userId: UserId, options: { holdOffer?: boolean } = {}): Peer {
     const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: this.iceServers ?? [] });
+    // A candidate pool: gathering starts now, not at the first local description, so a side
+    // that waits for an offer answers with candidates ready.
+    const pc = new Ctor({ iceServers: this.iceServers ?? [], iceCandidatePoolSize: 1 });
     const peer: Peer = {
       userId,
       pc,
@@ -643,22 +677,23 @@ export class VytalcallClient {
       ignoreOffer: false,
       settingRemoteAnswerPending: false,
       remoteFingerprint: null,
+      pendingCandidates: [],
+      connectTimer: null,
+      connectAttempts: 0,
+      holdOffer: options.holdOffer ?? false,
+      holdTimer: null,
+      negotiationPending: false,
       stream: null,
     };
     this.peers.set(userId, peer);
     const callId = this._state.callId;
 
-    pc.onnegotiationneeded = async () => {
-      try {
-        peer.makingOffer = true;
-        await pc.setLocalDescription();
-        const d = pc.localDescription!;
-        this.send('offer', { callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: userId });
-      } catch (err) {
-        console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
-      } finally {
-        peer.makingOffer = false;
+    pc.onnegotiationneeded = () => {
+      if (peer.holdOffer) {
+        peer.negotiationPending = true;
+        return;
       }
+      void this.negotiate(peer);
     };
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
@@ -677,6 +712,31 @@ export class VytalcallClient {
         peer.stream = stream;
       }
       this.emit('remote-stream', { userId, stream });
+    };
+    pc.onsignalingstatechange = () => {
+      // Negotiation done: the connection should come up within seconds. If it does not (a
+      // lost candidate, a path that never worked), restart ICE rather than stay dark.
+      if (pc.signalingState !== 'stable' || !pc.remoteDescription) return;
+      if (peer.connectTimer) clearTimeout(peer.connectTimer);
+      peer.connectTimer = setTimeout(() => {
+        peer.connectTimer = null;
+        const c = pc.connectionState;
+        if (this.peers.get(userId) !== peer || c === 'connected' || c === 'closed' || !this.socket?.connected) return;
+        peer.connectAttempts += 1;
+        if (peer.connectAttempts === 1) {
+          pc.restartIce();
+        } else {
+          // Still dark after an ICE restart: start over with a fresh connection. Its offer
+          // carries a new DTLS fingerprint, so the other side replaces its connection too.
+          this.closePeer(userId);
+          this.createPeer(userId);
+        }
+        // The impolite side acts first; the polite one only if that did not help (both at
+        // once would make their offers cross).
+      }, (this.opts.connectTimeoutMs ?? 6_000) * (peer.polite ? 2 : 1));
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === 'connected') peer.connectAttempts = 0;
     };
     pc.oniceconnectionstatechange = () => {
       const state = pc.iceConnectionState;
@@ -706,15 +766,18 @@ export class VytalcallClient {
   }
 
   private closePeer(userId: UserId) {
-    this.cancelOfferWait(userId);
     const peer = this.peers.get(userId);
     if (!peer) return;
+    if (peer.holdTimer) clearTimeout(peer.holdTimer);
     this.peers.delete(userId);
     const timer = this.iceTimers.get(userId);
     if (timer) clearTimeout(timer);
     this.iceTimers.delete(userId);
+    if (peer.connectTimer) clearTimeout(peer.connectTimer);
     peer.pc.onnegotiationneeded = null;
     peer.pc.oniceconnectionstatechange = null;
+    peer.pc.onsignalingstatechange = null;
+    peer.pc.onconnectionstatechange = null;
     peer.pc.onicecandidate = null;
     peer.pc.ontrack = null;
     peer.pc.close();
@@ -723,29 +786,47 @@ export class VytalcallClient {
 
   private async onDescription(callId: string, from: UserId, description: RTCSessionDescriptionInit) {
     if (callId !== this._state.callId || from === this.userId) return;
-    let peer = this.peers.get(from) ?? this.createPeer(from);
+    const isOffer = description.type === 'offer';
+    let peer = this.peers.get(from);
+    if (!peer) {
+      if (!isOffer) return; // an answer to a connection we no longer have
+      peer = this.createPeer(from, { holdOffer: true }); // answer first, offer later if needed
+    }
     // A description from a different DTLS identity is a new peer connection on the other side
     // (a reloaded page): start over with a fresh one here too.
     const fp = sdpFingerprint(description.sdp);
     if (peer.remoteFingerprint && fp && fp !== peer.remoteFingerprint) {
       this.closePeer(from);
-      peer = this.createPeer(from);
-      if (description.type !== 'offer') return; // our fresh connection offers by itself
+      if (!isOffer) {
+        this.createPeer(from); // our fresh connection offers by itself
+        return;
+      }
+      peer = this.createPeer(from, { holdOffer: true });
     }
-    const pc = peer.pc;
+    let pc = peer.pc;
     try {
       const readyForOffer = !peer.makingOffer && (pc.signalingState === 'stable' || peer.settingRemoteAnswerPending);
-      const collision = description.type === 'offer' && !readyForOffer;
+      const collision = isOffer && !readyForOffer;
       peer.ignoreOffer = !peer.polite && collision;
       if (peer.ignoreOffer) return;
+      if (collision && !pc.remoteDescription) {
+        // Polite, and our first offer crossed theirs. Rather than rolling our offer back (after
+        // which Chrome now and then never finishes gathering and the call stays dark), drop
+        // this connection, which has carried nothing yet, and answer on a fresh one.
+        this.closePeer(from);
+        peer = this.createPeer(from, { holdOffer: true });
+        pc = peer.pc;
+      }
       peer.settingRemoteAnswerPending = description.type === 'answer';
       await pc.setRemoteDescription(description); // rolls back our own offer when polite
       peer.settingRemoteAnswerPending = false;
       if (fp) peer.remoteFingerprint = fp;
+      await this.flushCandidates(peer);
       if (description.type === 'offer') {
         await pc.setLocalDescription();
         const d = pc.localDescription!;
         this.send('answer', { callId, answer: { type: d.type, sdp: d.sdp }, targetUserId: from });
+        if (peer.holdOffer) this.releaseOffer(peer);
       }
     } catch (err) {
       peer.settingRemoteAnswerPending = false;
@@ -757,10 +838,31 @@ export class VytalcallClient {
     if (callId !== this._state.callId) return;
     const peer = this.peers.get(from);
     if (!peer) return;
+    if (!peer.pc.remoteDescription) {
+      // Typically the polite side's candidates for the offer it then rolled back while we (the
+      // impolite side) ignored that offer. Its answer to our offer may reuse the same ICE
+      // transport, so these candidates are then the only ones it ever sends: keep them until
+      // a remote description arrives instead of dropping them (see flushCandidates).
+      if (peer.pendingCandidates.length < 200) peer.pendingCandidates.push(candidate);
+      return;
+    }
     try {
       await peer.pc.addIceCandidate(candidate as RTCIceCandidateInit);
     } catch (err) {
       if (!peer.ignoreOffer) console.warn(`vytalcall: could not add ICE candidate: ${safeErrorText(err)}`);
+    }
+  }
+
+  /** Add the candidates kept while there was no remote description; stale ones fail quietly. */
+  private async flushCandidates(peer: Peer) {
+    const pending = peer.pendingCandidates;
+    peer.pendingCandidates = [];
+    for (const c of pending) {
+      try {
+        await peer.pc.addIceCandidate(c as RTCIceCandidateInit);
+      } catch {
+        /* a candidate of a description that was rolled back or replaced (other ICE ufrag) */
+      }
     }
   }
 
@@ -858,7 +960,10 @@ export class VytalcallClient {
   /** Measure now (all peer connections' `getStats()`) and send `connection-quality`. */
   async reportQuality(): Promise<QualityMetrics | null> {
     const callId = this._state.callId;
-    if (!callId || this.peers.size === 0 || !this.socket?.connected) return null;
+    if (!callId || !this.socket?.connected) return null;
+    // Before any connection is up the figures mean nothing (bandwidth 0 would read as "low
+    // bandwidth" and soon as a suggestion to drop video): report only with media flowing.
+    if (![...this.peers.values()].some((p) => p.pc.connectionState === 'connected')) return null;
     const all: StatLike[] = [];
     for (const peer of this.peers.values()) {
       const report = await peer.pc.getStats();
@@ -940,7 +1045,6 @@ export class VytalcallClient {
 
   private teardown() {
     this.closeRecorder();
-    for (const id of [...this.offerWaits.keys()]) this.cancelOfferWait(id);
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     this.qualityTimer = null;
     this.statsSnapshot = undefined;

@@ -3702,7 +3702,6 @@ var VytalcallClient = class {
     __publicField(this, "token");
     __publicField(this, "recorder", null);
     __publicField(this, "iceTimers", /* @__PURE__ */ new Map());
-    __publicField(this, "offerWaits", /* @__PURE__ */ new Map());
     __publicField(this, "socket", null);
     __publicField(this, "listeners", /* @__PURE__ */ new Map());
     __publicField(this, "peers", /* @__PURE__ */ new Map());
@@ -4095,29 +4094,46 @@ var VytalcallClient = class {
   }
   // ---- perfect negotiation -------------------------------------------------------------------
   /**
-   * A newcomer offers to everyone already in the call (see afterJoin), so the ones already
-   * there wait for that offer instead of offering too: two crossing offers cost a rollback
-   * and about 100 ms of set-up (docs/benchmarks/browser-setup.md). If no offer comes (a client
-   * that waits to be offered to, as in the seed's example), offer after `offerWaitMs`;
-   * perfect negotiation settles a late collision.
+   * Connect to a newcomer, who offers to everyone in the call as soon as it has joined (see
+   * afterJoin). We create our connection at once (its candidate pool starts gathering) but
+   * hold our own offer for up to `offerWaitMs` and answer theirs: one offer, no collision,
+   * and measured no slower than crossing offers (docs/benchmarks/browser-setup.md). If no
+   * offer comes (a client that waits to be offered to, as in the seed's example), we offer.
    */
   awaitOffer(userId) {
-    this.cancelOfferWait(userId);
-    const t = setTimeout(() => {
-      this.offerWaits.delete(userId);
-      if (!this.peers.has(userId) && this.isInCall() && this._state.participants[userId]) this.createPeer(userId);
-    }, this.opts.offerWaitMs ?? 1500);
-    this.offerWaits.set(userId, t);
+    const wait = this.opts.offerWaitMs ?? 1500;
+    const peer = this.createPeer(userId, { holdOffer: wait > 0 });
+    if (wait > 0) peer.holdTimer = setTimeout(() => this.releaseOffer(peer), wait);
   }
-  cancelOfferWait(userId) {
-    const t = this.offerWaits.get(userId);
-    if (t) clearTimeout(t);
-    this.offerWaits.delete(userId);
+  /** Stop holding our offer; make it now if negotiation is (still) needed. */
+  releaseOffer(peer) {
+    if (peer.holdTimer) clearTimeout(peer.holdTimer);
+    peer.holdTimer = null;
+    if (!peer.holdOffer) return;
+    peer.holdOffer = false;
+    if (!peer.negotiationPending || this.peers.get(peer.userId) !== peer) return;
+    peer.negotiationPending = false;
+    const unsent = peer.pc.getTransceivers().some((t) => !t.mid && t.sender.track);
+    if (!peer.pc.remoteDescription || unsent) void this.negotiate(peer);
   }
-  createPeer(userId) {
-    this.cancelOfferWait(userId);
+  /** Make and send an offer (perfect negotiation: `makingOffer` marks the window of a collision). */
+  async negotiate(peer) {
+    const pc = peer.pc;
+    try {
+      peer.makingOffer = true;
+      await pc.setLocalDescription();
+      const d = pc.localDescription;
+      if (!d || this.peers.get(peer.userId) !== peer) return;
+      this.send("offer", { callId: this._state.callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: peer.userId });
+    } catch (err) {
+      console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
+    } finally {
+      peer.makingOffer = false;
+    }
+  }
+  createPeer(userId, options = {}) {
     const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: this.iceServers ?? [] });
+    const pc = new Ctor({ iceServers: this.iceServers ?? [], iceCandidatePoolSize: 1 });
     const peer = {
       userId,
       pc,
@@ -4126,21 +4142,22 @@ var VytalcallClient = class {
       ignoreOffer: false,
       settingRemoteAnswerPending: false,
       remoteFingerprint: null,
+      pendingCandidates: [],
+      connectTimer: null,
+      connectAttempts: 0,
+      holdOffer: options.holdOffer ?? false,
+      holdTimer: null,
+      negotiationPending: false,
       stream: null
     };
     this.peers.set(userId, peer);
     const callId = this._state.callId;
-    pc.onnegotiationneeded = async () => {
-      try {
-        peer.makingOffer = true;
-        await pc.setLocalDescription();
-        const d = pc.localDescription;
-        this.send("offer", { callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: userId });
-      } catch (err) {
-        console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
-      } finally {
-        peer.makingOffer = false;
+    pc.onnegotiationneeded = () => {
+      if (peer.holdOffer) {
+        peer.negotiationPending = true;
+        return;
       }
+      void this.negotiate(peer);
     };
     pc.onicecandidate = ({ candidate }) => {
       if (!candidate) return;
@@ -4159,6 +4176,25 @@ var VytalcallClient = class {
         peer.stream = stream2;
       }
       this.emit("remote-stream", { userId, stream: stream2 });
+    };
+    pc.onsignalingstatechange = () => {
+      if (pc.signalingState !== "stable" || !pc.remoteDescription) return;
+      if (peer.connectTimer) clearTimeout(peer.connectTimer);
+      peer.connectTimer = setTimeout(() => {
+        peer.connectTimer = null;
+        const c = pc.connectionState;
+        if (this.peers.get(userId) !== peer || c === "connected" || c === "closed" || !this.socket?.connected) return;
+        peer.connectAttempts += 1;
+        if (peer.connectAttempts === 1) {
+          pc.restartIce();
+        } else {
+          this.closePeer(userId);
+          this.createPeer(userId);
+        }
+      }, (this.opts.connectTimeoutMs ?? 6e3) * (peer.polite ? 2 : 1));
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "connected") peer.connectAttempts = 0;
     };
     pc.oniceconnectionstatechange = () => {
       const state = pc.iceConnectionState;
@@ -4184,15 +4220,18 @@ var VytalcallClient = class {
     return peer;
   }
   closePeer(userId) {
-    this.cancelOfferWait(userId);
     const peer = this.peers.get(userId);
     if (!peer) return;
+    if (peer.holdTimer) clearTimeout(peer.holdTimer);
     this.peers.delete(userId);
     const timer = this.iceTimers.get(userId);
     if (timer) clearTimeout(timer);
     this.iceTimers.delete(userId);
+    if (peer.connectTimer) clearTimeout(peer.connectTimer);
     peer.pc.onnegotiationneeded = null;
     peer.pc.oniceconnectionstatechange = null;
+    peer.pc.onsignalingstatechange = null;
+    peer.pc.onconnectionstatechange = null;
     peer.pc.onicecandidate = null;
     peer.pc.ontrack = null;
     peer.pc.close();
@@ -4200,27 +4239,42 @@ var VytalcallClient = class {
   }
   async onDescription(callId, from, description) {
     if (callId !== this._state.callId || from === this.userId) return;
-    let peer = this.peers.get(from) ?? this.createPeer(from);
+    const isOffer = description.type === "offer";
+    let peer = this.peers.get(from);
+    if (!peer) {
+      if (!isOffer) return;
+      peer = this.createPeer(from, { holdOffer: true });
+    }
     const fp = sdpFingerprint(description.sdp);
     if (peer.remoteFingerprint && fp && fp !== peer.remoteFingerprint) {
       this.closePeer(from);
-      peer = this.createPeer(from);
-      if (description.type !== "offer") return;
+      if (!isOffer) {
+        this.createPeer(from);
+        return;
+      }
+      peer = this.createPeer(from, { holdOffer: true });
     }
-    const pc = peer.pc;
+    let pc = peer.pc;
     try {
       const readyForOffer = !peer.makingOffer && (pc.signalingState === "stable" || peer.settingRemoteAnswerPending);
-      const collision = description.type === "offer" && !readyForOffer;
+      const collision = isOffer && !readyForOffer;
       peer.ignoreOffer = !peer.polite && collision;
       if (peer.ignoreOffer) return;
+      if (collision && !pc.remoteDescription) {
+        this.closePeer(from);
+        peer = this.createPeer(from, { holdOffer: true });
+        pc = peer.pc;
+      }
       peer.settingRemoteAnswerPending = description.type === "answer";
       await pc.setRemoteDescription(description);
       peer.settingRemoteAnswerPending = false;
       if (fp) peer.remoteFingerprint = fp;
+      await this.flushCandidates(peer);
       if (description.type === "offer") {
         await pc.setLocalDescription();
         const d = pc.localDescription;
         this.send("answer", { callId, answer: { type: d.type, sdp: d.sdp }, targetUserId: from });
+        if (peer.holdOffer) this.releaseOffer(peer);
       }
     } catch (err) {
       peer.settingRemoteAnswerPending = false;
@@ -4231,10 +4285,25 @@ var VytalcallClient = class {
     if (callId !== this._state.callId) return;
     const peer = this.peers.get(from);
     if (!peer) return;
+    if (!peer.pc.remoteDescription) {
+      if (peer.pendingCandidates.length < 200) peer.pendingCandidates.push(candidate);
+      return;
+    }
     try {
       await peer.pc.addIceCandidate(candidate);
     } catch (err) {
       if (!peer.ignoreOffer) console.warn(`vytalcall: could not add ICE candidate: ${safeErrorText(err)}`);
+    }
+  }
+  /** Add the candidates kept while there was no remote description; stale ones fail quietly. */
+  async flushCandidates(peer) {
+    const pending = peer.pendingCandidates;
+    peer.pendingCandidates = [];
+    for (const c of pending) {
+      try {
+        await peer.pc.addIceCandidate(c);
+      } catch {
+      }
     }
   }
   // ---- media controls ------------------------------------------------------------------------
@@ -4319,7 +4388,8 @@ var VytalcallClient = class {
   /** Measure now (all peer connections' `getStats()`) and send `connection-quality`. */
   async reportQuality() {
     const callId = this._state.callId;
-    if (!callId || this.peers.size === 0 || !this.socket?.connected) return null;
+    if (!callId || !this.socket?.connected) return null;
+    if (![...this.peers.values()].some((p) => p.pc.connectionState === "connected")) return null;
     const all = [];
     for (const peer of this.peers.values()) {
       const report = await peer.pc.getStats();
@@ -4396,7 +4466,6 @@ var VytalcallClient = class {
   // ---- teardown ------------------------------------------------------------------------------
   teardown() {
     this.closeRecorder();
-    for (const id of [...this.offerWaits.keys()]) this.cancelOfferWait(id);
     if (this.qualityTimer) clearInterval(this.qualityTimer);
     this.qualityTimer = null;
     this.statsSnapshot = void 0;
