@@ -11,6 +11,8 @@ const root = resolve(here, '..');
 const outfile = resolve(root, '../../crates/server/web/assets/vytalcall-client.js');
 
 await build({
+  // Paths in the bundle's comments are relative to this folder, wherever it is run from.
+  absWorkingDir: root,
   entryPoints: [resolve(root, 'src/index.ts')],
   bundle: true,
   format: 'esm',
