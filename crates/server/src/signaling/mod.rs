@@ -86,7 +86,16 @@ fn builder(settings: &Settings) -> SocketIoBuilder {
         .ws_max_message_size(transport_limit)
         .max_buffer_size(1024)
         .ack_timeout(Duration::from_secs(10))
+        // Socket.IO keeps each transport connection (about 20 KiB) until it joins a namespace
+        // or this time-out passes, even when the client already closed it (a refused
+        // handshake never joins). Clients send the namespace connect right after the
+        // transport opens, so a short time-out costs nothing and keeps what a
+        // connect/disconnect flood can pin small (SECURITY.md, issue #8).
+        .connect_timeout(CONNECT_TIMEOUT)
 }
+
+/// How long a transport connection may wait for its namespace connect (the default is 45 s).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The Redis adapter over the reconnecting pub/sub driver.
 pub type RedisAdapter = socketioxide_redis::CustomRedisAdapter<socketioxide::adapter::Emitter, multinode::PubSubDriver>;
@@ -238,7 +247,7 @@ impl<A: Adapter> Hub<A> {
         if let Some(jobs) = jobs {
             tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone(), jobs));
         }
-        tokio::spawn(expire_with_token(s, session.expires_at, self.limits.leeway_seconds));
+        tokio::spawn(expire_with_token(s, session.clone(), self.limits.leeway_seconds));
     }
 
     /// Once a second: end the grace of users who did not come back, and ask silent
@@ -339,15 +348,19 @@ impl<A: Adapter> Hub<A> {
 
 /// Disconnects the socket when its token expires (plus the same leeway REST allows),
 /// telling it why first.
-async fn expire_with_token<A: Adapter>(s: SocketRef<A>, expires_at: i64, leeway: u64) {
-    let deadline = expires_at.saturating_add(leeway as i64);
-    // Wake up now and then so a socket that is already gone is let go of early.
+async fn expire_with_token<A: Adapter>(s: SocketRef<A>, session: Arc<Session>, leeway: u64) {
+    let deadline = session.expires_at.saturating_add(leeway as i64);
+    // Ends as soon as the socket disconnects, so a closed socket is released at once rather
+    // than held until the next wake-up (which a connect/disconnect flood would multiply).
     loop {
         let left = deadline - crate::now_millis() / 1000;
         if left <= 0 {
             break;
         }
-        tokio::time::sleep(Duration::from_secs(left.min(15) as u64)).await;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(left.min(15) as u64)) => {}
+            _ = session.closed() => return,
+        }
         if !s.connected() {
             return;
         }

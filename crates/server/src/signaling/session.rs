@@ -71,6 +71,9 @@ pub struct Session {
     bucket: Mutex<TokenBucket>,
     jobs: mpsc::UnboundedSender<Job>,
     queue: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    /// Signalled once when the socket disconnects (a stored permit, so a waiter that comes
+    /// later still sees it).
+    disconnected: tokio::sync::Notify,
 }
 
 impl Session {
@@ -101,7 +104,13 @@ impl Session {
             )),
             jobs,
             queue: Mutex::new(Some(queue)),
+            disconnected: tokio::sync::Notify::new(),
         })
+    }
+
+    /// Resolves once the socket has disconnected (one waiter: the token-expiry task).
+    pub async fn closed(&self) {
+        self.disconnected.notified().await;
     }
 
     pub fn state(&self) -> MutexGuard<'_, SessionState> {
@@ -214,6 +223,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
         move |_: DisconnectReason| {
             metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
             let _ = session.jobs.send(Job::Disconnected);
+            session.disconnected.notify_one();
             std::future::ready(())
         }
     };
