@@ -1,0 +1,56 @@
+// The public API documented in README.md exists: the web app and other frontends are built
+// against that table, so a method or event documented there must never silently disappear.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import * as sdk from '../dist/index.js';
+
+const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+const section = (title) => {
+  const start = readme.indexOf(`## ${title}`);
+  assert.ok(start >= 0, `README section ${title}`);
+  const end = readme.indexOf('\n## ', start + 3);
+  return readme.slice(start, end < 0 ? undefined : end);
+};
+
+test('every method in the README table is a method of VytalcallClient', () => {
+  const names = new Set();
+  for (const line of section('Methods').split('\n')) {
+    for (const m of (line.split('|')[1] ?? '').matchAll(/`([a-zA-Z]+)\(/g)) names.add(m[1]);
+  }
+  assert.ok(names.size >= 20, `found ${names.size} methods in the README`);
+  for (const name of names) {
+    assert.equal(typeof sdk.VytalcallClient.prototype[name], 'function', `VytalcallClient.${name}`);
+  }
+});
+
+test('every option in the README table is named in the options type, and the client needs only a token', () => {
+  const dts = readFileSync(new URL('../dist/client.d.ts', import.meta.url), 'utf8');
+  for (const line of section('`new VytalcallClient(options)`').split('\n').slice(3)) {
+    for (const m of (line.split('|')[1] ?? '').matchAll(/`([a-zA-Z]+)`/g)) {
+      assert.match(dts, new RegExp(`\\b${m[1]}\\??:`), `option ${m[1]}`);
+    }
+  }
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const client = new sdk.VytalcallClient({ apiUrl: 'http://127.0.0.1:1/', token: `${b64({})}.${b64({ sub: 'u1' })}.x` });
+  assert.equal(client.userId, 'u1');
+  assert.equal(client.state.phase, 'idle');
+  assert.throws(() => new sdk.VytalcallClient({ token: `${b64({})}.${b64({ sub: 'u1' })}.x` }), /apiUrl is required/);
+});
+
+test('every client event in the README table can be subscribed to and is declared', () => {
+  const dts = readFileSync(new URL('../dist/client.d.ts', import.meta.url), 'utf8');
+  const events = new Set();
+  for (const line of section('Events').split('\n').slice(3)) {
+    for (const m of (line.split('|')[1] ?? '').matchAll(/`([a-z-]+)`/g)) events.add(m[1]);
+  }
+  assert.ok(events.size >= 20, `found ${events.size} events`);
+  const declared = dts.slice(dts.indexOf('interface VytalcallClientEvents'));
+  for (const e of events) assert.match(declared, new RegExp(`['\\s]${e}'?:`), `event ${e}`);
+});
+
+test('the exported names the web app and README rely on exist', () => {
+  for (const name of ['VytalcallClient', 'SignalingRequestError', 'RestError', 'callReducer', 'initialCallState', 'parseStats', 'qualityLevel', 'SERVER_EVENTS', 'CLIENT_EVENTS']) {
+    assert.ok(name in sdk, name);
+  }
+});
