@@ -371,6 +371,20 @@ test('recording: with consent, both pages send their media to the recording peer
   await close(P, Q);
 });
 
+test('joining a call that is not ours fails clearly and releases the camera', async () => {
+  const P = await openClientPage(browser, server, server.user('provider'), { serveBundle });
+  const r = await P.page.evaluate(async () => {
+    try {
+      await vc.join('00000000-0000-4000-8000-000000000000');
+      return { ok: true };
+    } catch (e) {
+      return { name: e.name, code: e.code, phase: vc.state.phase, local: vc.local, endReason: vc.state.endReason };
+    }
+  });
+  assert.deepEqual(r, { name: 'SignalingRequestError', code: 'call-not-found', phase: 'ended', local: null, endReason: 'call-not-found' });
+  await close(P);
+});
+
 // Repeated set-ups, to measure how reliable call set-up is (not part of the normal run):
 //   STRESS_SETUPS=60 [STRESS_OFFER_WAIT_MS=0] node --test --test-name-pattern=stress sdk.test.mjs
 const stress = Number(process.env.STRESS_SETUPS ?? 0);

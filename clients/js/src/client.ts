@@ -552,7 +552,10 @@ export class VytalcallClient {
       this.afterJoin(reply);
       return reply;
     } catch (err) {
+      // Not in the call after all: release the camera and microphone we just took.
       this.dispatch({ type: 'error', message: (err as Error).message });
+      this.teardown();
+      this.dispatch({ type: 'ended', reason: err instanceof SignalingRequestError ? err.code : 'join failed' });
       throw err;
     }
   }

@@ -4032,6 +4032,8 @@ var VytalcallClient = class {
       return reply;
     } catch (err) {
       this.dispatch({ type: "error", message: err.message });
+      this.teardown();
+      this.dispatch({ type: "ended", reason: err instanceof SignalingRequestError ? err.code : "join failed" });
       throw err;
     }
   }
