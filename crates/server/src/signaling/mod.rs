@@ -160,17 +160,28 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
         state,
         presence,
     });
+    // The namespace's handlers hold the hub weakly: the hub holds `io`, and `io` holds its
+    // handlers, so a strong reference would keep the whole server (and its database pool)
+    // alive after its runtime is gone. The background tasks below own the hub.
     let on_connect = {
-        let hub = hub.clone();
+        let hub = Arc::downgrade(&hub);
         move |s: SocketRef<A>| {
-            hub.clone().connected(s);
+            match hub.upgrade() {
+                Some(hub) => hub.connected(s),
+                None => {
+                    let _ = s.disconnect();
+                }
+            }
             std::future::ready(())
         }
     };
     let authenticate = {
-        let hub = hub.clone();
+        let hub = Arc::downgrade(&hub);
         move |s: SocketRef<A>, TryData(auth): TryData<Value>| {
-            let result = hub.authenticate(&s, auth.ok());
+            let result = match hub.upgrade() {
+                Some(hub) => hub.authenticate(&s, auth.ok()),
+                None => Err(Refused("the server is shutting down".into())),
+            };
             std::future::ready(result)
         }
     };

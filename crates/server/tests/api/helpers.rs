@@ -41,6 +41,11 @@ pub async fn fresh_database_url(data_dir: &std::path::Path) -> String {
     if !test_database_is_postgres() {
         return format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display());
     }
+    fresh_postgres_url().await
+}
+
+/// A new, empty PostgreSQL database (whatever `VYTALCALL_TEST_DB` says).
+pub async fn fresh_postgres_url() -> String {
     let server = std::env::var("VYTALCALL_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
     let name = format!("vytalcall_test_{}", Uuid::new_v4().simple());
     sqlx::any::install_default_drivers();

@@ -219,3 +219,46 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     let r = app.http.get(app.url("/healthz")).send().await.expect("request");
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+/// A stopped server lets go of its database connections. (The signaling handlers once held
+/// the server in a reference cycle, so every server a process had started kept its pool
+/// open until PostgreSQL refused new clients.)
+#[test]
+fn a_stopped_server_closes_its_database_connections() {
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    let database_url = runtime().block_on(fresh_postgres_url());
+    let name = database_url.rsplit('/').next().expect("database name").to_string();
+    let server = runtime();
+    server.block_on(async {
+        let app = spawn_app_with(&[("DATABASE_URL", &database_url)]).await;
+        let (provider, patient) = (user("provider"), user("patient"));
+        app.create_call(&provider, &patient).await;
+        let r = app.http.get(app.url("/readyz")).send().await.expect("request");
+        assert_eq!(r.status(), StatusCode::OK);
+    });
+    drop(server);
+    let connections = runtime().block_on(async {
+        let admin = sqlx::AnyPool::connect(&database_url.replace(&name, "postgres"))
+            .await
+            .expect("PostgreSQL is reachable");
+        let mut left = -1;
+        for _ in 0..50 {
+            let sql = format!("SELECT count(*) FROM pg_stat_activity WHERE datname = '{name}'");
+            left = sqlx::query_scalar::<_, i64>(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&admin)
+                .await
+                .expect("count");
+            if left == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        left
+    });
+    assert_eq!(connections, 0, "connections left open by a stopped server");
+}
