@@ -6,6 +6,7 @@ use crate::config::{Mode, Settings};
 use crate::startup::{self, Application};
 use crate::{audit, demo, telemetry};
 use clap::{Args, Parser, Subcommand};
+use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -150,7 +151,8 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
     match command {
         Command::Serve => {
             let app = Application::build(settings).await?;
-            println!("{}", app.banner());
+            // A server must outlive whoever read its banner: a closed stdout is not an error.
+            let _ = writeln!(std::io::stdout(), "{}", app.banner());
             app.run(startup::shutdown_signal()).await?;
         }
         Command::Migrate => {
