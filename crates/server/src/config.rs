@@ -336,7 +336,11 @@ impl Settings {
             (None, Some(_)) => return Err(invalid("TLS_CERT_FILE", "", "must be set together with TLS_KEY_FILE")),
         };
         Ok(Settings {
-            header_read_timeout_seconds: v.parse("HTTP_HEADER_READ_TIMEOUT_SECONDS", 10, "expected a number of seconds")?,
+            header_read_timeout_seconds: v.parse(
+                "HTTP_HEADER_READ_TIMEOUT_SECONDS",
+                10,
+                "expected a number of seconds",
+            )?,
             tls,
             mode,
             host,

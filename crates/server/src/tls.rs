@@ -68,9 +68,8 @@ pub struct FirstByteWithin(pub std::time::Duration);
 impl<S: Send + 'static> axum_server::accept::Accept<tokio::net::TcpStream, S> for FirstByteWithin {
     type Stream = tokio::net::TcpStream;
     type Service = S;
-    type Future = std::pin::Pin<
-        Box<dyn std::future::Future<Output = std::io::Result<(tokio::net::TcpStream, S)>> + Send>,
-    >;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<(tokio::net::TcpStream, S)>> + Send>>;
 
     fn accept(&self, stream: tokio::net::TcpStream, service: S) -> Self::Future {
         let deadline = self.0;

@@ -213,7 +213,11 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
         stalled.write_all(partial).await.expect("write");
         let mut buf = [0u8; 256];
         let closed = tokio::time::timeout(std::time::Duration::from_secs(5), stalled.read(&mut buf)).await;
-        assert!(closed.is_ok(), "a stalled connection ({} bytes sent) is closed", partial.len());
+        assert!(
+            closed.is_ok(),
+            "a stalled connection ({} bytes sent) is closed",
+            partial.len()
+        );
     }
     // Well-behaved clients are unaffected.
     let r = app.http.get(app.url("/healthz")).send().await.expect("request");

@@ -48,8 +48,8 @@ fn proc_usage(pid: u32) -> (f64, u64, u64) {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after = stat.rsplit_once(')').map(|(_, r)| r).unwrap_or("");
     let f: Vec<&str> = after.split_whitespace().collect();
-    let ticks: u64 = f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    let ticks: u64 =
+        f.get(11).and_then(|v| v.parse().ok()).unwrap_or(0) + f.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kib = |key: &str| {
         status
@@ -166,7 +166,8 @@ async fn round(n: usize, seconds: u64) -> Round {
     let senders: Vec<_> = sessions
         .iter()
         .map(|(c, call, rec)| {
-            let (http, base, patient, call, rec) = (http.clone(), base.clone(), c.patient.clone(), call.clone(), rec.clone());
+            let (http, base, patient, call, rec) =
+                (http.clone(), base.clone(), c.patient.clone(), call.clone(), rec.clone());
             tokio::spawn(async move { send_media_to(&http, &base, &patient, &call, &rec, seconds, None).await })
         })
         .collect();
@@ -239,7 +240,9 @@ async fn recording_capacity() {
         .unwrap_or(10)
         .min(12);
     println!("server binary: {}", server_bin());
-    println!("calls | video written/sent | audio written/sent | lost frames | failed peers | server CPU % | server CPU %/call | RSS idle MiB | RSS peak MiB | sender CPU %");
+    println!(
+        "calls | video written/sent | audio written/sent | lost frames | failed peers | server CPU % | server CPU %/call | RSS idle MiB | RSS peak MiB | sender CPU %"
+    );
     for n in counts {
         let r = round(n, seconds).await;
         let lost = (r.sent.video + r.sent.audio).saturating_sub(r.written.video + r.written.audio);

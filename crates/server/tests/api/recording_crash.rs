@@ -107,7 +107,8 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
     // The patient streams the 12 s sample; the server dies about 8 s into it.
     let (tx, rx) = tokio::sync::oneshot::channel();
     let sender = {
-        let (http, base, patient, call, rec) = (http.clone(), base.clone(), c.patient.clone(), call.clone(), rec.clone());
+        let (http, base, patient, call, rec) =
+            (http.clone(), base.clone(), c.patient.clone(), call.clone(), rec.clone());
         tokio::spawn(async move { send_media_to(&http, &base, &patient, &call, &rec, 12, Some(tx)).await })
     };
     let media_from = tokio::time::timeout(Duration::from_secs(20), rx)
@@ -115,7 +116,10 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
         .expect("the sending peer connects in time")
         .expect("connected");
     tokio::time::sleep(Duration::from_secs(8).saturating_sub(media_from.elapsed())).await;
-    assert!(!sender.is_finished(), "media is still flowing when the server is killed");
+    assert!(
+        !sender.is_finished(),
+        "media is still flowing when the server is killed"
+    );
     server.kill().expect("SIGKILL");
     let elapsed = media_from.elapsed().as_secs_f64();
     server.wait().expect("reaped");
@@ -169,7 +173,11 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
         .filter(|t| frames.iter().any(|f| f.track == t.number))
         .map(|t| t.codec.as_str())
         .collect();
-    assert_eq!(sending, vec!["A_OPUS", "V_VP8"], "only the patient's streams carry media");
+    assert_eq!(
+        sending,
+        vec!["A_OPUS", "V_VP8"],
+        "only the patient's streams carry media"
+    );
     assert!(
         probe.duration >= elapsed - 5.0,
         "plays {:.2} s of the {elapsed:.2} s before the kill",
