@@ -5,46 +5,9 @@
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::json;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start(database_url: &str, data_dir: &std::path::Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_vytalcall"))
-        .args(["--port", &port.to_string()])
-        .env("DATABASE_URL", database_url)
-        .env("DATA_DIR", data_dir)
-        .env("JWT_SECRET", SECRET)
-        .env("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
-        .env("RATE_LIMIT_PER_USER_PER_MINUTE", "0")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vytalcall")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..100 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not become ready");
-}
 
 #[tokio::test]
 async fn a_sigkill_under_load_loses_no_acknowledged_write() {
@@ -53,8 +16,8 @@ async fn a_sigkill_under_load_loses_no_acknowledged_write() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut server = start(&database_url, data_dir.path(), port);
-    wait_ready(&http, &base).await;
+    let mut server = start_server_process(env!("CARGO_BIN_EXE_vytalcall"), &database_url, data_dir.path(), port);
+    wait_ready(&http, &base, Duration::from_secs(10)).await;
 
     let provider = user("provider");
     let patient = user("patient");
@@ -112,8 +75,8 @@ async fn a_sigkill_under_load_loses_no_acknowledged_write() {
     let acked = acknowledged.lock().expect("lock").clone();
     assert!(acked.len() > 20, "the load ran before the kill ({} calls)", acked.len());
 
-    let mut server = start(&database_url, data_dir.path(), port);
-    wait_ready(&http, &base).await;
+    let mut server = start_server_process(env!("CARGO_BIN_EXE_vytalcall"), &database_url, data_dir.path(), port);
+    wait_ready(&http, &base, Duration::from_secs(10)).await;
     let admin = user("admin");
     for (id, state) in &acked {
         let r = http

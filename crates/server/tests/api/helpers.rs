@@ -243,3 +243,54 @@ pub async fn expect_problem(r: Response, status: StatusCode, field: Option<&str>
     }
     body
 }
+
+/// A free loopback port, for a server started as a process of its own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// The server binary `bin` as an operator starts it: development mode (the recording master
+/// key is generated into the data directory on first start and read from there afterwards),
+/// rate limits off, output discarded.
+pub fn start_server_process(
+    bin: impl AsRef<std::ffi::OsStr>,
+    database_url: &str,
+    data_dir: &std::path::Path,
+    port: u16,
+) -> std::process::Child {
+    std::process::Command::new(bin)
+        .args(["--port", &port.to_string()])
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", data_dir)
+        .env("JWT_SECRET", SECRET)
+        .env("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
+        .env("RATE_LIMIT_PER_USER_PER_MINUTE", "0")
+        .env("RUST_LOG", "warn")
+        .env_remove("STORAGE_PROVIDER")
+        .env_remove("RECORDING_MASTER_KEY")
+        .env_remove("VYTALCALL_ENV")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("start vytalcall")
+}
+
+/// Waits until the server at `base` answers `/readyz` with 200, polling every 100 ms.
+pub async fn wait_ready(http: &reqwest::Client, base: &str, within: std::time::Duration) {
+    let deadline = std::time::Instant::now() + within;
+    while std::time::Instant::now() < deadline {
+        if http
+            .get(format!("{base}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == reqwest::StatusCode::OK)
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("server did not become ready");
+}

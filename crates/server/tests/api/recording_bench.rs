@@ -11,36 +11,11 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
 
 fn server_bin() -> String {
     std::env::var("VYTALCALL_BENCH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_vytalcall").to_string())
-}
-
-fn start_server(database_url: &str, data_dir: &Path, port: u16) -> Child {
-    Command::new(server_bin())
-        .args(["--port", &port.to_string()])
-        .env("DATABASE_URL", database_url)
-        .env("DATA_DIR", data_dir)
-        .env("JWT_SECRET", SECRET)
-        .env("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
-        .env("RATE_LIMIT_PER_USER_PER_MINUTE", "0")
-        .env("RUST_LOG", "warn")
-        .env_remove("STORAGE_PROVIDER")
-        .env_remove("RECORDING_MASTER_KEY")
-        .env_remove("VYTALCALL_ENV")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vytalcall")
 }
 
 /// CPU seconds (user + system) and resident/peak memory in KiB of a process.
@@ -111,7 +86,7 @@ async fn round(n: usize, seconds: u64) -> Round {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut server = start_server(&database_url, data_dir.path(), port);
+    let mut server = start_server_process(server_bin(), &database_url, data_dir.path(), port);
     let pid = server.id();
     for _ in 0..200 {
         if http

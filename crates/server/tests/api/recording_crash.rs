@@ -7,52 +7,9 @@ use crate::helpers::*;
 use crate::recordings::{ffprobe, send_media_to};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 use vytalcall::recording::demux;
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// The server binary as an operator starts it (development mode: the master key is
-/// generated into the data directory on first start and read from there afterwards).
-fn start_server(database_url: &str, data_dir: &Path, port: u16) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_vytalcall"))
-        .args(["--port", &port.to_string()])
-        .env("DATABASE_URL", database_url)
-        .env("DATA_DIR", data_dir)
-        .env("JWT_SECRET", SECRET)
-        .env("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
-        .env("RATE_LIMIT_PER_USER_PER_MINUTE", "0")
-        .env("RUST_LOG", "warn")
-        .env_remove("STORAGE_PROVIDER")
-        .env_remove("RECORDING_MASTER_KEY")
-        .env_remove("VYTALCALL_ENV")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start vytalcall")
-}
-
-async fn wait_ready(http: &reqwest::Client, base: &str) {
-    for _ in 0..200 {
-        if http
-            .get(format!("{base}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == StatusCode::OK)
-        {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("server did not become ready");
-}
 
 async fn json_ok(r: reqwest::Response, status: StatusCode) -> Value {
     expect_status(r, status).await
@@ -65,8 +22,8 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let http = reqwest::Client::new();
-    let mut server = start_server(&database_url, data_dir.path(), port);
-    wait_ready(&http, &base).await;
+    let mut server = start_server_process(env!("CARGO_BIN_EXE_vytalcall"), &database_url, data_dir.path(), port);
+    wait_ready(&http, &base, Duration::from_secs(20)).await;
 
     let c = cast();
     let created = http
@@ -125,8 +82,8 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
     server.wait().expect("reaped");
     sender.abort();
 
-    let mut server = start_server(&database_url, data_dir.path(), port);
-    wait_ready(&http, &base).await;
+    let mut server = start_server_process(env!("CARGO_BIN_EXE_vytalcall"), &database_url, data_dir.path(), port);
+    wait_ready(&http, &base, Duration::from_secs(20)).await;
     let meta_url = format!("{base}/webrtc/calls/{call}/recordings/{rec}");
     let mut meta = Value::Null;
     for _ in 0..100 {
