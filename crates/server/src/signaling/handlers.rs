@@ -285,6 +285,11 @@ async fn join<A: Adapter>(
             .emit("participant-joined", &body)
             .await;
     }
+    // Someone arriving while the call is recorded is asked for consent; until they give it
+    // the recording peer refuses their media (`RecordingService::offer`).
+    if let Err(e) = hub.state.recordings.on_participant_joined(call, user).await {
+        tracing::warn!(error = %e, call_id = %call, "could not check recording consent for a joiner");
+    }
     Ok(json!({
         "ok": true,
         "callId": call,
