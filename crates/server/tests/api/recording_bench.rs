@@ -1,12 +1,12 @@
 //! Recording capacity benchmark (ignored: not part of the test suite; run through
 //! `bench/recording/run`). For each N in `VYTALCALL_BENCH_CALLS` (default `1,2,4,8`) a fresh
 //! server process (`VYTALCALL_BENCH_BIN`, default the debug binary) records N calls at once,
-//! each fed by its own sending peer streaming `VYTALCALL_BENCH_SECONDS` (default 10) of VP8
-//! (25 fps) and Opus (50 frames/s) at real time. Afterwards every recording is stopped,
+//! each fed by two sending peers (patient and provider, as in a real call) streaming
+//! `VYTALCALL_BENCH_SECONDS` (default 10) of VP8 (25 fps) and Opus (50 frames/s) at real time. Afterwards every recording is stopped,
 //! downloaded, and its packets counted with ffprobe: frames written vs frames sent. The
 //! server's CPU time and resident memory come from /proc.
 
-use super::{Sent, send_media_to};
+use super::{Sent, recorded_call, send_media_to};
 use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -102,48 +102,17 @@ async fn round(n: usize, seconds: u64) -> Round {
 
     let mut sessions = Vec::new();
     for _ in 0..n {
-        let c = cast();
-        let r = http
-            .post(format!("{base}/webrtc/calls"))
-            .bearer_auth(&c.provider.token)
-            .json(&json!({ "patientId": c.patient.id, "type": "video" }))
-            .send()
-            .await
-            .expect("create");
-        let call = expect_status(r, StatusCode::CREATED).await["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        let r = http
-            .post(format!("{base}/webrtc/calls/{call}/answer"))
-            .bearer_auth(&c.patient.token)
-            .json(&json!({}))
-            .send()
-            .await
-            .expect("answer");
-        expect_status(r, StatusCode::OK).await;
-        let r = http
-            .post(format!("{base}/webrtc/calls/{call}/record"))
-            .bearer_auth(&c.provider.token)
-            .json(&json!({ "consentObtained": true, "consentedParticipants": [c.patient.id, c.provider.id], "consentMethod": "verbal" }))
-            .send()
-            .await
-            .expect("record");
-        let rec = expect_status(r, StatusCode::CREATED).await["id"]
-            .as_str()
-            .expect("id")
-            .to_string();
-        sessions.push((c, call, rec));
+        sessions.push(recorded_call(&http, &base).await);
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let (_, rss_idle_kib, _) = proc_usage(pid);
     let (cpu0, client0, t0) = (proc_usage(pid).0, self_cpu(), Instant::now());
     let senders: Vec<_> = sessions
         .iter()
-        .map(|(c, call, rec)| {
-            let (http, base, patient, call, rec) =
-                (http.clone(), base.clone(), c.patient.clone(), call.clone(), rec.clone());
-            tokio::spawn(async move { send_media_to(&http, &base, &patient, &call, &rec, seconds, None).await })
+        .flat_map(|(c, call, rec)| [(c.patient.clone(), call, rec), (c.provider.clone(), call, rec)])
+        .map(|(who, call, rec)| {
+            let (http, base, call, rec) = (http.clone(), base.clone(), call.clone(), rec.clone());
+            tokio::spawn(async move { send_media_to(&http, &base, &who, &call, &rec, seconds, None).await })
         })
         .collect();
     let mut sent = Sent::default();

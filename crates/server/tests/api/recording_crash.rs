@@ -4,9 +4,9 @@
 //! decrypts, is read by ffprobe and plays up to at most 5 s before the kill.
 
 use crate::helpers::*;
-use crate::recordings::{ffprobe, send_media_to};
+use crate::recordings::{ffprobe, recorded_call, send_media_to};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::process::Command;
 use std::time::Duration;
 use vytalcall::recording::demux;
@@ -25,41 +25,7 @@ async fn a_recording_killed_with_sigkill_is_partial_and_plays_up_to_the_kill() {
     let mut server = start_server_process(env!("CARGO_BIN_EXE_vytalcall"), &database_url, data_dir.path(), port);
     wait_ready(&http, &base, Duration::from_secs(20)).await;
 
-    let c = cast();
-    let created = http
-        .post(format!("{base}/webrtc/calls"))
-        .bearer_auth(&c.provider.token)
-        .json(&json!({ "patientId": c.patient.id, "type": "video" }))
-        .send()
-        .await
-        .expect("create call");
-    let call = json_ok(created, StatusCode::CREATED).await["id"]
-        .as_str()
-        .expect("call id")
-        .to_string();
-    let answered = http
-        .post(format!("{base}/webrtc/calls/{call}/answer"))
-        .bearer_auth(&c.patient.token)
-        .json(&json!({}))
-        .send()
-        .await
-        .expect("answer");
-    json_ok(answered, StatusCode::OK).await;
-    let started = http
-        .post(format!("{base}/webrtc/calls/{call}/record"))
-        .bearer_auth(&c.provider.token)
-        .json(&json!({
-            "consentObtained": true,
-            "consentedParticipants": [c.patient.id, c.provider.id],
-            "consentMethod": "verbal",
-        }))
-        .send()
-        .await
-        .expect("start recording");
-    let rec = json_ok(started, StatusCode::CREATED).await["id"]
-        .as_str()
-        .expect("recording id")
-        .to_string();
+    let (c, call, rec) = recorded_call(&http, &base).await;
 
     // The patient streams the 12 s sample; the server dies about 8 s into it.
     let (tx, rx) = tokio::sync::oneshot::channel();

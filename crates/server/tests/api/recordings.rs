@@ -221,6 +221,38 @@ pub async fn send_media_to(
     }
 }
 
+/// On a server started as a process (`base`): a call answered by the patient and recorded
+/// with both participants' consent. Returns the people, the call id and the recording id.
+pub async fn recorded_call(http: &reqwest::Client, base: &str) -> (Cast, String, String) {
+    let c = cast();
+    let id_of = |v: Value| v["id"].as_str().expect("id").to_string();
+    let r = http
+        .post(format!("{base}/webrtc/calls"))
+        .bearer_auth(&c.provider.token)
+        .json(&json!({ "patientId": c.patient.id, "type": "video" }))
+        .send()
+        .await
+        .expect("create call");
+    let call = id_of(expect_status(r, StatusCode::CREATED).await);
+    let r = http
+        .post(format!("{base}/webrtc/calls/{call}/answer"))
+        .bearer_auth(&c.patient.token)
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("answer");
+    expect_status(r, StatusCode::OK).await;
+    let r = http
+        .post(format!("{base}/webrtc/calls/{call}/record"))
+        .bearer_auth(&c.provider.token)
+        .json(&start_body(&[&c.patient, &c.provider]))
+        .send()
+        .await
+        .expect("start recording");
+    let rec = id_of(expect_status(r, StatusCode::CREATED).await);
+    (c, call, rec)
+}
+
 fn start_body(people: &[&User]) -> Value {
     json!({ "consentObtained": true, "consentedParticipants": people.iter().map(|u| u.id).collect::<Vec<_>>(), "consentMethod": "verbal" })
 }
