@@ -194,7 +194,7 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let db = startup::open_database(&settings).await?;
+            let db = startup::connect_database(&settings).await?;
             return Ok(match audit::verify(&db).await {
                 Ok(n) => {
                     println!("OK: {n} audit entries verified");

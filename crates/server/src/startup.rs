@@ -24,15 +24,21 @@ pub struct Application {
 
 /// Opens the configured database and brings its schema up to date.
 pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
+    let db = connect_database(settings).await?;
+    db.migrate().await.context("cannot migrate the database")?;
+    Ok(db)
+}
+
+/// Opens the configured database as it is, without migrating: what read-only work (an
+/// auditor's `audit verify` under a role that may only read the trail) needs.
+pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
     if settings.database_url.is_none() {
         demo::ensure_data_dir(&settings.data_dir)
             .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     }
-    let db = Db::connect(&settings.effective_database_url())
+    Db::connect(&settings.effective_database_url())
         .await
-        .context("cannot open the database")?;
-    db.migrate().await.context("cannot migrate the database")?;
-    Ok(db)
+        .context("cannot open the database")
 }
 
 impl Application {

@@ -140,3 +140,46 @@ async fn concurrent_writers_never_fork_the_chain() {
     assert!(ok, "{out}");
     assert_eq!(app.count("SELECT COUNT(*) FROM audit_log").await, 12);
 }
+
+/// An auditor verifies under a PostgreSQL role that may only read the trail: `audit verify`
+/// changes nothing (it does not migrate), so it needs no more than that.
+#[tokio::test]
+async fn verify_runs_under_a_role_that_may_only_read_the_trail() {
+    let database_url = fresh_postgres_url().await;
+    let app = spawn_app_with(&[("DATABASE_URL", &database_url)]).await;
+    some_history(&app).await;
+    let role = format!("auditor_{}", uuid::Uuid::new_v4().simple());
+    let database = database_url.rsplit('/').next().expect("database name");
+    for s in [
+        format!("CREATE ROLE {role} LOGIN"),
+        format!("GRANT CONNECT ON DATABASE {database} TO {role}"),
+        format!("GRANT SELECT ON audit_log, audit_head TO {role}"),
+    ] {
+        sqlx::query(sqlx::AssertSqlSafe(s)).execute(&app.db.pool).await.expect("auditor role");
+    }
+    let auditor_url = database_url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(auditor_url, database_url, "the test server URL names the postgres user");
+    let out = Command::new(env!("CARGO_BIN_EXE_vytalcall"))
+        .args(["audit", "verify"])
+        .env("DATABASE_URL", &auditor_url)
+        .env("DATA_DIR", app.data_dir.path())
+        .env("JWT_SECRET", SECRET)
+        .output()
+        .expect("run vytalcall audit verify");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.starts_with("OK: "), "{stdout}");
+    // The role really is read-only: it cannot write the trail.
+    let auditor = sqlx::AnyPool::connect(&auditor_url).await.expect("auditor connects");
+    assert!(
+        sqlx::query("UPDATE audit_head SET seq = seq WHERE id = 1")
+            .execute(&auditor)
+            .await
+            .is_err()
+    );
+    auditor.close().await;
+}
