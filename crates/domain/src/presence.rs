@@ -94,6 +94,16 @@ impl CallPresence {
         }
     }
 
+    /// A user known to have been in the call whose connections were all lost while nobody
+    /// was watching (the server itself stopped): they are disconnected since `since`, so the
+    /// grace period applies as for a dropped connection. A user already present is left as is.
+    pub fn restore_disconnected(&mut self, user: UserId, since: Millis) {
+        self.users.entry(user).or_insert(UserPresence {
+            devices: BTreeSet::new(),
+            disconnected_since: Some(since),
+        });
+    }
+
     /// Removes and returns the users disconnected for longer than `grace_ms` at `now`.
     pub fn expire(&mut self, now: Millis, grace_ms: Millis) -> Vec<UserId> {
         let expired: Vec<UserId> = self
@@ -174,6 +184,22 @@ mod tests {
         assert_eq!(p.join(user(1), "c".into()), Arrival::Resumed);
         assert!(!p.is_disconnected(user(1)));
         assert_eq!(p.expire(1_000 + GRACE * 10, GRACE), vec![]);
+    }
+
+    #[test]
+    fn a_user_restored_after_a_restart_resumes_within_grace_and_expires_after_it() {
+        let mut p = CallPresence::default();
+        p.restore_disconnected(user(1), 5_000);
+        p.restore_disconnected(user(2), 5_000);
+        assert!(p.is_disconnected(user(1)) && p.is_participant(user(1)));
+        assert!(p.connected_users().is_empty());
+        assert_eq!(p.join(user(1), "new".into()), Arrival::Resumed);
+        // Restoring someone already back changes nothing.
+        p.restore_disconnected(user(1), 9_000);
+        assert_eq!(p.connected_users(), vec![user(1)]);
+        assert_eq!(p.expire(5_000 + GRACE - 1, GRACE), vec![]);
+        assert_eq!(p.expire(5_000 + GRACE, GRACE), vec![user(2)]);
+        assert!(p.is_participant(user(1)));
     }
 
     #[test]

@@ -160,6 +160,41 @@ impl CallsService {
         Ok(())
     }
 
+    /// After this process restarts on its own (no other node shares its calls): the devices
+    /// that were in calls when it stopped lost their connections with it. Closes their rows
+    /// as `disconnected`, audited as each dropped device is, and returns who was in which
+    /// call so their reconnection grace can start now.
+    pub async fn recover_interrupted(&self) -> Result<Vec<(CallId, UserId)>, CallError> {
+        self.close_interrupted(None).await
+    }
+
+    /// A user's last device was on a node that died (several nodes): closes the rows that
+    /// node could not close.
+    pub async fn devices_lost_with_node(&self, call: CallId, user: UserId) -> Result<(), CallError> {
+        self.close_interrupted(Some((call, user))).await.map(drop)
+    }
+
+    async fn close_interrupted(&self, only: Option<(CallId, UserId)>) -> Result<Vec<(CallId, UserId)>, CallError> {
+        let now = crate::now_millis();
+        let mut interrupted = Vec::new();
+        for (participant, call, user) in repo::open_participants(&self.db.pool, only).await? {
+            let mut tx = self.db.pool.begin().await?;
+            let closed = repo::close_participant(&mut tx, &participant, now, "disconnected").await?;
+            let detail =
+                json!({ "participant": participant, "reason": "disconnected", "wasOpen": closed, "recovered": true });
+            storage::audit::append(
+                &mut tx,
+                Actor::system().fact("call.leave", Some(call), None, Outcome::Success, detail),
+            )
+            .await?;
+            tx.commit().await?;
+            if !interrupted.contains(&(call, user)) {
+                interrupted.push((call, user));
+            }
+        }
+        Ok(interrupted)
+    }
+
     /// Audits that a user's reconnection grace ran out (their devices' rows are closed
     /// already, when each dropped).
     pub async fn grace_expired(&self, id: CallId, user: UserId) -> Result<(), CallError> {

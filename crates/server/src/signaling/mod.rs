@@ -106,8 +106,18 @@ pub async fn start(state: AppState, notices: Notices) -> anyhow::Result<Router> 
     let origins = state.settings.frontend_urls.clone();
     match state.redis.clone() {
         None => {
+            // Alone, this process held every connection: whoever was in a call when it last
+            // stopped is disconnected now, and may resume within the grace period.
+            let interrupted = state.calls.recover_interrupted().await?;
+            if !interrupted.is_empty() {
+                tracing::info!(
+                    participants = interrupted.len(),
+                    "calls interrupted by the last stop: grace periods started"
+                );
+            }
+            let presence = LocalPresence::restored(&interrupted, crate::now_millis());
             let (layer, io) = builder(&state.settings).build_layer();
-            attach(&io, state, notices, Arc::new(LocalPresence::default()));
+            attach(&io, state, notices, Arc::new(presence));
             Ok(routes(layer, &origins))
         }
         Some(link) => {
@@ -275,6 +285,9 @@ impl<A: Adapter> Hub<A> {
                         self.resync().await;
                     }
                     for (call, user) in m.dropped {
+                        if let Err(e) = self.state.calls.devices_lost_with_node(call, user).await {
+                            tracing::warn!(error = %e, call_id = %call, "could not close the devices of a dead node");
+                        }
                         let body = json!({ "callId": call, "userId": user, "timestamp": notifier::timestamp(now) });
                         handlers::emit_to(
                             &self,

@@ -102,6 +102,20 @@ impl LocalPresence {
     }
 }
 
+impl LocalPresence {
+    /// Presence after a restart: everyone who was in a call when the process stopped is
+    /// disconnected since `now`, within their grace period.
+    pub fn restored(interrupted: &[(CallId, UserId)], now: Millis) -> LocalPresence {
+        let presence = LocalPresence::default();
+        presence.with(|calls| {
+            for (call, user) in interrupted {
+                calls.entry(*call).or_default().restore_disconnected(*user, now);
+            }
+        });
+        presence
+    }
+}
+
 impl Presence for LocalPresence {
     fn join(
         &self,

@@ -517,6 +517,35 @@ pub async fn close_participant(
     Ok(done.rows_affected() == 1)
 }
 
+/// Device rows still open in calls that are not over, of everyone or of one user in one
+/// call: `(row id, call, user)`.
+pub async fn open_participants(
+    pool: &AnyPool,
+    only: Option<(CallId, UserId)>,
+) -> Result<Vec<(String, CallId, UserId)>, sqlx::Error> {
+    const OPEN: &str = "SELECT p.id, p.call_id, p.user_id FROM call_participants p JOIN calls c ON c.id = p.call_id \
+                        WHERE p.left_at IS NULL AND c.status IN ('ringing', 'active')";
+    let rows = match only {
+        None => {
+            sqlx::query(sqlx::AssertSqlSafe(format!("{OPEN} ORDER BY p.joined_at")))
+                .fetch_all(pool)
+                .await?
+        }
+        Some((call, user)) => {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "{OPEN} AND p.call_id = $1 AND p.user_id = $2"
+            )))
+            .bind(call.to_string())
+            .bind(user.to_string())
+            .fetch_all(pool)
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|r| Ok((r.try_get("id")?, id(r, "call_id")?, id(r, "user_id")?)))
+        .collect()
+}
+
 /// Closes every open participant row of a call (the call is over).
 pub async fn close_all_participants(pool: &AnyPool, call: CallId, at: i64, reason: &str) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
