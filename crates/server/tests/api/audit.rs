@@ -155,7 +155,10 @@ async fn verify_runs_under_a_role_that_may_only_read_the_trail() {
         format!("GRANT CONNECT ON DATABASE {database} TO {role}"),
         format!("GRANT SELECT ON audit_log, audit_head TO {role}"),
     ] {
-        sqlx::query(sqlx::AssertSqlSafe(s)).execute(&app.db.pool).await.expect("auditor role");
+        sqlx::query(sqlx::AssertSqlSafe(s))
+            .execute(&app.db.pool)
+            .await
+            .expect("auditor role");
     }
     let auditor_url = database_url.replacen("postgres@", &format!("{role}@"), 1);
     assert_ne!(auditor_url, database_url, "the test server URL names the postgres user");
@@ -167,11 +170,7 @@ async fn verify_runs_under_a_role_that_may_only_read_the_trail() {
         .output()
         .expect("run vytalcall audit verify");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.starts_with("OK: "), "{stdout}");
     // The role really is read-only: it cannot write the trail.
     let auditor = sqlx::AnyPool::connect(&auditor_url).await.expect("auditor connects");
