@@ -70,8 +70,11 @@ async function connectedSockets() {
   return m ? Number(m[1]) : null;
 }
 
-async function settle(expect) {
-  for (let i = 0; i < 100 && (await connectedSockets()) !== expect; i++) await sleep(100);
+// A client that vanished mid-handshake may only be noticed by the heartbeat (ping interval
+// 25 s + ping time-out 20 s) on a busy machine; a socket still counted after that is a leak.
+async function settle(expect, withinMs = 50000) {
+  const deadline = Date.now() + withinMs;
+  while ((await connectedSockets()) !== expect && Date.now() < deadline) await sleep(100);
   return connectedSockets();
 }
 
