@@ -48,6 +48,15 @@ test('redis stops and restarts during calls: readiness fails then recovers, call
   const done = await createCall(b, provider, patient);
   assert.equal((await api(b, provider, 'POST', `/calls/${done}/cancel`, { reason: 'changed plans' })).status, 200);
   const other = await createCall(b, provider, patient);
+  // A second live call whose patient's connection drops while Redis is away.
+  const provider2 = user('provider');
+  const patient2 = user('patient');
+  const prov2 = await connect(a, provider2);
+  const pat2 = await connect(b, patient2);
+  const prov2Ev = recorder(prov2);
+  const live2 = await createCall(a, provider2, patient2);
+  assert.equal((await ask(prov2, 'join-call', { callId: live2 })).ok, true);
+  assert.equal((await ask(pat2, 'join-call', { callId: live2 })).status, 'active');
 
   let during;
   let duringRelay;
@@ -60,6 +69,8 @@ test('redis stops and restarts during calls: readiness fails then recovers, call
     duringJoin = await ask(prov, 'join-call', { callId: other }, 8000);
     // The database is still there: a call placed now is recorded.
     during = await createCall(a, provider, patient);
+    pat2.disconnect();
+    await sleep(500);
   } finally {
     await redis.start();
   }
@@ -96,6 +107,13 @@ test('redis stops and restarts during calls: readiness fails then recovers, call
   const joinOther = await ask(prov, 'join-call', { callId: other });
   assert.equal(joinOther.ok, true, JSON.stringify(joinOther));
   assert.equal(provEv.events('participant-left').length + patEv.events('participant-left').length, 0, 'nobody was reported left');
+
+  // The drop during the outage was kept and given to presence once Redis was back: the
+  // other side hears of it, and the patient is not counted as connected.
+  const dropped = await prov2Ev.next('participant-disconnected', (d) => d.userId === patient2.id, 10000);
+  assert.equal(dropped.callId, live2);
+  const rejoin = await ask(prov2, 'join-call', { callId: live2 });
+  assert.deepEqual(rejoin.participants, [provider2.id], JSON.stringify(rejoin));
 
   // Every call record is there, in the state it should be.
   const statuses = {};

@@ -4,7 +4,7 @@
 
 use super::error::SignalingError;
 use super::payload::{self, ClientEvent, Signal};
-use super::presence::{Expired, call_room, member_room, user_room};
+use super::presence::{DepartureKind, Expired, PendingDeparture, call_room, member_room, user_room};
 use super::session::{Job, Media, Membership, Session};
 use super::{Hub, NAMESPACE};
 use crate::audit::{self, Outcome};
@@ -310,31 +310,61 @@ async fn leave<A: Adapter>(
     let user = session.caller.user;
     let membership = session.state().calls.remove(&call).ok_or(SignalingError::NotJoined)?;
     s.leave([call_room(call), member_room(call, user)]);
-    let (departure, empty) = match hub.presence.leave(call, user, session.sid.clone()).await {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!(error = %e, call_id = %call, "presence unavailable on leave");
-            (Departure::Unknown, false)
-        }
-    };
     let reason = reason.unwrap_or_else(|| "left".into());
+    let departure = PendingDeparture {
+        call,
+        user,
+        device: session.sid.clone(),
+        how: DepartureKind::Left(reason.clone()),
+    };
+    let presence = hub.presence.leave(call, user, session.sid.clone()).await;
     hub.state
         .calls
         .leave_device(&session.actor, call, &membership.participant_id, &reason)
         .await?;
-    if departure == Departure::Left {
-        emit_to(
-            hub,
-            vec![call_room(call)],
-            "participant-left",
-            &json!({ "callId": call, "userId": user, "reason": reason }),
-        )
-        .await;
-    }
-    if empty {
-        hub.state.calls.end_abandoned(call, false).await?;
+    match presence {
+        Ok((outcome, empty)) => announce_departure(hub, &departure, outcome, empty).await?,
+        Err(e) => {
+            tracing::warn!(error = %e, call_id = %call, "presence unavailable on leave: retried");
+            hub.retry_later(departure);
+        }
     }
     Ok(json!({ "ok": true, "callId": call }))
+}
+
+/// Tells the call what a device going away meant once presence has taken it: the user
+/// left (and an empty call ends), or their grace period started.
+pub async fn announce_departure<A: Adapter>(
+    hub: &Hub<A>,
+    d: &PendingDeparture,
+    outcome: Departure,
+    call_empty: bool,
+) -> Result<(), SignalingError> {
+    match (&d.how, outcome) {
+        (DepartureKind::Left(reason), Departure::Left) => {
+            emit_to(
+                hub,
+                vec![call_room(d.call)],
+                "participant-left",
+                &json!({ "callId": d.call, "userId": d.user, "reason": reason }),
+            )
+            .await;
+        }
+        (DepartureKind::Dropped(at), Departure::Disconnected) => {
+            emit_to(
+                hub,
+                vec![call_room(d.call)],
+                "participant-disconnected",
+                &json!({ "callId": d.call, "userId": d.user, "timestamp": super::notifier::timestamp(*at) }),
+            )
+            .await;
+        }
+        _ => {}
+    }
+    if call_empty && matches!(d.how, DepartureKind::Left(_)) {
+        hub.state.calls.end_abandoned(d.call, false).await?;
+    }
+    Ok(())
 }
 
 async fn relay<A: Adapter>(
@@ -400,13 +430,13 @@ async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
     let calls: Vec<(CallId, Membership)> = session.state().calls.drain().collect();
     let now = crate::now_millis();
     for (call, membership) in calls {
-        let departure = match hub.presence.drop_device(call, user, session.sid.clone(), now).await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::warn!(error = %e, call_id = %call, "presence unavailable on disconnect");
-                Departure::Unknown
-            }
+        let departure = PendingDeparture {
+            call,
+            user,
+            device: session.sid.clone(),
+            how: DepartureKind::Dropped(now),
         };
+        let presence = hub.presence.drop_device(call, user, session.sid.clone(), now).await;
         if let Err(e) = hub
             .state
             .calls
@@ -415,14 +445,16 @@ async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
         {
             tracing::warn!(error = %e, call_id = %call, "could not record a dropped device");
         }
-        if departure == Departure::Disconnected {
-            emit_to(
-                hub,
-                vec![call_room(call)],
-                "participant-disconnected",
-                &json!({ "callId": call, "userId": user, "timestamp": super::notifier::timestamp(now) }),
-            )
-            .await;
+        match presence {
+            Ok(outcome) => {
+                if let Err(e) = announce_departure(hub, &departure, outcome, false).await {
+                    tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, call_id = %call, "presence unavailable on disconnect: retried");
+                hub.retry_later(departure);
+            }
         }
     }
 }

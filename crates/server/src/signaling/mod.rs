@@ -74,6 +74,8 @@ pub struct Hub<A: Adapter> {
     state: AppState,
     presence: Arc<dyn Presence>,
     limits: Limits,
+    /// Departures the shared store could not take yet (Redis away), retried every second.
+    pending_departures: std::sync::Mutex<Vec<presence::PendingDeparture>>,
 }
 
 /// The Socket.IO server's settings. The transport limit is far above the event limit: an
@@ -169,6 +171,7 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
         limits: Limits::from_settings(&state.settings),
         state,
         presence,
+        pending_departures: Default::default(),
     });
     // The namespace's handlers hold the hub weakly: the hub holds `io`, and `io` holds its
     // handlers, so a strong reference would keep the whole server (and its database pool)
@@ -300,6 +303,7 @@ impl<A: Adapter> Hub<A> {
                 }
                 Err(e) => tracing::warn!(error = %e, "presence upkeep failed"),
             }
+            self.retry_departures().await;
             match self.presence.expire(now, self.limits.grace_ms).await {
                 Ok(expired) => {
                     for expired in expired {
@@ -311,6 +315,52 @@ impl<A: Adapter> Hub<A> {
                 Err(e) => tracing::warn!(error = %e, "grace expiry sweep failed"),
             }
             self.request_silent_stats(now);
+        }
+    }
+
+    fn pending_departures(&self) -> std::sync::MutexGuard<'_, Vec<presence::PendingDeparture>> {
+        // Every change to the list is a single push or swap: a poisoned lock still holds a
+        // consistent list.
+        self.pending_departures
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Keeps a departure the presence store refused, to be retried by the sweep.
+    fn retry_later(&self, departure: presence::PendingDeparture) {
+        self.pending_departures().push(departure);
+    }
+
+    /// Gives presence the departures it refused while unavailable, oldest first, and tells
+    /// the calls what they meant; what it still refuses waits for the next sweep.
+    async fn retry_departures(&self) {
+        let pending = std::mem::take(&mut *self.pending_departures());
+        let mut iter = pending.into_iter();
+        while let Some(d) = iter.next() {
+            let result = match &d.how {
+                presence::DepartureKind::Left(_) => self.presence.leave(d.call, d.user, d.device.clone()).await,
+                presence::DepartureKind::Dropped(at) => self
+                    .presence
+                    .drop_device(d.call, d.user, d.device.clone(), *at)
+                    .await
+                    .map(|outcome| (outcome, false)),
+            };
+            match result {
+                Ok((outcome, empty)) => {
+                    if let Err(e) = handlers::announce_departure(self, &d, outcome, empty).await {
+                        tracing::warn!(error = %e, call_id = %d.call, "could not announce a departure");
+                    }
+                }
+                Err(_) => {
+                    // Still away: keep this one and the rest, in order, for the next sweep.
+                    let mut queue = self.pending_departures();
+                    let newer = std::mem::take(&mut *queue);
+                    queue.push(d);
+                    queue.extend(iter);
+                    queue.extend(newer);
+                    return;
+                }
+            }
         }
     }
 
@@ -334,6 +384,17 @@ impl<A: Adapter> Hub<A> {
                     }
                 }
             }
+        }
+        // Devices that went away during the outage are published too, so that their
+        // departures, retried next, tell the call what happened (instead of the user
+        // vanishing without a word).
+        let departed: Vec<_> = self.pending_departures().clone();
+        for d in departed {
+            if let Err(e) = self.presence.join(d.call, d.user, d.device.clone()).await {
+                tracing::warn!(error = %e, "presence resync failed");
+                return;
+            }
+            devices += 1;
         }
         if devices > 0 {
             tracing::info!(devices, "presence published again after the store lost it");

@@ -45,6 +45,25 @@ pub struct PresenceError(pub String);
 
 pub type PresenceResult<T> = Result<T, PresenceError>;
 
+/// A departure the shared store could not take (Redis away). It is retried every second
+/// until the store answers, so a device that went away during an outage is not counted as
+/// connected for good (and its user's grace period, or departure, still happens).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingDeparture {
+    pub call: CallId,
+    pub user: UserId,
+    pub device: String,
+    pub how: DepartureKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DepartureKind {
+    /// `leave-call`, with its reason.
+    Left(String),
+    /// The connection dropped at this time.
+    Dropped(Millis),
+}
+
 /// What a node's periodic upkeep found.
 #[derive(Debug, Default)]
 pub struct Maintenance {
