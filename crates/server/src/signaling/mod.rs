@@ -25,6 +25,8 @@ use crate::auth::AuthError;
 use crate::config::Settings;
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderValue};
 use error::SignalingError;
 pub use notifier::{Notices, SignalingNotifier};
 use presence::{LocalPresence, Presence};
@@ -34,6 +36,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, SocketIoBuilder, TransportType};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -143,7 +146,47 @@ fn routes<A: Adapter>(layer: socketioxide::layer::SocketIoLayer<A>, origins: &[S
             axum::routing::any(|| async { axum::http::StatusCode::NOT_FOUND }),
         )
         .layer(layer)
+        .layer(tower::util::MapRequestLayer::new(compact_request))
         .layer(cors)
+}
+
+/// Socket.IO keeps the HTTP request that opened a connection (its head) for the whole life
+/// of the connection. As hyper hands it over, its URI and header values are slices of the
+/// connection's read buffer (8 to 16 KiB), and its extensions carry the server's
+/// per-connection state: kept as they are, they pinned that whole buffer for every idle
+/// connection (the largest single cost in the heap profile, see
+/// `docs/benchmarks/signaling.md`). So the head is rebuilt with owned copies of the URI and
+/// headers, and only the extensions the transport and the handlers use: the upgrade
+/// (WebSocket) and the client address.
+fn compact_request(req: Request) -> Request {
+    let (mut parts, body) = req.into_parts();
+    let uri = parts
+        .uri
+        .to_string()
+        .parse::<axum::http::Uri>()
+        .unwrap_or_else(|_| parts.uri.clone());
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let copy = match HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(mut v) => {
+                v.set_sensitive(value.is_sensitive());
+                v
+            }
+            Err(_) => value.clone(),
+        };
+        headers.append(name.clone(), copy);
+    }
+    let mut extensions = axum::http::Extensions::new();
+    if let Some(upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        extensions.insert(upgrade);
+    }
+    if let Some(addr) = parts.extensions.remove::<ConnectInfo<SocketAddr>>() {
+        extensions.insert(addr);
+    }
+    parts.uri = uri;
+    parts.headers = headers;
+    parts.extensions = extensions;
+    Request::from_parts(parts, body)
 }
 
 /// Registers the namespace and starts the background work (notices, grace expiry,
@@ -227,7 +270,7 @@ impl<A: Adapter> Hub<A> {
         let client_addr = s
             .req_parts()
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         let caller = Caller {
             user: identity.user,
