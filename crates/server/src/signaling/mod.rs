@@ -296,10 +296,10 @@ impl<A: Adapter> Hub<A> {
         };
         metrics::gauge!("vytalcall_signaling_connected_sockets").increment(1.0);
         s.join(presence::user_room(session.caller.user));
-        let jobs = session.take_queue();
+        let consumer = session.claim_queue();
         session::register_events(&s, &session, &self.limits);
-        if let Some(jobs) = jobs {
-            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone(), jobs));
+        if consumer {
+            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone()));
         }
         tokio::spawn(expire_with_token(s, session.clone(), self.limits.leeway_seconds));
     }

@@ -12,11 +12,11 @@ use serde_json::Value;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::DisconnectReason;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::mpsc;
 use vytalcall_domain::CallId;
 use vytalcall_domain::access::Caller;
 use vytalcall_domain::quality::QualityJudge;
@@ -59,6 +59,20 @@ pub enum Job {
     Disconnected,
 }
 
+/// The socket's events waiting for its task, in arrival order. A plain deque rather than a
+/// tokio channel: a channel allocates a block of 32 slots (about 2.3 KiB here) when it is
+/// created, for every socket, although an idle socket queues nothing. The deque allocates
+/// on the first event and gives its memory back once it is drained.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// The socket's task has ended: later jobs are dropped.
+    closed: bool,
+}
+
+/// A drained queue larger than this gives its memory back.
+const QUEUE_KEEP: usize = 8;
+
 pub struct Session {
     pub caller: Caller,
     pub actor: Actor,
@@ -69,8 +83,12 @@ pub struct Session {
     pub expires_at: i64,
     state: Mutex<SessionState>,
     bucket: Mutex<TokenBucket>,
-    jobs: mpsc::UnboundedSender<Job>,
-    queue: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    queue: Mutex<Queue>,
+    /// Wakes the socket's task when a job is queued (a stored permit, so a job queued just
+    /// before the task waits is not missed).
+    queued: tokio::sync::Notify,
+    /// The socket's task has been started (there is exactly one).
+    consumer: AtomicBool,
     /// Signalled once when the socket disconnects (a stored permit, so a waiter that comes
     /// later still sees it).
     disconnected: tokio::sync::Notify,
@@ -85,7 +103,6 @@ impl Session {
         expires_at: i64,
         limits: &Limits,
     ) -> Arc<Session> {
-        let (jobs, queue) = mpsc::unbounded_channel();
         Arc::new(Session {
             actor: Actor {
                 caller: Some(caller),
@@ -102,8 +119,9 @@ impl Session {
                 limits.event_burst,
                 crate::now_millis(),
             )),
-            jobs,
-            queue: Mutex::new(Some(queue)),
+            queue: Mutex::new(Queue::default()),
+            queued: tokio::sync::Notify::new(),
+            consumer: AtomicBool::new(false),
             disconnected: tokio::sync::Notify::new(),
         })
     }
@@ -120,9 +138,58 @@ impl Session {
         }
     }
 
-    /// The receiving end of the queue, handed once to the socket's task.
-    pub fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Job>> {
-        self.queue.lock().ok().and_then(|mut q| q.take())
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        match self.queue.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// True once: whoever gets it runs the socket's task (the only reader of the queue).
+    pub fn claim_queue(&self) -> bool {
+        !self.consumer.swap(true, Ordering::AcqRel)
+    }
+
+    /// Queues a job for the socket's task (dropped once that task has ended).
+    fn push(&self, job: Job) {
+        {
+            let mut q = self.queue();
+            if q.closed {
+                return;
+            }
+            q.jobs.push_back(job);
+        }
+        self.queued.notify_one();
+    }
+
+    /// The next job in arrival order, waiting for one; `None` once the queue is closed.
+    /// For the socket's task only.
+    pub async fn next_job(&self) -> Option<Job> {
+        loop {
+            {
+                let mut q = self.queue();
+                if let Some(job) = q.jobs.pop_front() {
+                    if q.jobs.is_empty() && q.jobs.capacity() > QUEUE_KEEP {
+                        q.jobs = VecDeque::new();
+                    }
+                    return Some(job);
+                }
+                if q.closed {
+                    return None;
+                }
+            }
+            self.queued.notified().await;
+        }
+    }
+
+    /// The socket's task has ended: drops what is queued and every later job.
+    pub fn close_queue(&self) {
+        let dropped = {
+            let mut q = self.queue();
+            q.closed = true;
+            std::mem::take(&mut q.jobs)
+        };
+        drop(dropped);
     }
 
     fn allow_event(&self) -> bool {
@@ -205,7 +272,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
             match checked {
                 Ok((name, data)) => {
                     metrics::counter!("vytalcall_signaling_events_total", "event" => name.as_str()).increment(1);
-                    let _ = session.jobs.send(Job::Event {
+                    session.push(Job::Event {
                         name,
                         data,
                         ack,
@@ -222,7 +289,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
         let session = session.clone();
         move |_: DisconnectReason| {
             metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
-            let _ = session.jobs.send(Job::Disconnected);
+            session.push(Job::Disconnected);
             session.disconnected.notify_one();
             std::future::ready(())
         }
