@@ -87,6 +87,7 @@ fn builder(settings: &Settings) -> SocketIoBuilder {
         .transports([TransportType::Polling, TransportType::Websocket])
         .max_payload(transport_limit as u64)
         .ws_max_message_size(transport_limit)
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .max_buffer_size(1024)
         .ack_timeout(Duration::from_secs(10))
         // Socket.IO keeps each transport connection (about 20 KiB) until it joins a namespace
@@ -96,6 +97,12 @@ fn builder(settings: &Settings) -> SocketIoBuilder {
         // connect/disconnect flood can pin small (SECURITY.md, issue #8).
         .connect_timeout(CONNECT_TIMEOUT)
 }
+
+/// The WebSocket read buffer each connection keeps (the default is 4 KiB, filled on the first
+/// read so all of it is resident). Signaling events are small (an ICE candidate is about
+/// 350 bytes); a larger event (an SDP offer, about 5 KB) still arrives whole, the buffer is
+/// grown for it, in a few more reads.
+const WS_READ_BUFFER: usize = 1024;
 
 /// How long a transport connection may wait for its namespace connect (the default is 45 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
