@@ -435,3 +435,47 @@ async fn expire_with_token<A: Adapter>(s: SocketRef<A>, session: Arc<Session>, l
     tokio::time::sleep(Duration::from_millis(50)).await;
     let _ = s.disconnect();
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_request_head_shares_nothing_with_the_read_buffer() {
+        // As hyper does: the URI and header values are slices of one read buffer.
+        let buffer =
+            bytes::Bytes::from(b"/socket.io/?EIO=4&transport=websocket|Mozilla/5.0|dGhlIHNhbXBsZSBub25jZQ==".to_vec());
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        let uri = axum::http::Uri::from_maybe_shared(buffer.slice(0..37)).expect("uri");
+        let mut req = Request::builder()
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        for (name, at) in [("user-agent", 38..49), ("sec-websocket-key", 50..74)] {
+            let value = HeaderValue::from_maybe_shared(buffer.slice(at)).expect("value");
+            req.headers_mut().insert(name, value);
+        }
+        let addr: SocketAddr = "192.0.2.7:4000".parse().expect("addr");
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let original = axum::extract::OriginalUri(req.uri().clone());
+        req.extensions_mut().insert(original);
+        assert!(range.contains(&(req.uri().path().as_ptr() as usize)));
+
+        let kept = compact_request(req);
+        assert_eq!(kept.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert!(!range.contains(&(kept.uri().path().as_ptr() as usize)));
+        assert_eq!(kept.headers().len(), 2);
+        for (name, value) in kept.headers() {
+            assert!(
+                !range.contains(&(value.as_bytes().as_ptr() as usize)),
+                "{name} is a copy"
+            );
+        }
+        assert_eq!(kept.headers()["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(
+            kept.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            Some(addr)
+        );
+        assert!(kept.extensions().get::<axum::extract::OriginalUri>().is_none());
+    }
+}

@@ -316,3 +316,78 @@ fn check(
     let data = data.map_err(|_| SignalingError::invalid("payload", "must be a JSON object"))?;
     Ok((event, data))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vytalcall_domain::{Role, UserId};
+
+    fn session() -> Arc<Session> {
+        let limits = Limits {
+            max_event_bytes: 1 << 16,
+            events_per_second: 10,
+            event_burst: 10,
+            grace_ms: 0,
+            quality_sample_ms: 0,
+            quality_silence_ms: 0,
+            leeway_seconds: 0,
+        };
+        let caller = Caller {
+            user: UserId::new_random(),
+            role: Role::Patient,
+        };
+        Session::new(caller, "device".into(), None, "sid".into(), 0, &limits)
+    }
+
+    fn event(name: EventName) -> Job {
+        Job::Event {
+            name,
+            data: Value::Null,
+            ack: None,
+            received: Instant::now(),
+        }
+    }
+
+    fn name(job: Option<Job>) -> Option<EventName> {
+        match job {
+            Some(Job::Event { name, .. }) => Some(name),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_come_out_in_arrival_order_and_wake_the_waiting_task() {
+        let s = session();
+        assert!(s.claim_queue());
+        assert!(!s.claim_queue(), "one task per socket");
+        s.push(event(EventName::Offer));
+        s.push(event(EventName::IceCandidate));
+        assert_eq!(name(s.next_job().await), Some(EventName::Offer));
+        assert_eq!(name(s.next_job().await), Some(EventName::IceCandidate));
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { name(s.next_job().await) }
+        });
+        tokio::task::yield_now().await;
+        s.push(event(EventName::Answer));
+        assert_eq!(waiter.await.ok().flatten(), Some(EventName::Answer));
+    }
+
+    #[tokio::test]
+    async fn a_drained_queue_gives_its_memory_back_and_a_closed_one_drops_jobs() {
+        let s = session();
+        assert_eq!(s.queue().jobs.capacity(), 0, "an idle socket's queue allocates nothing");
+        for _ in 0..100 {
+            s.push(event(EventName::IceCandidate));
+        }
+        for _ in 0..100 {
+            assert!(s.next_job().await.is_some());
+        }
+        assert_eq!(s.queue().jobs.capacity(), 0);
+        s.push(event(EventName::Offer));
+        s.close_queue();
+        s.push(event(EventName::Answer));
+        assert!(s.next_job().await.is_none());
+        assert!(s.queue().jobs.is_empty());
+    }
+}
