@@ -15,22 +15,18 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use std::sync::Arc;
 use std::time::Instant;
-use tokio::sync::mpsc;
 use vytalcall_domain::presence::{Arrival, Departure};
 use vytalcall_domain::quality::Thresholds;
 use vytalcall_domain::{CallId, UserId};
 
 /// The socket's task: processes its events one at a time, in arrival order.
-pub async fn run<A: Adapter>(
-    hub: Arc<Hub<A>>,
-    s: SocketRef<A>,
-    session: Arc<Session>,
-    mut jobs: mpsc::UnboundedReceiver<Job>,
-) {
+pub async fn run<A: Adapter>(hub: Arc<Hub<A>>, s: SocketRef<A>, session: Arc<Session>) {
     // This task lives as long as the socket and mostly waits. The work of one event (calls
     // service, database, adapter) is a large future, so it is boxed while it runs: otherwise
     // every idle socket's task would carry its full size (measured: tens of KiB per socket).
-    while let Some(job) = jobs.recv().await {
+    // However the task ends (even by a panic), later jobs are dropped rather than kept.
+    let _closer = CloseQueue(&session);
+    while let Some(job) = session.next_job().await {
         match job {
             Job::Event {
                 name,
@@ -56,6 +52,15 @@ pub async fn run<A: Adapter>(
                 break;
             }
         }
+    }
+}
+
+/// Closes the session's queue when the socket's task ends.
+struct CloseQueue<'a>(&'a Session);
+
+impl Drop for CloseQueue<'_> {
+    fn drop(&mut self) {
+        self.0.close_queue();
     }
 }
 

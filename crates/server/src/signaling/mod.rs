@@ -25,6 +25,8 @@ use crate::auth::AuthError;
 use crate::config::Settings;
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::{ConnectInfo, Request};
+use axum::http::{HeaderMap, HeaderValue};
 use error::SignalingError;
 pub use notifier::{Notices, SignalingNotifier};
 use presence::{LocalPresence, Presence};
@@ -34,6 +36,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
 use socketioxide::handler::ConnectHandler;
 use socketioxide::{SocketIo, SocketIoBuilder, TransportType};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -86,6 +89,7 @@ fn builder(settings: &Settings) -> SocketIoBuilder {
         .transports([TransportType::Polling, TransportType::Websocket])
         .max_payload(transport_limit as u64)
         .ws_max_message_size(transport_limit)
+        .ws_read_buffer_size(WS_READ_BUFFER)
         .max_buffer_size(1024)
         .ack_timeout(Duration::from_secs(10))
         // Socket.IO keeps each transport connection (about 20 KiB) until it joins a namespace
@@ -95,6 +99,12 @@ fn builder(settings: &Settings) -> SocketIoBuilder {
         // connect/disconnect flood can pin small (SECURITY.md, issue #8).
         .connect_timeout(CONNECT_TIMEOUT)
 }
+
+/// The WebSocket read buffer each connection keeps (the default is 4 KiB, filled on the first
+/// read so all of it is resident). Signaling events are small (an ICE candidate is about
+/// 350 bytes); a larger event (an SDP offer, about 5 KB) still arrives whole, the buffer is
+/// grown for it, in a few more reads.
+const WS_READ_BUFFER: usize = 1024;
 
 /// How long a transport connection may wait for its namespace connect (the default is 45 s).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -155,7 +165,47 @@ fn routes<A: Adapter>(layer: socketioxide::layer::SocketIoLayer<A>, origins: &[S
             axum::routing::any(|| async { axum::http::StatusCode::NOT_FOUND }),
         )
         .layer(layer)
+        .layer(tower::util::MapRequestLayer::new(compact_request))
         .layer(cors)
+}
+
+/// Socket.IO keeps the HTTP request that opened a connection (its head) for the whole life
+/// of the connection. As hyper hands it over, its URI and header values are slices of the
+/// connection's read buffer (8 to 16 KiB), and its extensions carry the server's
+/// per-connection state: kept as they are, they pinned that whole buffer for every idle
+/// connection (the largest single cost in the heap profile, see
+/// `docs/benchmarks/signaling.md`). So the head is rebuilt with owned copies of the URI and
+/// headers, and only the extensions the transport and the handlers use: the upgrade
+/// (WebSocket) and the client address.
+fn compact_request(req: Request) -> Request {
+    let (mut parts, body) = req.into_parts();
+    let uri = parts
+        .uri
+        .to_string()
+        .parse::<axum::http::Uri>()
+        .unwrap_or_else(|_| parts.uri.clone());
+    let mut headers = HeaderMap::with_capacity(parts.headers.len());
+    for (name, value) in &parts.headers {
+        let copy = match HeaderValue::from_bytes(value.as_bytes()) {
+            Ok(mut v) => {
+                v.set_sensitive(value.is_sensitive());
+                v
+            }
+            Err(_) => value.clone(),
+        };
+        headers.append(name.clone(), copy);
+    }
+    let mut extensions = axum::http::Extensions::new();
+    if let Some(upgrade) = parts.extensions.remove::<hyper::upgrade::OnUpgrade>() {
+        extensions.insert(upgrade);
+    }
+    if let Some(addr) = parts.extensions.remove::<ConnectInfo<SocketAddr>>() {
+        extensions.insert(addr);
+    }
+    parts.uri = uri;
+    parts.headers = headers;
+    parts.extensions = extensions;
+    Request::from_parts(parts, body)
 }
 
 /// Registers the namespace and starts the background work (notices, grace expiry,
@@ -240,7 +290,7 @@ impl<A: Adapter> Hub<A> {
         let client_addr = s
             .req_parts()
             .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .get::<ConnectInfo<SocketAddr>>()
             .map(|c| c.0.ip().to_string());
         let caller = Caller {
             user: identity.user,
@@ -266,10 +316,10 @@ impl<A: Adapter> Hub<A> {
         };
         metrics::gauge!("vytalcall_signaling_connected_sockets").increment(1.0);
         s.join(presence::user_room(session.caller.user));
-        let jobs = session.take_queue();
+        let consumer = session.claim_queue();
         session::register_events(&s, &session, &self.limits);
-        if let Some(jobs) = jobs {
-            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone(), jobs));
+        if consumer {
+            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone()));
         }
         tokio::spawn(expire_with_token(s, session.clone(), self.limits.leeway_seconds));
     }
@@ -458,4 +508,48 @@ async fn expire_with_token<A: Adapter>(s: SocketRef<A>, session: Arc<Session>, l
     let _ = s.emit("session-expired", &json!({ "reason": "token-expired" }));
     tokio::time::sleep(Duration::from_millis(50)).await;
     let _ = s.disconnect();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_kept_request_head_shares_nothing_with_the_read_buffer() {
+        // As hyper does: the URI and header values are slices of one read buffer.
+        let buffer =
+            bytes::Bytes::from(b"/socket.io/?EIO=4&transport=websocket|Mozilla/5.0|dGhlIHNhbXBsZSBub25jZQ==".to_vec());
+        let range = buffer.as_ptr() as usize..buffer.as_ptr() as usize + buffer.len();
+        let uri = axum::http::Uri::from_maybe_shared(buffer.slice(0..37)).expect("uri");
+        let mut req = Request::builder()
+            .uri(uri)
+            .body(axum::body::Body::empty())
+            .expect("request");
+        for (name, at) in [("user-agent", 38..49), ("sec-websocket-key", 50..74)] {
+            let value = HeaderValue::from_maybe_shared(buffer.slice(at)).expect("value");
+            req.headers_mut().insert(name, value);
+        }
+        let addr: SocketAddr = "192.0.2.7:4000".parse().expect("addr");
+        req.extensions_mut().insert(ConnectInfo(addr));
+        let original = axum::extract::OriginalUri(req.uri().clone());
+        req.extensions_mut().insert(original);
+        assert!(range.contains(&(req.uri().path().as_ptr() as usize)));
+
+        let kept = compact_request(req);
+        assert_eq!(kept.uri(), "/socket.io/?EIO=4&transport=websocket");
+        assert!(!range.contains(&(kept.uri().path().as_ptr() as usize)));
+        assert_eq!(kept.headers().len(), 2);
+        for (name, value) in kept.headers() {
+            assert!(
+                !range.contains(&(value.as_bytes().as_ptr() as usize)),
+                "{name} is a copy"
+            );
+        }
+        assert_eq!(kept.headers()["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
+        assert_eq!(
+            kept.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0),
+            Some(addr)
+        );
+        assert!(kept.extensions().get::<axum::extract::OriginalUri>().is_none());
+    }
 }

@@ -12,11 +12,11 @@ use serde_json::Value;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
 use socketioxide::handler::{FromMessageParts, Value as RawValue};
 use socketioxide::socket::DisconnectReason;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
-use tokio::sync::mpsc;
 use vytalcall_domain::CallId;
 use vytalcall_domain::access::Caller;
 use vytalcall_domain::quality::QualityJudge;
@@ -59,6 +59,20 @@ pub enum Job {
     Disconnected,
 }
 
+/// The socket's events waiting for its task, in arrival order. A plain deque rather than a
+/// tokio channel: a channel allocates a block of 32 slots (about 2.3 KiB here) when it is
+/// created, for every socket, although an idle socket queues nothing. The deque allocates
+/// on the first event and gives its memory back once it is drained.
+#[derive(Default)]
+struct Queue {
+    jobs: VecDeque<Job>,
+    /// The socket's task has ended: later jobs are dropped.
+    closed: bool,
+}
+
+/// A drained queue larger than this gives its memory back.
+const QUEUE_KEEP: usize = 8;
+
 pub struct Session {
     pub caller: Caller,
     pub actor: Actor,
@@ -69,8 +83,12 @@ pub struct Session {
     pub expires_at: i64,
     state: Mutex<SessionState>,
     bucket: Mutex<TokenBucket>,
-    jobs: mpsc::UnboundedSender<Job>,
-    queue: Mutex<Option<mpsc::UnboundedReceiver<Job>>>,
+    queue: Mutex<Queue>,
+    /// Wakes the socket's task when a job is queued (a stored permit, so a job queued just
+    /// before the task waits is not missed).
+    queued: tokio::sync::Notify,
+    /// The socket's task has been started (there is exactly one).
+    consumer: AtomicBool,
     /// Signalled once when the socket disconnects (a stored permit, so a waiter that comes
     /// later still sees it).
     disconnected: tokio::sync::Notify,
@@ -85,7 +103,6 @@ impl Session {
         expires_at: i64,
         limits: &Limits,
     ) -> Arc<Session> {
-        let (jobs, queue) = mpsc::unbounded_channel();
         Arc::new(Session {
             actor: Actor {
                 caller: Some(caller),
@@ -102,8 +119,9 @@ impl Session {
                 limits.event_burst,
                 crate::now_millis(),
             )),
-            jobs,
-            queue: Mutex::new(Some(queue)),
+            queue: Mutex::new(Queue::default()),
+            queued: tokio::sync::Notify::new(),
+            consumer: AtomicBool::new(false),
             disconnected: tokio::sync::Notify::new(),
         })
     }
@@ -120,9 +138,58 @@ impl Session {
         }
     }
 
-    /// The receiving end of the queue, handed once to the socket's task.
-    pub fn take_queue(&self) -> Option<mpsc::UnboundedReceiver<Job>> {
-        self.queue.lock().ok().and_then(|mut q| q.take())
+    fn queue(&self) -> MutexGuard<'_, Queue> {
+        match self.queue.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// True once: whoever gets it runs the socket's task (the only reader of the queue).
+    pub fn claim_queue(&self) -> bool {
+        !self.consumer.swap(true, Ordering::AcqRel)
+    }
+
+    /// Queues a job for the socket's task (dropped once that task has ended).
+    fn push(&self, job: Job) {
+        {
+            let mut q = self.queue();
+            if q.closed {
+                return;
+            }
+            q.jobs.push_back(job);
+        }
+        self.queued.notify_one();
+    }
+
+    /// The next job in arrival order, waiting for one; `None` once the queue is closed.
+    /// For the socket's task only.
+    pub async fn next_job(&self) -> Option<Job> {
+        loop {
+            {
+                let mut q = self.queue();
+                if let Some(job) = q.jobs.pop_front() {
+                    if q.jobs.is_empty() && q.jobs.capacity() > QUEUE_KEEP {
+                        q.jobs = VecDeque::new();
+                    }
+                    return Some(job);
+                }
+                if q.closed {
+                    return None;
+                }
+            }
+            self.queued.notified().await;
+        }
+    }
+
+    /// The socket's task has ended: drops what is queued and every later job.
+    pub fn close_queue(&self) {
+        let dropped = {
+            let mut q = self.queue();
+            q.closed = true;
+            std::mem::take(&mut q.jobs)
+        };
+        drop(dropped);
     }
 
     fn allow_event(&self) -> bool {
@@ -205,7 +272,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
             match checked {
                 Ok((name, data)) => {
                     metrics::counter!("vytalcall_signaling_events_total", "event" => name.as_str()).increment(1);
-                    let _ = session.jobs.send(Job::Event {
+                    session.push(Job::Event {
                         name,
                         data,
                         ack,
@@ -222,7 +289,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
         let session = session.clone();
         move |_: DisconnectReason| {
             metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
-            let _ = session.jobs.send(Job::Disconnected);
+            session.push(Job::Disconnected);
             session.disconnected.notify_one();
             std::future::ready(())
         }
@@ -248,4 +315,79 @@ fn check(
     }
     let data = data.map_err(|_| SignalingError::invalid("payload", "must be a JSON object"))?;
     Ok((event, data))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use vytalcall_domain::{Role, UserId};
+
+    fn session() -> Arc<Session> {
+        let limits = Limits {
+            max_event_bytes: 1 << 16,
+            events_per_second: 10,
+            event_burst: 10,
+            grace_ms: 0,
+            quality_sample_ms: 0,
+            quality_silence_ms: 0,
+            leeway_seconds: 0,
+        };
+        let caller = Caller {
+            user: UserId::new_random(),
+            role: Role::Patient,
+        };
+        Session::new(caller, "device".into(), None, "sid".into(), 0, &limits)
+    }
+
+    fn event(name: EventName) -> Job {
+        Job::Event {
+            name,
+            data: Value::Null,
+            ack: None,
+            received: Instant::now(),
+        }
+    }
+
+    fn name(job: Option<Job>) -> Option<EventName> {
+        match job {
+            Some(Job::Event { name, .. }) => Some(name),
+            _ => None,
+        }
+    }
+
+    #[tokio::test]
+    async fn jobs_come_out_in_arrival_order_and_wake_the_waiting_task() {
+        let s = session();
+        assert!(s.claim_queue());
+        assert!(!s.claim_queue(), "one task per socket");
+        s.push(event(EventName::Offer));
+        s.push(event(EventName::IceCandidate));
+        assert_eq!(name(s.next_job().await), Some(EventName::Offer));
+        assert_eq!(name(s.next_job().await), Some(EventName::IceCandidate));
+        let waiter = tokio::spawn({
+            let s = s.clone();
+            async move { name(s.next_job().await) }
+        });
+        tokio::task::yield_now().await;
+        s.push(event(EventName::Answer));
+        assert_eq!(waiter.await.ok().flatten(), Some(EventName::Answer));
+    }
+
+    #[tokio::test]
+    async fn a_drained_queue_gives_its_memory_back_and_a_closed_one_drops_jobs() {
+        let s = session();
+        assert_eq!(s.queue().jobs.capacity(), 0, "an idle socket's queue allocates nothing");
+        for _ in 0..100 {
+            s.push(event(EventName::IceCandidate));
+        }
+        for _ in 0..100 {
+            assert!(s.next_job().await.is_some());
+        }
+        assert_eq!(s.queue().jobs.capacity(), 0);
+        s.push(event(EventName::Offer));
+        s.close_queue();
+        s.push(event(EventName::Answer));
+        assert!(s.next_job().await.is_none());
+        assert!(s.queue().jobs.is_empty());
+    }
 }
