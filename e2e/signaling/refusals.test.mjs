@@ -191,7 +191,9 @@ test('a flood from one socket is rate-limited while the others are served as usu
   }
   await sleep(300);
   const relayed = provEv.events('ice-candidate').length;
-  assert.ok(relayed >= 40 && relayed < 300, `only the allowed burst was relayed (${relayed})`);
+  // The burst of 40, less the join-call that spent one token (more if tokens refilled while
+  // the flood arrived), and far from all 300.
+  assert.ok(relayed >= 39 && relayed < 300, `only the allowed burst was relayed (${relayed})`);
   assert.ok(pat.connected, 'the flooding socket is limited, not dropped');
   // After a pause the flooding socket may speak again.
   await sleep(1500);
