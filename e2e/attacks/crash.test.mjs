@@ -23,7 +23,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { user, fakeSdp, sleep } from '../signaling/helpers.mjs';
+import { user, api, fakeSdp, sleep } from '../signaling/helpers.mjs';
 import { storage, serverEnv, pickPort, startProcess, runCommand } from './process.mjs';
 
 const PAIRS = 20;
@@ -543,21 +543,8 @@ function nextEvent(socket, event, pred, ms = 10000) {
   });
 }
 
-async function restCall(url, who, method, path, body) {
-  const r = await fetch(`${url}/webrtc${path}`, {
-    method,
-    headers: { authorization: `Bearer ${who.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: r.status, body: json };
-}
+/** REST against the server at `url` (which changes across the restart). */
+const restCall = (url, who, method, path, body) => api({ url }, who, method, path, body);
 
 const verifyAudit = (env) => runCommand(env, ['audit', 'verify']);
 
