@@ -143,6 +143,7 @@ pub async fn send_media_to(
     let mut next = 0;
     let mut sent = Sent::default();
     let mut connected_at: Option<Instant> = None;
+    let mut hang_up_at: Option<Instant> = None;
     let mut buf = vec![0u8; 2000];
     let deadline = Instant::now() + Duration::from_secs(seconds + 20);
     loop {
@@ -189,9 +190,12 @@ pub async fn send_media_to(
                 next += 1;
             }
             if next >= queue.len() {
-                // Let the last packets leave before hanging up.
-                tokio::time::sleep(Duration::from_millis(300)).await;
-                return Ok(sent);
+                // Keep the connection turning a little longer so the last writes leave (the
+                // pacer may hold them) before hanging up.
+                let done = *hang_up_at.get_or_insert_with(|| Instant::now() + Duration::from_millis(300));
+                if Instant::now() >= done {
+                    return Ok(sent);
+                }
             }
         }
         if Instant::now() > deadline {
