@@ -439,6 +439,12 @@ impl Muxer {
     /// Ends the file: the open cluster and the Cues, as the final chunk, and the final head.
     pub fn finish(&mut self, duration_ms: Option<u64>) -> (Vec<u8>, Vec<u8>) {
         let mut tail = self.close().map(|c| c.bytes).unwrap_or_default();
+        if self.body_len == 0 {
+            // Nobody sent media: one empty Cluster still makes it a file players and ffprobe
+            // open (a Segment of unknown size with no Cluster at all is read as truncated).
+            tail = element(&CLUSTER, &uint(&[0xE7], 0));
+            self.body_len += tail.len() as u64;
+        }
         let mut points = Vec::new();
         for (time, track, position) in &self.cues {
             let positions = [uint(&[0xF7], u64::from(*track)), uint(&[0xF1], *position)].concat();
@@ -491,6 +497,17 @@ mod tests {
         f.extend_from_slice(&h.to_le_bytes());
         f.extend_from_slice(&[0; 20]);
         f
+    }
+
+    #[test]
+    fn a_recording_without_any_frame_is_still_a_whole_file() {
+        let mut m = Muxer::new(tracks());
+        let (tail, head) = m.finish(Some(2_000));
+        let file = [head, tail].concat();
+        let (declared, frames) = crate::recording::demux::read(&file).expect("a readable file");
+        assert_eq!(declared.len(), 2);
+        assert!(frames.is_empty());
+        assert!(file.windows(4).any(|w| w == CLUSTER), "one (empty) cluster");
     }
 
     #[test]

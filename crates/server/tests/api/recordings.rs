@@ -801,3 +801,37 @@ async fn recordings_are_stored_in_s3_compatible_storage_with_multipart_upload() 
 
 #[path = "recording_bench.rs"]
 mod bench;
+
+/// A recording stopped before anyone sent media is still a file ffprobe opens (tracks
+/// declared, no frames), not one it reads as truncated.
+#[tokio::test]
+async fn a_recording_nobody_sent_media_to_is_still_a_valid_file() {
+    let app = spawn_app().await;
+    let c = cast();
+    let call = app.active_call(&c.provider, &c.patient).await;
+    let rec = start(&app, &c, &call).await;
+    let stopped = expect_status(
+        app.post(
+            &c.provider,
+            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
+            json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stopped["status"], "completed", "{stopped}");
+    let r = get_bytes(
+        &app,
+        &c.provider,
+        &format!("/webrtc/calls/{call}/recordings/{rec}/media"),
+        None,
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let dir = tempfile::tempdir().expect("dir");
+    let file = dir.path().join("empty.webm");
+    std::fs::write(&file, r.bytes().await.expect("media")).expect("write");
+    let probe = ffprobe(&file);
+    assert_eq!(probe.kinds.len(), 4, "{:?}", probe.kinds);
+}
