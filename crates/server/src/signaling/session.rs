@@ -63,9 +63,12 @@ pub enum Job {
 /// tokio channel: a channel allocates a block of 32 slots (about 2.3 KiB here) when it is
 /// created, for every socket, although an idle socket queues nothing. The deque allocates
 /// on the first event and gives its memory back once it is drained.
-#[derive(Default)]
 struct Queue {
     jobs: VecDeque<Job>,
+    /// At most this many events wait (the rate limit's burst): a socket whose events arrive
+    /// faster than its task gets through them (a stalled database, say) is refused with
+    /// `rate-limited` instead of queueing without end.
+    max_events: usize,
     /// The socket's task has ended: later jobs are dropped.
     closed: bool,
 }
@@ -119,7 +122,11 @@ impl Session {
                 limits.event_burst,
                 crate::now_millis(),
             )),
-            queue: Mutex::new(Queue::default()),
+            queue: Mutex::new(Queue {
+                jobs: VecDeque::new(),
+                max_events: (limits.event_burst as usize).max(1),
+                closed: false,
+            }),
             queued: tokio::sync::Notify::new(),
             consumer: AtomicBool::new(false),
             disconnected: tokio::sync::Notify::new(),
@@ -150,16 +157,21 @@ impl Session {
         !self.consumer.swap(true, Ordering::AcqRel)
     }
 
-    /// Queues a job for the socket's task (dropped once that task has ended).
-    fn push(&self, job: Job) {
+    /// Queues a job for the socket's task (dropped once that task has ended). An event is
+    /// handed back while the queue holds its maximum; the disconnect always gets in.
+    fn push(&self, job: Job) -> Result<(), Job> {
         {
             let mut q = self.queue();
             if q.closed {
-                return;
+                return Ok(());
+            }
+            if matches!(job, Job::Event { .. }) && q.jobs.len() >= q.max_events {
+                return Err(job);
             }
             q.jobs.push_back(job);
         }
         self.queued.notify_one();
+        Ok(())
     }
 
     /// The next job in arrival order, waiting for one; `None` once the queue is closed.
@@ -272,12 +284,15 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
             match checked {
                 Ok((name, data)) => {
                     metrics::counter!("vytalcall_signaling_events_total", "event" => name.as_str()).increment(1);
-                    session.push(Job::Event {
+                    let queued = session.push(Job::Event {
                         name,
                         data,
                         ack,
                         received,
                     });
+                    if let Err(Job::Event { ack, .. }) = queued {
+                        Hub::<A>::reply_error(&s, &event, ack, &SignalingError::RateLimited);
+                    }
                 }
                 Err(e) => Hub::<A>::reply_error(&s, &event, ack, &e),
             }
@@ -289,7 +304,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
         let session = session.clone();
         move |_: DisconnectReason| {
             metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
-            session.push(Job::Disconnected);
+            let _ = session.push(Job::Disconnected);
             session.disconnected.notify_one();
             std::future::ready(())
         }
@@ -360,8 +375,8 @@ mod tests {
         let s = session();
         assert!(s.claim_queue());
         assert!(!s.claim_queue(), "one task per socket");
-        s.push(event(EventName::Offer));
-        s.push(event(EventName::IceCandidate));
+        assert!(s.push(event(EventName::Offer)).is_ok());
+        assert!(s.push(event(EventName::IceCandidate)).is_ok());
         assert_eq!(name(s.next_job().await), Some(EventName::Offer));
         assert_eq!(name(s.next_job().await), Some(EventName::IceCandidate));
         let waiter = tokio::spawn({
@@ -369,24 +384,45 @@ mod tests {
             async move { name(s.next_job().await) }
         });
         tokio::task::yield_now().await;
-        s.push(event(EventName::Answer));
+        assert!(s.push(event(EventName::Answer)).is_ok());
         assert_eq!(waiter.await.ok().flatten(), Some(EventName::Answer));
+    }
+
+    #[tokio::test]
+    async fn events_beyond_the_burst_wait_nowhere_but_the_disconnect_always_gets_in() {
+        let s = session(); // burst 10
+        for _ in 0..10 {
+            assert!(s.push(event(EventName::IceCandidate)).is_ok());
+        }
+        assert!(matches!(
+            s.push(event(EventName::Offer)),
+            Err(Job::Event {
+                name: EventName::Offer,
+                ..
+            })
+        ));
+        assert!(s.next_job().await.is_some());
+        assert!(s.push(event(EventName::Answer)).is_ok(), "room again once one is taken");
+        assert!(s.push(Job::Disconnected).is_ok(), "even on a full queue");
+        assert_eq!(s.queue().jobs.len(), 11);
     }
 
     #[tokio::test]
     async fn a_drained_queue_gives_its_memory_back_and_a_closed_one_drops_jobs() {
         let s = session();
         assert_eq!(s.queue().jobs.capacity(), 0, "an idle socket's queue allocates nothing");
-        for _ in 0..100 {
-            s.push(event(EventName::IceCandidate));
-        }
-        for _ in 0..100 {
-            assert!(s.next_job().await.is_some());
+        for _ in 0..3 {
+            for _ in 0..10 {
+                assert!(s.push(event(EventName::IceCandidate)).is_ok());
+            }
+            for _ in 0..10 {
+                assert!(s.next_job().await.is_some());
+            }
         }
         assert_eq!(s.queue().jobs.capacity(), 0);
-        s.push(event(EventName::Offer));
+        assert!(s.push(event(EventName::Offer)).is_ok());
         s.close_queue();
-        s.push(event(EventName::Answer));
+        assert!(s.push(event(EventName::Answer)).is_ok(), "dropped, not refused");
         assert!(s.next_job().await.is_none());
         assert!(s.queue().jobs.is_empty());
     }
