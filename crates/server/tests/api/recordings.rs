@@ -274,6 +274,22 @@ async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
     body["id"].as_str().expect("recording id").to_string()
 }
 
+/// The provider stops the recording; returns its metadata after the stop.
+async fn stop(app: &TestApp, c: &Cast, call: &str, rec: &str) -> Value {
+    let stopped = expect_status(
+        app.post(
+            &c.provider,
+            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
+            json!({}),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(stopped["status"], "completed", "{stopped}");
+    stopped
+}
+
 async fn get_bytes(app: &TestApp, who: &User, path: &str, range: Option<&str>) -> reqwest::Response {
     let mut req = app.http.get(app.url(path)).bearer_auth(&who.token);
     if let Some(r) = range {
@@ -358,17 +374,7 @@ async fn record_and_check(app: &TestApp) -> (Cast, String, String, Vec<u8>) {
     let call = app.active_call(&c.provider, &c.patient).await;
     let rec = start(app, &c, &call).await;
     send_media(app, &c.patient, &call, &rec, 10).await.expect("media flows");
-    let stopped = expect_status(
-        app.post(
-            &c.provider,
-            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-            json!({}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(stopped["status"], "completed", "{stopped}");
+    stop(app, &c, &call, &rec).await;
 
     let meta = expect_status(
         app.get(&c.provider, &format!("/webrtc/calls/{call}/recordings/{rec}"))
@@ -659,16 +665,7 @@ async fn retention_deletes_expired_recordings_except_those_on_legal_hold_and_exp
         let call = app.active_call(&c.provider, &c.patient).await;
         let rec = start(&app, &c, &call).await;
         send_media(&app, &c.patient, &call, &rec, 2).await.expect("media");
-        expect_status(
-            app.post(
-                &c.provider,
-                &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-                json!({}),
-            )
-            .await,
-            StatusCode::OK,
-        )
-        .await;
+        stop(&app, &c, &call, &rec).await;
         ids.push((call, rec));
     }
     let (held_call, held) = &ids[0];
@@ -810,17 +807,7 @@ async fn a_recording_nobody_sent_media_to_is_still_a_valid_file() {
     let c = cast();
     let call = app.active_call(&c.provider, &c.patient).await;
     let rec = start(&app, &c, &call).await;
-    let stopped = expect_status(
-        app.post(
-            &c.provider,
-            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-            json!({}),
-        )
-        .await,
-        StatusCode::OK,
-    )
-    .await;
-    assert_eq!(stopped["status"], "completed", "{stopped}");
+    stop(&app, &c, &call, &rec).await;
     let r = get_bytes(
         &app,
         &c.provider,
