@@ -168,6 +168,15 @@ impl CallsService {
         self.close_interrupted(None).await
     }
 
+    /// Whether the user has a device joined to the call on any node, by the database: the
+    /// fallback when presence does not know them (the shared store lost its data and their
+    /// node has not published its devices again yet).
+    pub async fn has_joined_device(&self, call: CallId, user: UserId) -> Result<bool, CallError> {
+        Ok(!repo::open_participants(&self.db.pool, Some((call, user)))
+            .await?
+            .is_empty())
+    }
+
     /// A user's last device was on a node that died (several nodes): closes the rows that
     /// node could not close.
     pub async fn devices_lost_with_node(&self, call: CallId, user: UserId) -> Result<(), CallError> {

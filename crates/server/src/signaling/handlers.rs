@@ -393,7 +393,7 @@ async fn relay<A: Adapter>(
     body.insert("fromUserId".into(), json!(user));
     let ops = match target {
         Some(t) => {
-            if t == user || !hub.presence.is_participant(call, t).await? {
+            if t == user || !is_participant(hub, call, t).await? {
                 deny(hub, session, call, event, "target outside the call").await;
                 return Err(SignalingError::TargetNotInCall);
             }
@@ -407,6 +407,17 @@ async fn relay<A: Adapter>(
     }
     metrics::histogram!("vytalcall_signaling_relay_seconds", "event" => event).record(received.elapsed().as_secs_f64());
     Ok(json!({ "ok": true, "callId": call }))
+}
+
+/// In the call by presence (connected, or within the grace period), or, should presence not
+/// know them, with a device joined by the database: right after the shared store comes back
+/// empty, each node publishes its devices again within a second, and a relay to someone on
+/// a node that has not yet must not be refused as if they had left.
+async fn is_participant<A: Adapter>(hub: &Hub<A>, call: CallId, user: UserId) -> Result<bool, SignalingError> {
+    if hub.presence.is_participant(call, user).await? {
+        return Ok(true);
+    }
+    Ok(hub.state.calls.has_joined_device(call, user).await?)
 }
 
 /// Audits a refused relay: ids and the rule only, never the signaling body.

@@ -332,7 +332,7 @@ impl<A: Adapter> Hub<A> {
         loop {
             tick.tick().await;
             let now = crate::now_millis();
-            match self.presence.maintain(now).await {
+            let store_answered = match self.presence.maintain(now).await {
                 Ok(m) => {
                     if m.resync {
                         self.resync().await;
@@ -350,10 +350,19 @@ impl<A: Adapter> Hub<A> {
                         )
                         .await;
                     }
+                    true
                 }
-                Err(e) => tracing::warn!(error = %e, "presence upkeep failed"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "presence upkeep failed");
+                    false
+                }
+            };
+            // Only after an upkeep that reached the store (had it come back empty, that upkeep
+            // published the departed devices again first, so their departures mean something)
+            // and once the pub/sub link answers too, or the announcements would be lost.
+            if store_answered && !self.pending_departures().is_empty() && self.redis_answers().await {
+                self.retry_departures().await;
             }
-            self.retry_departures().await;
             match self.presence.expire(now, self.limits.grace_ms).await {
                 Ok(expired) => {
                     for expired in expired {
@@ -374,6 +383,14 @@ impl<A: Adapter> Hub<A> {
         self.pending_departures
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Both Redis connections answer (always true for a single process).
+    async fn redis_answers(&self) -> bool {
+        match &self.state.redis {
+            None => true,
+            Some(link) => link.ping().await.is_ok(),
+        }
     }
 
     /// Keeps a departure the presence store refused, to be retried by the sweep.
@@ -397,6 +414,7 @@ impl<A: Adapter> Hub<A> {
             };
             match result {
                 Ok((outcome, empty)) => {
+                    tracing::debug!(?outcome, call_id = %d.call, "a departure presence could not take earlier is taken");
                     if let Err(e) = handlers::announce_departure(self, &d, outcome, empty).await {
                         tracing::warn!(error = %e, call_id = %d.call, "could not announce a departure");
                     }
