@@ -321,7 +321,18 @@ impl<A: Adapter> Hub<A> {
         if consumer {
             tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone()));
         }
-        tokio::spawn(expire_with_token(s, session.clone(), self.limits.leeway_seconds));
+        tokio::spawn(expire_with_token(
+            s.clone(),
+            session.clone(),
+            self.limits.leeway_seconds,
+        ));
+        // A connection that closed while this handler ran had no disconnect handler to call
+        // yet, and Socket.IO already removed it from its rooms before the join above: undo
+        // that join and handle the disconnect here, or the socket's task would wait forever.
+        if !s.connected() {
+            s.leave_all();
+            session.on_disconnected();
+        }
     }
 
     /// Once a second: end the grace of users who did not come back, and ask silent

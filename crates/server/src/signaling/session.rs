@@ -95,6 +95,8 @@ pub struct Session {
     /// Signalled once when the socket disconnects (a stored permit, so a waiter that comes
     /// later still sees it).
     disconnected: tokio::sync::Notify,
+    /// The disconnect has been handled (it may be seen twice: see [`Session::on_disconnected`]).
+    disconnect_handled: AtomicBool,
 }
 
 impl Session {
@@ -130,7 +132,21 @@ impl Session {
             queued: tokio::sync::Notify::new(),
             consumer: AtomicBool::new(false),
             disconnected: tokio::sync::Notify::new(),
+            disconnect_handled: AtomicBool::new(false),
         })
+    }
+
+    /// The socket left: uncount it, and let its task and its token-expiry task end. Runs once
+    /// however often it is called: from the disconnect handler, and from the connect handler
+    /// when the connection closed before that handler was installed (Socket.IO then calls
+    /// no handler at all).
+    pub fn on_disconnected(&self) {
+        if self.disconnect_handled.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
+        let _ = self.push(Job::Disconnected);
+        self.disconnected.notify_one();
     }
 
     /// Resolves once the socket has disconnected (one waiter: the token-expiry task).
@@ -303,9 +319,7 @@ pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, sess
     let on_disconnect = {
         let session = session.clone();
         move |_: DisconnectReason| {
-            metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
-            let _ = session.push(Job::Disconnected);
-            session.disconnected.notify_one();
+            session.on_disconnected();
             std::future::ready(())
         }
     };
@@ -405,6 +419,15 @@ mod tests {
         assert!(s.push(event(EventName::Answer)).is_ok(), "room again once one is taken");
         assert!(s.push(Job::Disconnected).is_ok(), "even on a full queue");
         assert_eq!(s.queue().jobs.len(), 11);
+    }
+
+    #[tokio::test]
+    async fn a_disconnect_seen_twice_is_handled_once() {
+        let s = session();
+        s.on_disconnected();
+        s.on_disconnected();
+        assert!(matches!(s.next_job().await, Some(Job::Disconnected)));
+        assert!(s.queue().jobs.is_empty());
     }
 
     #[tokio::test]
