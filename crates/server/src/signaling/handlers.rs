@@ -316,24 +316,17 @@ async fn leave<A: Adapter>(
     let membership = session.state().calls.remove(&call).ok_or(SignalingError::NotJoined)?;
     s.leave([call_room(call), member_room(call, user)]);
     let reason = reason.unwrap_or_else(|| "left".into());
-    let departure = PendingDeparture {
-        call,
-        user,
-        device: session.sid.clone(),
-        how: DepartureKind::Left(reason.clone()),
-    };
-    let presence = hub.presence.leave(call, user, session.sid.clone()).await;
     hub.state
         .calls
         .leave_device(&session.actor, call, &membership.participant_id, &reason)
         .await?;
-    match presence {
-        Ok((outcome, empty)) => announce_departure(hub, &departure, outcome, empty).await?,
-        Err(e) => {
-            tracing::warn!(error = %e, call_id = %call, "presence unavailable on leave: retried");
-            hub.retry_later(departure);
-        }
-    }
+    hub.depart_or_retry(PendingDeparture {
+        call,
+        user,
+        device: session.sid.clone(),
+        how: DepartureKind::Left(reason),
+    })
+    .await?;
     Ok(json!({ "ok": true, "callId": call }))
 }
 
@@ -446,13 +439,6 @@ async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
     let calls: Vec<(CallId, Membership)> = session.state().calls.drain().collect();
     let now = crate::now_millis();
     for (call, membership) in calls {
-        let departure = PendingDeparture {
-            call,
-            user,
-            device: session.sid.clone(),
-            how: DepartureKind::Dropped(now),
-        };
-        let presence = hub.presence.drop_device(call, user, session.sid.clone(), now).await;
         if let Err(e) = hub
             .state
             .calls
@@ -461,16 +447,14 @@ async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
         {
             tracing::warn!(error = %e, call_id = %call, "could not record a dropped device");
         }
-        match presence {
-            Ok(outcome) => {
-                if let Err(e) = announce_departure(hub, &departure, outcome, false).await {
-                    tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, call_id = %call, "presence unavailable on disconnect: retried");
-                hub.retry_later(departure);
-            }
+        let departure = PendingDeparture {
+            call,
+            user,
+            device: session.sid.clone(),
+            how: DepartureKind::Dropped(now),
+        };
+        if let Err(e) = hub.depart_or_retry(departure).await {
+            tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
         }
     }
 }

@@ -41,6 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use vytalcall_domain::access::Caller;
+use vytalcall_domain::presence::Departure;
 
 pub const NAMESPACE: &str = "/webrtc";
 
@@ -404,6 +405,32 @@ impl<A: Adapter> Hub<A> {
         }
     }
 
+    /// Hands a departure to presence: what it meant, and whether the call is now empty (only
+    /// a `leave-call` can empty it; a dropped device leaves its user within the grace period).
+    async fn depart(&self, d: &presence::PendingDeparture) -> presence::PresenceResult<(Departure, bool)> {
+        match &d.how {
+            presence::DepartureKind::Left(_) => self.presence.leave(d.call, d.user, d.device.clone()).await,
+            presence::DepartureKind::Dropped(at) => self
+                .presence
+                .drop_device(d.call, d.user, d.device.clone(), *at)
+                .await
+                .map(|outcome| (outcome, false)),
+        }
+    }
+
+    /// Hands a departure to presence and tells the call what it meant; if presence does not
+    /// answer (Redis away), keeps it for the sweep to retry.
+    async fn depart_or_retry(&self, d: presence::PendingDeparture) -> Result<(), SignalingError> {
+        match self.depart(&d).await {
+            Ok((outcome, empty)) => handlers::announce_departure(self, &d, outcome, empty).await,
+            Err(e) => {
+                tracing::warn!(error = %e, call_id = %d.call, "presence unavailable for a departure: retried");
+                self.retry_later(d);
+                Ok(())
+            }
+        }
+    }
+
     /// Keeps a departure the presence store refused, to be retried by the sweep.
     fn retry_later(&self, departure: presence::PendingDeparture) {
         self.pending_departures().push(departure);
@@ -415,15 +442,7 @@ impl<A: Adapter> Hub<A> {
         let pending = std::mem::take(&mut *self.pending_departures());
         let mut iter = pending.into_iter();
         while let Some(d) = iter.next() {
-            let result = match &d.how {
-                presence::DepartureKind::Left(_) => self.presence.leave(d.call, d.user, d.device.clone()).await,
-                presence::DepartureKind::Dropped(at) => self
-                    .presence
-                    .drop_device(d.call, d.user, d.device.clone(), *at)
-                    .await
-                    .map(|outcome| (outcome, false)),
-            };
-            match result {
+            match self.depart(&d).await {
                 Ok((outcome, empty)) => {
                     tracing::debug!(?outcome, call_id = %d.call, "a departure presence could not take earlier is taken");
                     if let Err(e) = handlers::announce_departure(self, &d, outcome, empty).await {
