@@ -7,6 +7,7 @@ import { createHmac, randomUUID } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { api } from '../e2e/signaling/helpers.mjs';
 
 // jsonwebtoken and socket.io-client as installed for the end-to-end suites (e2e/).
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,24 +47,8 @@ function person(role) {
   return { id, role, name, token };
 }
 
-async function rest(base, who, method, path, body) {
-  const r = await fetch(`${base}/webrtc${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${who.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await r.text();
-  let json;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = text;
-  }
-  return { status: r.status, body: json };
-}
+/** REST through `base` with the end-to-end suites' helper. */
+const rest = (base, who, method, path, body) => api({ url: base }, who, method, path, body);
 
 const sockets = [];
 function connect(base, who, transports) {

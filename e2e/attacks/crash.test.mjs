@@ -23,8 +23,8 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { io } from 'socket.io-client';
-import { user, api, fakeSdp, sleep } from '../signaling/helpers.mjs';
-import { storage, serverEnv, pickPort, startProcess, runCommand } from './process.mjs';
+import { user, api, ask, fakeSdp, sleep, freePort } from '../signaling/helpers.mjs';
+import { storage, serverEnv, startProcess, runCommand } from './process.mjs';
 
 const PAIRS = 20;
 const REST_WORKERS = 8;
@@ -53,7 +53,7 @@ let interrupted;
 function interruptedCalls() {
   interrupted ??= (async () => {
     const store = storage('sqlite');
-    const port = await pickPort();
+    const port = await freePort();
     const env = serverEnv(store, port, { RECONNECT_GRACE_SECONDS: String(GRACE) });
     const first = await startProcess(env);
     const rest = (who, method, path, body) => restCall(first.url, who, method, path, body);
@@ -121,7 +121,7 @@ test('after a restart, a call nobody returns to ends as failed once the grace pe
 });
 
 async function scenario(t, store) {
-  const port = await pickPort();
+  const port = await freePort();
   const env = serverEnv(store, port, {
     RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
     RATE_LIMIT_PER_USER_PER_MINUTE: '0',
@@ -525,7 +525,7 @@ function client(url, who, deviceId, transports) {
   return c;
 }
 
-const ack = (socket, event, data) => socket.timeout(ACK_MS).emitWithAck(event, data);
+const ack = (socket, event, data) => ask(socket, event, data, ACK_MS);
 
 function nextEvent(socket, event, pred, ms = 10000) {
   return new Promise((resolve, reject) => {

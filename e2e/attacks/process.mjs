@@ -8,8 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BINARY, SECRET, sleep } from '../signaling/helpers.mjs';
-import { freePort } from './server.mjs';
+import { BINARY, SECRET, sleep, freePort } from '../signaling/helpers.mjs';
 
 const PG = { host: process.env.E2E_PG_HOST ?? '127.0.0.1', user: process.env.E2E_PG_USER ?? 'postgres' };
 
@@ -70,8 +69,6 @@ export function serverEnv(store, port, extra = {}) {
   };
 }
 
-/** A fixed free port for every process of one test. */
-export const pickPort = freePort;
 
 /** Starts `vytalcall serve` with `env` and waits for `/readyz`. */
 export async function startProcess(env) {

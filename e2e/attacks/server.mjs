@@ -3,22 +3,9 @@
 // logs), and tells whether the process is still alive.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { BINARY, SECRET, sleep } from '../signaling/helpers.mjs';
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
+import { BINARY, SECRET, sleep, freePort } from '../signaling/helpers.mjs';
 
 /** Starts `vytalcall serve`; `env` overrides (a key set to undefined is removed). */
 export async function startServer(env = {}) {

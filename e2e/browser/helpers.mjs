@@ -10,7 +10,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export { startServer, user, api, sleep } from '../signaling/helpers.mjs';
+export { startServer, user, api, sleep, freePort } from '../signaling/helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const SCREENSHOTS = join(here, '..', 'artifacts', 'screenshots');

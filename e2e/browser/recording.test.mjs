@@ -7,11 +7,10 @@ import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, user, api, sleep, launchBrowser, openApp, screenshot, until, expectMovingVideo } from './helpers.mjs';
+import { startServer, user, api, sleep, freePort, launchBrowser, openApp, screenshot, until, expectMovingVideo } from './helpers.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const MOTO = join(here, '..', '..', 'target', 'test-venv', 'bin', 'moto_server');
@@ -44,16 +43,6 @@ function decodedFrame(file, at) {
   if (run.status !== 0) throw new Error(`no frame decodes at ${at} s: ${run.stderr}`);
   return run.stdout;
 }
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
 
 /** moto's S3 server on a free port, with a `recordings` bucket. */
 async function startMoto() {

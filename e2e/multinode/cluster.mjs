@@ -3,26 +3,13 @@
 // cleanly or killed with SIGKILL.
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BINARY, SECRET, sleep } from '../signaling/helpers.mjs';
+import { BINARY, SECRET, sleep, freePort } from '../signaling/helpers.mjs';
 
 const PG = { host: process.env.E2E_PG_HOST ?? '127.0.0.1', user: process.env.E2E_PG_USER ?? 'postgres' };
 export const REDIS_PORT = process.env.E2E_REDIS_PORT ?? '6379';
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export function redisCli(...args) {
   return redisCliAt(REDIS_PORT, ...args);

@@ -15,7 +15,8 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const BINARY = process.env.VYTALCALL_BIN ?? join(root, 'target', 'debug', 'vytalcall');
 export const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e';
 
-function freePort() {
+/** A TCP port nobody listens on right now. */
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
