@@ -15,6 +15,7 @@
 //! - [`audit`]: who did what, appending to and verifying the hash chain.
 //! - [`http`]: REST routes, problem+json errors, OpenAPI, health and metrics.
 //! - [`telemetry`]: logs and metrics set-up; [`tls`]: TLS termination and certificate reload.
+//! - [`tasks`]: the background jobs, started and stopped in one place.
 //! - [`web`]: the embedded web app served at `/` (static files, strict CSP).
 #![forbid(unsafe_code)]
 
@@ -30,6 +31,7 @@ pub mod signaling;
 pub mod startup;
 pub mod state;
 pub mod storage;
+pub mod tasks;
 pub mod telemetry;
 pub mod tls;
 pub mod web;

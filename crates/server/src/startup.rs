@@ -7,6 +7,7 @@ use crate::calls::CallsService;
 use crate::config::{Mode, Settings};
 use crate::state::{AppInner, AppState};
 use crate::storage::Db;
+use crate::tasks::Jobs;
 use crate::{demo, http, signaling, telemetry, tls};
 use anyhow::Context;
 use std::future::Future;
@@ -136,12 +137,16 @@ impl Application {
 
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let state = self.state.clone();
-        let sweeper = tokio::spawn(sweep_ringing_calls(state.clone()));
+        let mut jobs = Jobs::new();
+        let swept = state.clone();
+        jobs.every("ring time-out sweep", Duration::from_secs(1), move || {
+            sweep_ringing_calls(swept.clone())
+        });
         let retention_every = Duration::from_secs(state.settings.retention_sweep_seconds.max(1));
-        let recording_jobs = tokio::spawn(crate::recording::upkeep::run_jobs(
-            state.recordings.clone(),
-            retention_every,
-        ));
+        jobs.spawn(
+            "recording upkeep",
+            crate::recording::upkeep::run_jobs(state.recordings.clone(), retention_every),
+        );
         let app = http::router(state.clone())
             .merge(self.signaling)
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -172,25 +177,19 @@ impl Application {
                 served
             }
         };
-        sweeper.abort();
-        recording_jobs.abort();
+        jobs.shutdown().await;
         state.recordings.stop_all().await;
         result
     }
 }
 
-/// Turns calls that rang out into `missed`, once a second.
+/// Turns calls that rang out into `missed` (run once a second).
 async fn sweep_ringing_calls(state: AppState) {
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-    loop {
-        tick.tick().await;
-        state.limits.forget_idle();
-        match state.calls.expire_ringing().await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(missed = n, "calls rang out"),
-            Err(e) => tracing::warn!(error = %e, "ring time-out sweep failed"),
-        }
+    state.limits.forget_idle();
+    match state.calls.expire_ringing().await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(missed = n, "calls rang out"),
+        Err(e) => tracing::warn!(error = %e, "ring time-out sweep failed"),
     }
 }
 
