@@ -4,8 +4,21 @@
 //! A refusal says whether the object's existence may be revealed: a stranger to a call gets
 //! [`Denied::Hidden`] (answered 404, as if it did not exist), a participant who may see the
 //! call but not do this to it gets [`Denied::Forbidden`] (403).
+//!
+//! How many people a call may have as members is decided here too ([`MAX_CALL_MEMBERS`]).
 
 use crate::{Role, UserId};
+
+/// The most people a call can have as members: its patient, its first provider and up to
+/// [`MAX_ADDITIONAL_PROVIDERS`] more providers. This is the one limit on a call's size; every
+/// bound that follows from it uses it (how many additional providers a request may name, how
+/// many participants one recording request may attest consent for, how many track pairs a
+/// recording reserves). It counts members, the people who belong to the call, not the
+/// devices or people connected at a moment.
+pub const MAX_CALL_MEMBERS: usize = 10;
+
+/// The providers a new call may have besides the patient and its first provider.
+pub const MAX_ADDITIONAL_PROVIDERS: usize = MAX_CALL_MEMBERS - 2;
 
 /// An authenticated caller.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,6 +42,16 @@ impl Members {
     pub fn all(&self) -> impl Iterator<Item = UserId> + '_ {
         std::iter::once(self.patient).chain(self.providers.iter().copied())
     }
+
+    /// How many people belong to the call.
+    pub fn len(&self) -> usize {
+        1 + self.providers.len()
+    }
+
+    /// Never true: a call always has its patient.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
@@ -45,6 +68,53 @@ pub fn may_take_part(caller: Caller, members: &Members) -> Result<(), Denied> {
         Ok(())
     } else {
         Err(Denied::Hidden)
+    }
+}
+
+/// Answering a call: its members only. An admin may see and end any call, but answering
+/// says "I am the other party", which only someone the call is between can say.
+pub fn may_answer(caller: Caller, members: &Members) -> Result<(), Denied> {
+    may_take_part(caller, members)?;
+    if members.contains(caller.user) {
+        Ok(())
+    } else {
+        Err(Denied::Forbidden("only a participant of the call can answer it"))
+    }
+}
+
+/// Which calls a caller finds when listing calls or counting them for statistics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ListScope {
+    /// Every call (admins).
+    Every,
+    /// Only the calls this user is a member of.
+    MemberOf(UserId),
+}
+
+impl ListScope {
+    /// Whether a call with these members is in the scope.
+    pub fn includes(self, members: &Members) -> bool {
+        match self {
+            ListScope::Every => true,
+            ListScope::MemberOf(user) => members.contains(user),
+        }
+    }
+}
+
+/// Admins see every call; everyone else sees the calls they are a member of. A list holds
+/// exactly the calls the caller may [take part in](may_take_part).
+pub fn list_scope(caller: Caller) -> ListScope {
+    match caller.role {
+        Role::Admin => ListScope::Every,
+        Role::Patient | Role::Provider => ListScope::MemberOf(caller.user),
+    }
+}
+
+/// Reading the audit trail: admins only.
+pub fn may_read_audit(caller: Caller) -> Result<(), Denied> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Patient | Role::Provider => Err(Denied::Forbidden("the audit trail is for admins only")),
     }
 }
 
@@ -76,11 +146,14 @@ pub enum CreateRefused {
     Forbidden(&'static str),
     #[error("{field} must differ from the patient")]
     SamePerson { field: &'static str },
+    #[error("a call has at most {MAX_CALL_MEMBERS} members")]
+    TooMany { field: &'static str },
 }
 
 /// Decides the members of a new call. Patients call only for themselves and providers only
 /// with themselves as the provider; admins may arrange any call. A missing id defaults to
-/// the caller where the caller's role fills that seat.
+/// the caller where the caller's role fills that seat. A call has at most
+/// [`MAX_CALL_MEMBERS`] members.
 pub fn members_for_new_call(caller: Caller, req: &CallRequest) -> Result<Members, CreateRefused> {
     let (patient, provider) = match caller.role {
         Role::Patient => {
@@ -115,7 +188,13 @@ pub fn members_for_new_call(caller: Caller, req: &CallRequest) -> Result<Members
     if providers.contains(&patient) {
         return Err(CreateRefused::SamePerson { field: "providerId" });
     }
-    Ok(Members { patient, providers })
+    let members = Members { patient, providers };
+    if members.len() > MAX_CALL_MEMBERS {
+        return Err(CreateRefused::TooMany {
+            field: "additionalProviderIds",
+        });
+    }
+    Ok(members)
 }
 
 #[cfg(test)]
@@ -144,6 +223,77 @@ mod tests {
         assert!(may_take_part(as_(99, Role::Admin), &m).is_ok());
         assert_eq!(may_take_part(as_(4, Role::Patient), &m), Err(Denied::Hidden));
         assert_eq!(may_take_part(as_(5, Role::Provider), &m), Err(Denied::Hidden));
+    }
+
+    #[test]
+    fn only_members_answer_and_an_admin_who_sees_the_call_does_not() {
+        let m = members();
+        assert!(may_answer(as_(1, Role::Patient), &m).is_ok());
+        assert!(may_answer(as_(3, Role::Provider), &m).is_ok());
+        assert_eq!(
+            may_answer(as_(99, Role::Admin), &m),
+            Err(Denied::Forbidden("only a participant of the call can answer it"))
+        );
+        // An admin who is a member of the call answers it like any member.
+        let with_admin = Members {
+            patient: user(1),
+            providers: vec![user(99)],
+        };
+        assert!(may_answer(as_(99, Role::Admin), &with_admin).is_ok());
+        assert_eq!(may_answer(as_(4, Role::Patient), &m), Err(Denied::Hidden));
+    }
+
+    #[test]
+    fn admins_list_every_call_and_others_the_calls_they_belong_to() {
+        let m = members();
+        assert_eq!(list_scope(as_(99, Role::Admin)), ListScope::Every);
+        assert_eq!(list_scope(as_(1, Role::Patient)), ListScope::MemberOf(user(1)));
+        assert!(list_scope(as_(3, Role::Provider)).includes(&m));
+        assert!(!list_scope(as_(5, Role::Provider)).includes(&m));
+        assert!(list_scope(as_(99, Role::Admin)).includes(&m));
+    }
+
+    #[test]
+    fn only_admins_read_the_audit_trail() {
+        assert!(may_read_audit(as_(99, Role::Admin)).is_ok());
+        for role in [Role::Patient, Role::Provider] {
+            assert_eq!(
+                may_read_audit(as_(1, role)),
+                Err(Denied::Forbidden("the audit trail is for admins only"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_call_holds_at_most_max_call_members() {
+        let extra = |n: u128| (10..10 + n).map(user).collect::<Vec<_>>();
+        let full = CallRequest {
+            patient: Some(user(1)),
+            provider: Some(user(2)),
+            additional_providers: extra(MAX_ADDITIONAL_PROVIDERS as u128),
+        };
+        let m = members_for_new_call(as_(99, Role::Admin), &full).expect("a full call");
+        assert_eq!(m.len(), MAX_CALL_MEMBERS);
+        assert_eq!(m.all().count(), m.len());
+        let over = CallRequest {
+            additional_providers: extra(MAX_ADDITIONAL_PROVIDERS as u128 + 1),
+            ..full.clone()
+        };
+        assert_eq!(
+            members_for_new_call(as_(99, Role::Admin), &over),
+            Err(CreateRefused::TooMany {
+                field: "additionalProviderIds"
+            })
+        );
+        // Repeating a provider does not count twice.
+        let repeated = CallRequest {
+            additional_providers: [extra(MAX_ADDITIONAL_PROVIDERS as u128), vec![user(2), user(10)]].concat(),
+            ..full
+        };
+        assert_eq!(
+            members_for_new_call(as_(99, Role::Admin), &repeated).map(|m| m.len()),
+            Ok(MAX_CALL_MEMBERS)
+        );
     }
 
     #[test]

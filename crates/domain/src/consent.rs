@@ -92,14 +92,27 @@ pub fn present(initiated_by: UserId, answered: &[UserId], open_sessions: &[UserI
     out
 }
 
+const DAY_MS: Millis = 86_400_000;
+
+/// How long recordings are kept under a retention of `days`.
+fn retention_ms(days: u32) -> Millis {
+    i64::from(days).saturating_mul(DAY_MS)
+}
+
 /// When a recording that started at `started_at` expires under a retention of `days`.
 pub fn expires_at(started_at: Millis, days: u32) -> Millis {
-    started_at.saturating_add(i64::from(days).saturating_mul(86_400_000))
+    started_at.saturating_add(retention_ms(days))
+}
+
+/// The retention cut-off at `now`: a recording that started at or before it has expired.
+/// Storage selects candidates for deletion with it; [`due_for_deletion`] decides with it.
+pub fn retention_cutoff(now: Millis, days: u32) -> Millis {
+    now.saturating_sub(retention_ms(days))
 }
 
 /// Whether a recording is due for deletion: expired and not under legal hold.
 pub fn due_for_deletion(started_at: Millis, days: u32, legal_hold: bool, now: Millis) -> bool {
-    !legal_hold && now >= expires_at(started_at, days)
+    !legal_hold && started_at <= retention_cutoff(now, days)
 }
 
 #[cfg(test)]
@@ -192,5 +205,15 @@ mod tests {
         assert!(due_for_deletion(0, 30, false, 30 * day));
         assert!(!due_for_deletion(0, 30, true, 365 * day));
         assert!(due_for_deletion(0, 0, false, 0));
+    }
+
+    #[test]
+    fn a_recording_is_due_from_the_instant_it_expires_and_the_cutoff_agrees() {
+        let day = 86_400_000;
+        let started = 5 * day + 123;
+        assert_eq!(expires_at(started, 30), 35 * day + 123);
+        assert_eq!(retention_cutoff(35 * day + 123, 30), started);
+        assert!(!due_for_deletion(started, 30, false, expires_at(started, 30) - 1));
+        assert!(due_for_deletion(started, 30, false, expires_at(started, 30)));
     }
 }

@@ -7,7 +7,10 @@
 //! - [`ids`]: parsed identifiers (`UserId`, `CallId`, ...), never raw strings.
 //! - [`role`]: who a caller is (`patient`, `provider`, `admin`).
 //! - [`call`]: the call state machine and the effects each transition produces.
-//! - [`access`]: who may see and act on a call.
+//! - [`access`]: who may see and act on a call (and read the audit trail), and how many
+//!   members a call can have.
+//! - [`participation`]: joining from a device, who is credited with answering, and what
+//!   becomes of a call everybody left.
 //! - [`consent`]: recording consent, and when recordings expire.
 //! - [`presence`]: who is in a call per device, and the reconnection grace period.
 //! - [`quality`]: judging connection-quality reports into warnings and suggestions.
@@ -21,6 +24,7 @@ pub mod audit;
 pub mod call;
 pub mod consent;
 pub mod ids;
+pub mod participation;
 pub mod presence;
 pub mod quality;
 pub mod rate;

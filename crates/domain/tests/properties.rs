@@ -1,8 +1,8 @@
-//! Property tests: the call state machine, the access rules and the audit chain hold their
-//! invariants for any input, not just the examples in the unit tests.
+//! Property tests: the call state machine, the access and participation rules and the audit
+//! chain hold their invariants for any input, not just the examples in the unit tests.
 
 use proptest::prelude::*;
-use vytalcall_domain::access::{CallRequest, Caller, members_for_new_call};
+use vytalcall_domain::access::{CallRequest, Caller, MAX_CALL_MEMBERS, members_for_new_call};
 use vytalcall_domain::audit::{AuditFact, ChainVerifier, ChainedFact, GENESIS_HASH, chain};
 use vytalcall_domain::call::{Call, CallStatus, Command};
 use vytalcall_domain::{CallId, Role, UserId};
@@ -89,6 +89,101 @@ proptest! {
             let mut unique = m.providers.clone();
             unique.dedup();
             prop_assert_eq!(unique.len(), m.providers.len());
+            prop_assert!(m.len() <= MAX_CALL_MEMBERS);
+        }
+    }
+}
+
+mod participation_rules {
+    use super::{TIMEOUT, user};
+    use proptest::prelude::*;
+    use vytalcall_domain::access::{Caller, Members, list_scope, may_answer, may_take_part};
+    use vytalcall_domain::call::{Call, CallStatus, Command};
+    use vytalcall_domain::participation::{Emptied, answerer, when_abandoned};
+    use vytalcall_domain::{CallId, Role};
+
+    fn status() -> impl Strategy<Value = CallStatus> {
+        proptest::sample::select(CallStatus::ALL.to_vec())
+    }
+
+    fn role() -> impl Strategy<Value = Role> {
+        proptest::sample::select(Role::ALL.to_vec())
+    }
+
+    /// A call between patient 0 and providers 1..=n, placed by one of its members.
+    fn call(status: CallStatus, providers: u8, placed_by: u8) -> (Call, Members) {
+        let members = Members {
+            patient: user(0),
+            providers: (1..=providers).map(user).collect(),
+        };
+        let call = Call {
+            id: CallId(uuid::Uuid::nil()),
+            status,
+            initiated_by: user(placed_by % (providers + 1)),
+            created_at: 0,
+            ringing_at: (status != CallStatus::Scheduled).then_some(0),
+            answered_at: None,
+            ended_at: None,
+        };
+        (call, members)
+    }
+
+    proptest! {
+        #[test]
+        fn a_list_holds_exactly_the_calls_the_caller_may_take_part_in(
+            role in role(), who in 0u8..6, providers in 1u8..4,
+        ) {
+            let (_, members) = call(CallStatus::Active, providers, 0);
+            let caller = Caller { user: user(who), role };
+            prop_assert_eq!(list_scope(caller).includes(&members), may_take_part(caller, &members).is_ok());
+        }
+
+        #[test]
+        fn the_credited_answerer_is_a_connected_member_who_did_not_place_the_call(
+            status in status(), providers in 1u8..4, placed_by in 0u8..4,
+            connected in proptest::collection::vec(0u8..6, 0..6), joiner in proptest::option::of(0u8..6),
+        ) {
+            let (call, members) = call(status, providers, placed_by);
+            let connected: Vec<_> = connected.into_iter().map(user).collect();
+            let joiner = joiner.map(user);
+            let mut distinct_members: Vec<_> = connected.iter().copied().filter(|u| members.contains(*u)).collect();
+            distinct_members.sort();
+            distinct_members.dedup();
+            match answerer(&call, &members, &connected, joiner) {
+                Some(by) => {
+                    prop_assert!(connected.contains(&by) && members.contains(by));
+                    prop_assert!(by != call.initiated_by);
+                    prop_assert!(distinct_members.len() >= 2);
+                    let credited = Caller { user: by, role: Role::Patient };
+                    prop_assert!(may_answer(credited, &members).is_ok(), "only members answer");
+                    if let Some(j) = joiner.filter(|j| distinct_members.contains(j) && *j != call.initiated_by) {
+                        prop_assert_eq!(by, j, "the joiner is credited when they may be");
+                    }
+                    let mut next = call.clone();
+                    let accepted = next.handle(Command::Answer { by }, 1, TIMEOUT).is_ok();
+                    prop_assert!(accepted, "the state machine accepts the answer");
+                }
+                None => prop_assert!(
+                    !matches!(call.status, CallStatus::Scheduled | CallStatus::Ringing)
+                        || distinct_members.len() < 2,
+                    "two connected members make a waiting call active"
+                ),
+            }
+        }
+
+        #[test]
+        fn an_abandoned_call_is_only_ever_moved_by_a_command_it_accepts(
+            status in status(), dropped in any::<bool>(),
+        ) {
+            let how = if dropped { Emptied::AllDropped } else { Emptied::AllLeft };
+            let (mut call, _) = call(status, 1, 0);
+            if let Some(command) = when_abandoned(status, how) {
+                let to = call.handle(command, 1, TIMEOUT).map(|t| t.to);
+                let expected = if dropped { CallStatus::Failed } else { CallStatus::Ended };
+                prop_assert_eq!(to, Ok(expected));
+            } else {
+                prop_assert!(status != CallStatus::Active);
+            }
         }
     }
 }
@@ -174,7 +269,9 @@ proptest! {
 mod consent_rules {
     use super::user;
     use proptest::prelude::*;
-    use vytalcall_domain::consent::{StartRefused, Statement, due_for_deletion, has_consented, may_start};
+    use vytalcall_domain::consent::{
+        StartRefused, Statement, due_for_deletion, expires_at, has_consented, may_start, retention_cutoff,
+    };
 
     fn history() -> impl Strategy<Value = Vec<Statement>> {
         proptest::collection::vec(
@@ -233,6 +330,15 @@ mod consent_rules {
             if now < started {
                 prop_assert!(!due_for_deletion(started, days, false, now));
             }
+        }
+
+        #[test]
+        fn the_retention_cutoff_and_the_expiry_time_are_the_same_rule(
+            started in 0i64..4_000_000_000_000, days in 0u32..40_000, now in 0i64..8_000_000_000_000,
+        ) {
+            let due = due_for_deletion(started, days, false, now);
+            prop_assert_eq!(due, now >= expires_at(started, days));
+            prop_assert_eq!(due, started <= retention_cutoff(now, days));
         }
     }
 }

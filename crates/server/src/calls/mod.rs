@@ -13,9 +13,9 @@ use crate::storage::{self, Db};
 use serde_json::json;
 use std::sync::Arc;
 pub use view::{CallDetails, CallPage, CallStats, CallView};
-use vytalcall_domain::access::{self, CallRequest, Caller, CreateRefused, Denied, Members};
+use vytalcall_domain::access::{self, CallRequest, Caller, CreateRefused, Denied, ListScope, Members};
 use vytalcall_domain::call::{Call, CallStatus, CallType, Command, Effect, TransitionError};
-use vytalcall_domain::{CallId, Role, UserId};
+use vytalcall_domain::{CallId, UserId};
 
 /// Receives what a transition means for connected clients (ringing, answered, ended...).
 /// The signaling layer implements it; without signaling nothing is sent.
@@ -125,6 +125,13 @@ impl CallsService {
                         field,
                         message: "must differ from patientId".into(),
                     },
+                    CreateRefused::TooMany { field } => CallError::Invalid {
+                        field,
+                        message: format!(
+                            "may name at most {} additional providers",
+                            access::MAX_ADDITIONAL_PROVIDERS
+                        ),
+                    },
                     CreateRefused::Forbidden(why) => CallError::Forbidden(why),
                 });
             }
@@ -227,9 +234,10 @@ impl CallsService {
         })
     }
 
+    /// Narrows a list or statistics query to the calls the caller may see.
     fn scope(caller: Caller, mut filter: CallFilter) -> CallFilter {
-        if caller.role != Role::Admin {
-            filter.visible_to = Some(caller.user);
+        if let ListScope::MemberOf(user) = access::list_scope(caller) {
+            filter.visible_to = Some(user);
         }
         filter
     }
@@ -302,10 +310,8 @@ impl CallsService {
                 Some(_) => self.load_for(actor, id, action, access::may_take_part).await?,
                 None => repo::load(&self.db.pool, id).await?.ok_or(CallError::NotFound)?,
             };
-            if let (Extra::Answer(_), Some(caller)) = (&extra, actor.caller)
-                && !stored.members.contains(caller.user)
-            {
-                return Err(CallError::Forbidden("only a participant of the call can answer it"));
+            if let (Extra::Answer(_), Some(caller)) = (&extra, actor.caller) {
+                access::may_answer(caller, &stored.members)?;
             }
             let mut next = stored.clone();
             let now = crate::now_millis();

@@ -2,14 +2,16 @@
 //! The signaling layer calls these; like the REST commands they load the call through the
 //! access rules, reuse the state machine's transitions (a scheduled call rings when someone
 //! shows up, a ringing call becomes active when a second party is there), and audit every
-//! join and leave.
+//! join and leave. The rules (who may join, who is credited with answering, how an abandoned
+//! call ends) are [`vytalcall_domain::participation`]'s; this file applies them.
 
 use super::{Answer, CallError, CallsService, Extra};
 use crate::audit::{self, Actor, Outcome};
 use crate::storage;
 use crate::storage::calls::{self as repo, NewParticipant, QualitySample, StoredCall};
 use serde_json::json;
-use vytalcall_domain::call::{CallStatus, Command, TransitionError};
+use vytalcall_domain::call::Command;
+use vytalcall_domain::participation::{self, Arrival, Emptied};
 use vytalcall_domain::{CallId, UserId};
 
 /// A device asking to join.
@@ -32,23 +34,20 @@ impl CallsService {
     pub async fn join(&self, actor: &Actor, id: CallId, req: JoinRequest<'_>) -> Result<Joined, CallError> {
         let caller = Self::caller(actor)?;
         let mut stored = self.load_for_participant(actor, id, "call.join").await?;
-        if stored.call.status.is_final() {
-            let current = stored.call.status;
-            let detail = json!({ "reason": "the call is over", "current": current.as_str() });
-            audit::record(
-                &self.db,
-                actor.fact("call.join", Some(id), None, Outcome::Failed, detail),
-            )
-            .await?;
-            return Err(CallError::Transition {
-                error: TransitionError::NotAllowed {
-                    command: "join",
-                    current,
-                },
-                current,
-            });
-        }
-        if stored.call.status == CallStatus::Scheduled {
+        let current = stored.call.status;
+        let arrival = match participation::arrive(current) {
+            Ok(arrival) => arrival,
+            Err(error) => {
+                let detail = json!({ "reason": "the call is over", "current": current.as_str() });
+                audit::record(
+                    &self.db,
+                    actor.fact("call.join", Some(id), None, Outcome::Failed, detail),
+                )
+                .await?;
+                return Err(CallError::Transition { error, current });
+            }
+        };
+        if arrival == Arrival::RingsFirst {
             match self
                 .transition(actor, id, "call.ring", Command::Ring, Extra::None)
                 .await
@@ -87,9 +86,9 @@ impl CallsService {
         })
     }
 
-    /// Makes a scheduled or ringing call active once two of its members are in it. The
-    /// answer is credited to the member who did not place the call; when it is the joiner,
-    /// their media state is recorded as with a REST answer. Returns whether it changed.
+    /// Makes a scheduled or ringing call active once two of its members are in it, crediting
+    /// the answer as [`participation::answerer`] decides; when it is the joiner, their media
+    /// state is recorded as with a REST answer. Returns whether it changed.
     pub async fn activate_if_present(
         &self,
         actor: &Actor,
@@ -100,24 +99,9 @@ impl CallsService {
         let Some(stored) = repo::load(&self.db.pool, id).await? else {
             return Err(CallError::NotFound);
         };
-        if !matches!(stored.call.status, CallStatus::Scheduled | CallStatus::Ringing) {
-            return Ok(false);
-        }
-        let present: Vec<UserId> = connected
-            .iter()
-            .copied()
-            .filter(|u| stored.members.contains(*u))
-            .collect();
-        if present.len() < 2 {
-            return Ok(false);
-        }
         let joiner = actor.caller.map(|c| c.user);
-        let answerer = match joiner {
-            Some(j) if present.contains(&j) && j != stored.call.initiated_by => j,
-            _ => match present.iter().find(|u| **u != stored.call.initiated_by) {
-                Some(u) => *u,
-                None => return Ok(false),
-            },
+        let Some(answerer) = participation::answerer(&stored.call, &stored.members, connected, joiner) else {
+            return Ok(false);
         };
         let extra = if Some(answerer) == joiner {
             Extra::Answer(Answer {
@@ -216,28 +200,20 @@ impl CallsService {
         Ok(())
     }
 
-    /// Ends a call nobody is left in. An active call that everyone left on purpose ends
-    /// normally; one whose participants all dropped and never came back has failed.
+    /// Ends a call nobody is left in, as [`participation::when_abandoned`] decides: an
+    /// active call that everyone left on purpose ends normally; one whose participants all
+    /// dropped (`dropped`) and never came back has failed.
     pub async fn end_abandoned(&self, id: CallId, dropped: bool) -> Result<(), CallError> {
         let Some(stored) = repo::load(&self.db.pool, id).await? else {
             return Ok(());
         };
-        let (action, command) = match (stored.call.status, dropped) {
-            (s, _) if s.is_final() => return Ok(()),
-            (CallStatus::Active, false) => (
-                "call.end",
-                Command::End {
-                    reason: "all participants left".into(),
-                },
-            ),
-            (CallStatus::Active, true) => (
-                "call.fail",
-                Command::Fail {
-                    reason: "all participants disconnected".into(),
-                },
-            ),
-            // Not started yet: leaving it ringing lets the ring time-out decide.
-            _ => return Ok(()),
+        let how = if dropped { Emptied::AllDropped } else { Emptied::AllLeft };
+        let Some(command) = participation::when_abandoned(stored.call.status, how) else {
+            return Ok(());
+        };
+        let action = match command {
+            Command::Fail { .. } => "call.fail",
+            _ => "call.end",
         };
         match self
             .transition(&Actor::system(), id, action, command, Extra::None)

@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
-use vytalcall_domain::{CallId, Role};
+use vytalcall_domain::CallId;
+use vytalcall_domain::access;
 
 #[derive(Deserialize, IntoParams, Default)]
 #[serde(rename_all = "camelCase")]
@@ -55,17 +56,6 @@ pub struct AuditPage {
     pub offset: i64,
 }
 
-fn bounded(raw: Option<&str>, field: &str, default: i64, max: i64) -> Result<i64, ApiError> {
-    match raw {
-        None => Ok(default),
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (0..=max).contains(n))
-            .ok_or_else(|| ApiError::bad_request(field, format!("{field} must be a whole number from 0 to {max}"))),
-    }
-}
-
 /// Audit entries (admins only).
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
     responses(
@@ -79,10 +69,10 @@ pub async fn list_audit(
     user: AuthUser,
     ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    if user.identity.role != Role::Admin {
+    if let Err(denied) = access::may_read_audit(user.caller()) {
         let fact = user.actor.fact("audit.view", None, None, Outcome::Denied, json!({}));
         audit::record(&state.db, fact).await?;
-        return Err(ApiError::forbidden("the audit trail is for admins only"));
+        return Err(ApiError::forbidden(denied.to_string()));
     }
     let call: Option<CallId> = q
         .call_id
@@ -90,14 +80,7 @@ pub async fn list_audit(
         .map(str::parse)
         .transpose()
         .map_err(|_| ApiError::bad_request("callId", "callId must be a UUID"))?;
-    let limit = bounded(q.limit.as_deref(), "limit", 50, 500)?;
-    if limit == 0 {
-        return Err(ApiError::bad_request(
-            "limit",
-            "limit must be a whole number from 1 to 500",
-        ));
-    }
-    let offset = bounded(q.offset.as_deref(), "offset", 0, i64::from(i32::MAX))?;
+    let super::page::Page { limit, offset } = super::page::AUDIT.parse(q.limit.as_deref(), q.offset.as_deref())?;
 
     let filter = |sql: &mut Sql| {
         if let Some(c) = call {

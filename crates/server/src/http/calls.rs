@@ -3,6 +3,7 @@
 
 use super::error::{ApiError, Problem};
 use super::extract::{OptionalJson, ValidJson, ValidQuery, date_bound, opt_uuid, path_id, reason};
+use super::page;
 use crate::auth::AuthUser;
 use crate::calls::{Answer, CallDetails, CallPage, CallStats, NewCall};
 use crate::state::AppState;
@@ -12,7 +13,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
-use vytalcall_domain::access::CallRequest;
+use vytalcall_domain::access::{CallRequest, MAX_ADDITIONAL_PROVIDERS};
 use vytalcall_domain::call::{CallStatus, CallType};
 use vytalcall_domain::{CallId, UserId};
 
@@ -26,6 +27,8 @@ pub struct CreateCallBody {
     #[schema(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub provider_id: Option<String>,
     /// Further providers taking part (vytalcall extension).
+    // `max_items` is access::MAX_ADDITIONAL_PROVIDERS (the attribute takes only a literal;
+    // the test below checks that they agree).
     #[schema(value_type = Option<Vec<super::schema::UuidText>>, max_items = 8)]
     pub additional_provider_ids: Option<Vec<String>>,
     /// `video` (default) or `audio`.
@@ -57,10 +60,10 @@ impl CreateCallBody {
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;
-        if additional.len() > 8 {
+        if additional.len() > MAX_ADDITIONAL_PROVIDERS {
             return Err(ApiError::invalid(
                 "additionalProviderIds",
-                "at most 8 additional providers",
+                format!("at most {MAX_ADDITIONAL_PROVIDERS} additional providers"),
             ));
         }
         let call_type = match self.call_type.as_deref() {
@@ -139,17 +142,6 @@ pub struct ListCallsQuery {
     pub offset: Option<String>,
 }
 
-fn number(raw: Option<&str>, field: &str, default: i64, min: i64, max: i64) -> Result<i64, ApiError> {
-    let Some(raw) = raw else { return Ok(default) };
-    match raw.parse::<i64>() {
-        Ok(n) if (min..=max).contains(&n) => Ok(n),
-        _ => Err(ApiError::bad_request(
-            field,
-            format!("{field} must be a whole number from {min} to {max}"),
-        )),
-    }
-}
-
 fn range_filter(start: Option<&str>, end: Option<&str>) -> Result<CallFilter, ApiError> {
     // An end before the start is an empty range (no calls), not an error.
     Ok(CallFilter {
@@ -196,9 +188,13 @@ pub async fn list_calls(
                 "status must be one of scheduled, ringing, active, ended, cancelled, missed, failed",
             )
         })?;
-    let limit = number(q.limit.as_deref(), "limit", 20, 1, 100)?;
-    let offset = number(q.offset.as_deref(), "offset", 0, 0, 1_000_000)?;
-    Ok(Json(state.calls.list_for(&user.actor, filter, limit, offset).await?))
+    let page = page::CALLS.parse(q.limit.as_deref(), q.offset.as_deref())?;
+    Ok(Json(
+        state
+            .calls
+            .list_for(&user.actor, filter, page.limit, page.offset)
+            .await?,
+    ))
 }
 
 /// One call with its participants, transitions and consents.
@@ -334,4 +330,32 @@ pub async fn stats(
 ) -> Result<Json<CallStats>, ApiError> {
     let filter = range_filter(q.start_date.as_deref(), q.end_date.as_deref())?;
     Ok(Json(state.calls.stats_for(&user.actor, filter).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_openapi_document_publishes_the_domains_limit_on_additional_providers() {
+        let (_, doc) = crate::http::api();
+        let doc = serde_json::to_value(&doc).expect("the document serializes");
+        let published =
+            &doc["components"]["schemas"]["CreateCallBody"]["properties"]["additionalProviderIds"]["maxItems"];
+        assert_eq!(published.as_u64(), Some(MAX_ADDITIONAL_PROVIDERS as u64));
+    }
+
+    #[test]
+    fn a_request_naming_more_additional_providers_than_a_call_holds_is_refused() {
+        let body = |n: usize| CreateCallBody {
+            additional_provider_ids: Some((0..n).map(|_| uuid::Uuid::new_v4().to_string()).collect()),
+            ..Default::default()
+        };
+        assert!(body(MAX_ADDITIONAL_PROVIDERS).into_new_call().is_ok());
+        let refused = body(MAX_ADDITIONAL_PROVIDERS + 1)
+            .into_new_call()
+            .err()
+            .expect("one too many");
+        assert_eq!(refused.field.as_deref(), Some("additionalProviderIds"));
+    }
 }

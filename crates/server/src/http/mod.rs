@@ -11,6 +11,7 @@ pub mod extract;
 pub mod health;
 pub mod ice;
 pub mod limits;
+pub mod page;
 pub mod recordings;
 pub mod schema;
 

@@ -22,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
+use vytalcall_domain::access::MAX_CALL_MEMBERS;
 use vytalcall_domain::{CallId, RecordingId, UserId};
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -56,8 +57,12 @@ impl StartRecordingBody {
                 "consentMethod must be verbal, written, electronic or in-app",
             ));
         }
-        if self.consented_participants.len() > 16 {
-            return Err(ApiError::invalid("consentedParticipants", "at most 16 participants"));
+        // Each must be a member of the call, so a longer list can only repeat someone.
+        if self.consented_participants.len() > MAX_CALL_MEMBERS {
+            return Err(ApiError::invalid(
+                "consentedParticipants",
+                format!("at most {MAX_CALL_MEMBERS} participants"),
+            ));
         }
         self.consented_participants
             .iter()

@@ -19,7 +19,7 @@ use base64::Engine;
 use serde_json::json;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
-use vytalcall_domain::access::Members;
+use vytalcall_domain::access::{MAX_CALL_MEMBERS, Members};
 use vytalcall_domain::call::CallStatus;
 use vytalcall_domain::consent::{self, StartRefused};
 use vytalcall_domain::{CallId, RecordingId, Role, UserId};
@@ -70,11 +70,13 @@ fn encode(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// One Matroska track per participant stream: audio then video, patient first.
+/// One Matroska track per participant stream: audio then video, patient first. Track
+/// numbers are bytes here, which a call's members always fit.
 fn tracks_for(members: &Members) -> (Vec<TrackSpec>, HashMap<UserId, ParticipantTracks>) {
+    const { assert!(2 * MAX_CALL_MEMBERS <= u8::MAX as usize) };
     let mut specs = Vec::new();
     let mut map = HashMap::new();
-    for (i, user) in members.all().enumerate().take(60) {
+    for (i, user) in members.all().enumerate().take(MAX_CALL_MEMBERS) {
         let audio = (2 * i + 1) as u8;
         let video = audio + 1;
         specs.push(TrackSpec {

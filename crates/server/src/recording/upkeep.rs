@@ -151,7 +151,7 @@ impl RecordingService {
     /// Deletes expired recordings (not on legal hold) from storage and database; each
     /// deletion is audited. Returns how many were deleted.
     pub async fn run_retention(&self, now: i64) -> Result<usize, RecordingError> {
-        let cutoff = now.saturating_sub(i64::from(self.retention_days).saturating_mul(86_400_000));
+        let cutoff = vytalcall_domain::consent::retention_cutoff(now, self.retention_days);
         let mut deleted = 0;
         for row in repo::expired(&self.db.pool, cutoff).await? {
             if !vytalcall_domain::consent::due_for_deletion(row.started_at, self.retention_days, row.legal_hold, now) {
