@@ -1,8 +1,9 @@
 //! `GET /webrtc/audit`: the audit trail, for admins, newest first. Reading it is itself
 //! audited.
 
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::ValidQuery;
+use super::problems::{BadRequest, Forbidden, Unauthorized};
 use crate::audit::{self, Outcome};
 use crate::auth::AuthUser;
 use crate::state::AppState;
@@ -60,9 +61,7 @@ pub struct AuditPage {
 #[utoipa::path(get, path = "/audit", tag = "audit", params(AuditQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = AuditPage),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden,
     ))]
 pub async fn list_audit(
     State(state): State<AppState>,

@@ -1,9 +1,10 @@
 //! `/webrtc/calls` and `/webrtc/stats`: thin handlers that parse, call the calls service and
 //! reply. Parsing turns request text into domain types and names the field at fault.
 
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::{OptionalJson, ValidJson, ValidQuery, date_bound, opt_uuid, path_id, reason};
 use super::page;
+use super::problems::{BadRequest, Forbidden, Invalid, NotFound, NotInThisState, Unauthorized};
 use crate::auth::AuthUser;
 use crate::calls::{Answer, CallDetails, CallPage, CallStats, NewCall};
 use crate::state::AppState;
@@ -100,10 +101,7 @@ impl CreateCallBody {
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The call", body = CallDetails),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, Invalid,
     ))]
 pub async fn create_call(
     State(state): State<AppState>,
@@ -155,8 +153,7 @@ fn range_filter(start: Option<&str>, end: Option<&str>) -> Result<CallFilter, Ap
 #[utoipa::path(get, path = "/calls", tag = "calls", params(ListCallsQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = CallPage),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized,
     ))]
 pub async fn list_calls(
     State(state): State<AppState>,
@@ -202,9 +199,7 @@ pub async fn list_calls(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = CallDetails),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound,
     ))]
 pub async fn get_call(
     State(state): State<AppState>,
@@ -231,12 +226,7 @@ pub struct AnswerBody {
     request_body = Option<AnswerBody>, security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = CallDetails),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not possible in the call's current state", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, NotInThisState, Invalid,
     ))]
 pub async fn answer_call(
     State(state): State<AppState>,
@@ -265,11 +255,7 @@ pub struct ReasonBody {
     request_body = Option<ReasonBody>, security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = CallDetails),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not possible in the call's current state", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound, NotInThisState, Invalid,
     ))]
 pub async fn end_call(
     State(state): State<AppState>,
@@ -287,11 +273,7 @@ pub async fn end_call(
     request_body = Option<ReasonBody>, security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = CallDetails),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Not possible in the call's current state", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound, NotInThisState, Invalid,
     ))]
 pub async fn cancel_call(
     State(state): State<AppState>,
@@ -320,8 +302,7 @@ pub struct StatsQuery {
 #[utoipa::path(get, path = "/stats", tag = "calls", params(StatsQuery), security(("bearer" = [])),
     responses(
         (status = 200, description = "Success", body = CallStats),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized,
     ))]
 pub async fn stats(
     State(state): State<AppState>,

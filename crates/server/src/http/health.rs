@@ -2,6 +2,7 @@
 //! platform); they reveal counts, never ids.
 
 use super::error::ApiError;
+use super::problems::DependencyDown;
 use crate::state::AppState;
 use crate::storage::calls::count_by_status;
 use axum::Json;
@@ -19,7 +20,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// The process can serve requests: the database answers, and Redis when configured.
 #[utoipa::path(get, path = "/readyz", tag = "operations",
-    responses((status = 200, description = "Ready"), (status = 503, description = "A dependency is down", body = super::error::Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Ready"), DependencyDown))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     state.db.ping().await.map_err(|e| {
         tracing::warn!(error = %e, "readiness check failed");

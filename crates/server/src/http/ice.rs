@@ -2,7 +2,7 @@
 //! `TURN_SECRET`, TURN entries carry credentials minted for this user that expire after
 //! `TURN_CREDENTIAL_TTL_SECONDS`; otherwise the static `WEBRTC_TURN_*` values.
 
-use super::error::Problem;
+use super::problems::Unauthorized;
 use crate::auth::AuthUser;
 use crate::state::AppState;
 use axum::Json;
@@ -32,7 +32,7 @@ pub struct IceServers {
 
 /// STUN and TURN servers for the caller.
 #[utoipa::path(get, path = "/ice-servers", tag = "webrtc", security(("bearer" = [])),
-    responses((status = 200, description = "Success", body = IceServers), (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, description = "Success", body = IceServers), Unauthorized))]
 pub async fn ice_servers(State(state): State<AppState>, user: AuthUser) -> Json<IceServers> {
     let t = &state.settings.turn;
     let mut servers = Vec::new();

@@ -12,6 +12,7 @@ pub mod health;
 pub mod ice;
 pub mod limits;
 pub mod page;
+pub mod problems;
 pub mod recordings;
 pub mod schema;
 
@@ -35,7 +36,8 @@ use utoipa_swagger_ui::SwaggerUi;
 #[openapi(
     info(title = "vytalcall", description = "Telehealth call server: calls, WebRTC signaling settings, audit trail."),
     modifiers(&BearerAuth),
-    components(schemas(schema::CallStatusName, schema::CallTypeName, schema::UuidText)),
+    // `Problem` is the body of every response in `problems` (those do not register it).
+    components(schemas(schema::CallStatusName, schema::CallTypeName, schema::UuidText, error::Problem)),
     tags(
         (name = "calls", description = "Placing, answering and ending calls"),
         (name = "recordings", description = "Consent-based call recording"),

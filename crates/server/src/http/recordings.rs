@@ -5,8 +5,12 @@
 //! Only the call's providers and admins manage and play recordings; every access is
 //! audited by the recording service.
 
-use super::error::{ApiError, Problem};
+use super::error::ApiError;
 use super::extract::{ValidJson, path_id};
+use super::problems::{
+    BadRequest, Forbidden, IntegrityFailure, Invalid, InvalidConsent, InvalidOffer, NotAdmittedToRecording, NotAnAdmin,
+    NotFound, RangeNotSatisfiable, RecordingNotRunning, RecordingRefused, RecordingStillRunning, Unauthorized,
+};
 use crate::auth::AuthUser;
 use crate::calls::view::iso;
 use crate::recording::RecordingError;
@@ -168,12 +172,7 @@ fn view(state: &AppState, row: &RecordingRow, consents: Option<Vec<ConsentRecord
     params(("id" = String, Path, format = Uuid)), request_body = StartRecordingBody, security(("bearer" = [])),
     responses(
         (status = 201, description = "Recording started", body = RecordingView),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Consent missing (the detail names who), call not active, or already recording", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, RecordingRefused, Invalid,
     ))]
 pub async fn start_recording(
     State(state): State<AppState>,
@@ -198,11 +197,7 @@ pub async fn start_recording(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Recording stopped", body = RecordingView),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The recording is not running", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, RecordingNotRunning,
     ))]
 pub async fn stop_recording(
     State(state): State<AppState>,
@@ -221,10 +216,7 @@ pub async fn stop_recording(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The recording", body = RecordingView),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound,
     ))]
 pub async fn get_recording(
     State(state): State<AppState>,
@@ -248,13 +240,7 @@ pub async fn get_recording(
     responses(
         (status = 200, description = "The whole file", content_type = "video/webm"),
         (status = 206, description = "The requested range", content_type = "video/webm"),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not allowed for this user", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The recording is still running", body = Problem, content_type = "application/problem+json"),
-        (status = 416, description = "Range not satisfiable", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "The stored recording failed its integrity check", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, Forbidden, NotFound, RecordingStillRunning, RangeNotSatisfiable, IntegrityFailure,
     ))]
 pub async fn recording_media(
     State(state): State<AppState>,
@@ -317,11 +303,7 @@ pub struct SessionDescription {
     request_body = SessionDescription, security(("bearer" = [])),
     responses(
         (status = 200, description = "The recording peer's answer", body = SessionDescription),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "No consent on record, or the recording is not running", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Not an acceptable SDP offer", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound, NotAdmittedToRecording, InvalidOffer,
     ))]
 pub async fn recording_offer(
     State(state): State<AppState>,
@@ -359,10 +341,7 @@ pub struct ConsentBody {
     params(("id" = String, Path, format = Uuid)), request_body = ConsentBody, security(("bearer" = [])),
     responses(
         (status = 204, description = "Recorded"),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid body, or not a participant", body = Problem, content_type = "application/problem+json"),
+        BadRequest, Unauthorized, NotFound, InvalidConsent,
     ))]
 pub async fn recording_consent(
     State(state): State<AppState>,
@@ -389,11 +368,7 @@ pub struct LegalHoldBody {
     request_body = LegalHoldBody, security(("bearer" = [])),
     responses(
         (status = 200, description = "The recording", body = RecordingView),
-        (status = 401, description = "Missing or invalid bearer token", body = Problem, content_type = "application/problem+json"),
-        (status = 400, description = "Malformed request (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid field value (the problem names the field)", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "Not found, or not visible to this user", body = Problem, content_type = "application/problem+json"),
+        Unauthorized, BadRequest, NotAnAdmin, Invalid, NotFound,
     ))]
 pub async fn legal_hold(
     State(state): State<AppState>,
