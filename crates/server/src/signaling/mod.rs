@@ -20,17 +20,19 @@ pub mod notifier;
 pub mod payload;
 pub mod presence;
 mod session;
+pub mod wire;
 
 use crate::auth::AuthError;
 use crate::config::Settings;
 use crate::state::AppState;
+use crate::tasks::Jobs;
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::http::{HeaderMap, HeaderValue};
 use error::SignalingError;
 pub use notifier::{Notices, SignalingNotifier};
 use presence::{LocalPresence, Presence};
-use serde_json::{Value, json};
+use serde_json::Value;
 use session::Session;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::{SocketRef, TryData};
@@ -114,8 +116,8 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 pub type RedisAdapter = socketioxide_redis::CustomRedisAdapter<socketioxide::adapter::Emitter, multinode::PubSubDriver>;
 
 /// Builds the Socket.IO server (in memory, or on Redis when the state has a link), registers
-/// the namespace and starts the background work; returns the `/socket.io/` routes.
-pub async fn start(state: AppState, notices: Notices) -> anyhow::Result<Router> {
+/// the namespace and starts its background jobs in `jobs`; returns the `/socket.io/` routes.
+pub async fn start(state: AppState, notices: Notices, jobs: &mut Jobs) -> anyhow::Result<Router> {
     let origins = state.settings.frontend_urls.clone();
     match state.redis.clone() {
         None => {
@@ -130,7 +132,7 @@ pub async fn start(state: AppState, notices: Notices) -> anyhow::Result<Router> 
             }
             let presence = LocalPresence::restored(&interrupted, crate::now_millis());
             let (layer, io) = builder(&state.settings).build_layer();
-            attach(&io, state, notices, Arc::new(presence));
+            attach(&io, state, notices, Arc::new(presence), jobs);
             Ok(routes(layer, &origins))
         }
         Some(link) => {
@@ -140,8 +142,8 @@ pub async fn start(state: AppState, notices: Notices) -> anyhow::Result<Router> 
             let ctr = socketioxide_redis::RedisAdapterCtr::new_with_driver(link.driver(), config);
             let (layer, io) = builder(&state.settings).with_adapter::<RedisAdapter>(ctr).build_layer();
             let presence = Arc::new(multinode::RedisPresence::new(&link));
-            tokio::spawn(multinode::keep_alive(link.clone()));
-            let init = attach(&io, state, notices, presence);
+            jobs.spawn("redis keep-alive", multinode::keep_alive(link.clone()));
+            let init = attach(&io, state, notices, presence, jobs);
             init.await
                 .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
             Ok(routes(layer, &origins))
@@ -216,6 +218,7 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
     state: AppState,
     notices: Notices,
     presence: Arc<dyn Presence>,
+    jobs: &mut Jobs,
 ) -> A::InitRes {
     let hub = Arc::new(Hub {
         io: io.clone(),
@@ -250,8 +253,8 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
         }
     };
     let init = io.ns(NAMESPACE, on_connect.with(authenticate));
-    tokio::spawn(notifier::deliver(hub.clone(), notices));
-    tokio::spawn(hub.clone().sweep());
+    jobs.spawn("signaling notices", notifier::deliver(hub.clone(), notices));
+    jobs.every("signaling sweep", Duration::from_secs(1), move || hub.clone().sweep());
     init
 }
 
@@ -316,7 +319,7 @@ impl<A: Adapter> Hub<A> {
             return;
         };
         metrics::gauge!("vytalcall_signaling_connected_sockets").increment(1.0);
-        s.join(presence::user_room(session.caller.user));
+        s.join(wire::user_room(session.caller.user));
         let consumer = session.claim_queue();
         session::register_events(&s, &session, &self.limits);
         if consumer {
@@ -339,10 +342,7 @@ impl<A: Adapter> Hub<A> {
     /// Once a second: end the grace of users who did not come back, and ask silent
     /// participants for quality stats.
     async fn sweep(self: Arc<Self>) {
-        let mut tick = tokio::time::interval(Duration::from_secs(1));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        loop {
-            tick.tick().await;
+        {
             let now = crate::now_millis();
             let store_answered = match self.presence.maintain(now).await {
                 Ok(m) => {
@@ -353,14 +353,7 @@ impl<A: Adapter> Hub<A> {
                         if let Err(e) = self.state.calls.devices_lost_with_node(call, user).await {
                             tracing::warn!(error = %e, call_id = %call, "could not close the devices of a dead node");
                         }
-                        let body = json!({ "callId": call, "userId": user, "timestamp": notifier::timestamp(now) });
-                        handlers::emit_to(
-                            &self,
-                            vec![presence::call_room(call)],
-                            "participant-disconnected",
-                            &body,
-                        )
-                        .await;
+                        handlers::announce_disconnected(&self, call, user, now).await;
                     }
                     true
                 }
@@ -508,7 +501,7 @@ impl<A: Adapter> Hub<A> {
                 continue;
             };
             for call in session.silent_calls(now, self.limits.quality_silence_ms) {
-                let _ = s.emit("request-quality-stats", &json!({ "callId": call }));
+                wire::emit(&s, &wire::RequestQualityStats { call_id: call });
             }
         }
     }
@@ -521,10 +514,14 @@ impl<A: Adapter> Hub<A> {
             tracing::error!(error = %err, event, "signaling storage failure");
         }
         match ack {
-            Some(ack) => ack(json!({ "error": e.body() })),
-            None => {
-                let _ = s.emit("error", &json!({ "event": event, "error": e.body() }));
-            }
+            Some(ack) => ack(wire::error_reply(e.body())),
+            None => wire::emit(
+                s,
+                &wire::ErrorEvent {
+                    event: Some(event.to_string()),
+                    error: e.body(),
+                },
+            ),
         }
     }
 }
@@ -551,9 +548,17 @@ async fn expire_with_token<A: Adapter>(s: SocketRef<A>, session: Arc<Session>, l
     if !s.connected() {
         return;
     }
-    let body = json!({ "error": { "code": "token-expired", "message": "the access token has expired; reconnect with a fresh token" } });
-    let _ = s.emit("error", &body);
-    let _ = s.emit("session-expired", &json!({ "reason": "token-expired" }));
+    let error = wire::ErrorBody {
+        code: "token-expired",
+        message: "the access token has expired; reconnect with a fresh token".into(),
+    };
+    wire::emit(&s, &wire::ErrorEvent { event: None, error });
+    wire::emit(
+        &s,
+        &wire::SessionExpired {
+            reason: "token-expired",
+        },
+    );
     tokio::time::sleep(Duration::from_millis(50)).await;
     let _ = s.disconnect();
 }

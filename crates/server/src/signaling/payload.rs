@@ -34,7 +34,7 @@ impl EventName {
         EventName::ReconnectCall,
     ];
 
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             EventName::JoinCall => "join-call",
             EventName::LeaveCall => "leave-call",
@@ -81,21 +81,14 @@ pub enum Signal {
 }
 
 impl Signal {
-    /// The event name and the payload field the seed uses for it.
-    pub fn wire(&self) -> (&'static str, &'static str) {
+    /// The event it arrived as, and is relayed as.
+    pub fn name(&self) -> &'static str {
+        use super::wire::ServerEvent;
         match self {
-            Signal::Offer(_) => ("offer", "offer"),
-            Signal::Answer(_) => ("answer", "answer"),
-            Signal::Candidate(_) => ("ice-candidate", "candidate"),
+            Signal::Offer(_) => super::wire::Offer::NAME,
+            Signal::Answer(_) => super::wire::Answer::NAME,
+            Signal::Candidate(_) => super::wire::IceCandidate::NAME,
         }
-    }
-
-    pub fn body(&self) -> Value {
-        let v = match self {
-            Signal::Offer(d) | Signal::Answer(d) => serde_json::to_value(d),
-            Signal::Candidate(c) => serde_json::to_value(c),
-        };
-        v.unwrap_or(Value::Null)
     }
 }
 
@@ -464,6 +457,12 @@ mod tests {
         let ClientEvent::Relay { signal, .. } = parse(EventName::Offer, &data).expect("valid") else {
             panic!("a relay");
         };
-        assert_eq!(signal.body(), json!({"type": "offer", "sdp": "v=0"}));
+        let Signal::Offer(offer) = signal else {
+            panic!("an offer")
+        };
+        assert_eq!(
+            serde_json::to_value(offer).expect("json"),
+            json!({"type": "offer", "sdp": "v=0"})
+        );
     }
 }
