@@ -2,10 +2,17 @@
 //! values. Field names are the seed's (`callId`, `targetUserId`, `videoEnabled`, ...).
 //! Relayed bodies (`offer`, `answer`, `candidate`) are rebuilt from their known fields, so a
 //! client can smuggle nothing else to its peer.
+//!
+//! Payloads are read with serde and `serde_path_to_error`, as REST bodies are
+//! (`http::extract`): each field's type (in [`fields`]) refuses a bad value with the message
+//! clients know, and the error's path names the field.
+
+mod fields;
 
 use super::error::SignalingError;
-use serde::Serialize;
-use serde_json::{Map, Value};
+use fields::{Flag, Id, Metric, Object, Resolution, Scalar, Shape, Text};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use vytalcall_domain::quality::QualityMetrics;
 use vytalcall_domain::{CallId, UserId};
 
@@ -140,40 +147,159 @@ const MAX_REASON: usize = 200;
 const MAX_CANDIDATE: usize = 4096;
 const MAX_SHORT: usize = 256;
 
+/// Every event names its call first; a bad `callId` is the refusal whatever else is wrong.
+#[derive(Deserialize)]
+struct ForCall {
+    #[serde(rename = "callId")]
+    call: Option<Id<CallId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct JoinCallIn {
+    video_enabled: Option<Flag>,
+    audio_enabled: Option<Flag>,
+}
+
+#[derive(Deserialize)]
+struct LeaveCallIn {
+    reason: Option<Text<MAX_REASON>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct OfferIn {
+    offer: Option<Object<DescriptionIn>>,
+    target_user_id: Option<Id<UserId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AnswerIn {
+    answer: Option<Object<DescriptionIn>>,
+    target_user_id: Option<Id<UserId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IceCandidateIn {
+    candidate: Option<Object<CandidateIn>>,
+    target_user_id: Option<Id<UserId>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UpdateMediaIn {
+    video_enabled: Option<Flag>,
+    audio_enabled: Option<Flag>,
+    screen_share_enabled: Option<Flag>,
+}
+
+#[derive(Deserialize)]
+struct ConnectionQualityIn {
+    metrics: Option<Object<MetricsIn>>,
+}
+
+/// `{ type, sdp }`, read loosely: the message for a bad part depends on the event.
+#[derive(Deserialize)]
+struct DescriptionIn {
+    #[serde(rename = "type")]
+    kind: Option<Scalar>,
+    sdp: Option<Scalar>,
+}
+
+impl Shape for DescriptionIn {
+    const NOT_AN_OBJECT: &'static str = "must be an object { type, sdp }";
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CandidateIn {
+    candidate: Option<Scalar>,
+    sdp_mid: Option<Scalar>,
+    #[serde(rename = "sdpMLineIndex")]
+    sdp_m_line_index: Option<Scalar>,
+    username_fragment: Option<Scalar>,
+}
+
+impl Shape for CandidateIn {
+    const NOT_AN_OBJECT: &'static str = "must be an object { candidate, sdpMid, sdpMLineIndex }";
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct MetricsIn {
+    bandwidth: Option<Metric<10_000_000>>,
+    latency: Option<Metric<600_000>>,
+    packet_loss: Option<Metric<100>>,
+    jitter: Option<Metric<600_000>>,
+    video_resolution: Option<Resolution>,
+}
+
+impl Shape for MetricsIn {
+    const NOT_AN_OBJECT: &'static str = "must be an object";
+}
+
+/// Reads `data` as `T`, naming the field at fault.
+fn read<'a, T: Deserialize<'a>>(data: &'a Value) -> Result<T, SignalingError> {
+    serde_path_to_error::deserialize(data).map_err(fields::refusal)
+}
+
 pub fn parse(event: EventName, data: &Value) -> Result<ClientEvent, SignalingError> {
-    let Value::Object(m) = data else {
+    // serde would also fill a struct from an array, positionally; payloads are objects only.
+    if !data.is_object() {
         return Err(SignalingError::invalid("payload", "must be an object"));
-    };
-    let call = uuid_field(m, "callId")?.ok_or_else(|| missing("callId"))?;
+    }
+    let ForCall { call } = read(data)?;
+    let call = call.ok_or_else(|| missing("callId"))?.0;
+    let flag = |f: Option<Flag>| f.map(|Flag(b)| b);
     Ok(match event {
-        EventName::JoinCall => ClientEvent::JoinCall {
-            call,
-            video: bool_field(m, "videoEnabled")?.unwrap_or(true),
-            audio: bool_field(m, "audioEnabled")?.unwrap_or(true),
-        },
-        EventName::LeaveCall => ClientEvent::LeaveCall {
-            call,
-            reason: text_field(m, "reason", MAX_REASON)?,
-        },
-        EventName::Offer => ClientEvent::Relay {
-            call,
-            signal: Signal::Offer(description(m, "offer", &["offer"])?),
-            target: uuid_field(m, "targetUserId")?,
-        },
-        EventName::Answer => ClientEvent::Relay {
-            call,
-            signal: Signal::Answer(description(m, "answer", &["answer", "pranswer"])?),
-            target: uuid_field(m, "targetUserId")?,
-        },
-        EventName::IceCandidate => ClientEvent::Relay {
-            call,
-            signal: Signal::Candidate(candidate(m)?),
-            target: uuid_field(m, "targetUserId")?,
-        },
+        EventName::JoinCall => {
+            let e: JoinCallIn = read(data)?;
+            ClientEvent::JoinCall {
+                call,
+                video: flag(e.video_enabled).unwrap_or(true),
+                audio: flag(e.audio_enabled).unwrap_or(true),
+            }
+        }
+        EventName::LeaveCall => {
+            let e: LeaveCallIn = read(data)?;
+            ClientEvent::LeaveCall {
+                call,
+                reason: e.reason.map(|Text(r)| r),
+            }
+        }
+        EventName::Offer => {
+            let e: OfferIn = read(data)?;
+            ClientEvent::Relay {
+                call,
+                signal: Signal::Offer(description(e.offer, "offer", &["offer"])?),
+                target: e.target_user_id.map(|Id(u)| u),
+            }
+        }
+        EventName::Answer => {
+            let e: AnswerIn = read(data)?;
+            ClientEvent::Relay {
+                call,
+                signal: Signal::Answer(description(e.answer, "answer", &["answer", "pranswer"])?),
+                target: e.target_user_id.map(|Id(u)| u),
+            }
+        }
+        EventName::IceCandidate => {
+            let e: IceCandidateIn = read(data)?;
+            ClientEvent::Relay {
+                call,
+                signal: Signal::Candidate(candidate(e.candidate)?),
+                target: e.target_user_id.map(|Id(u)| u),
+            }
+        }
         EventName::UpdateMedia => {
-            let video = bool_field(m, "videoEnabled")?;
-            let audio = bool_field(m, "audioEnabled")?;
-            let screen = bool_field(m, "screenShareEnabled")?;
+            let e: UpdateMediaIn = read(data)?;
+            let (video, audio, screen) = (
+                flag(e.video_enabled),
+                flag(e.audio_enabled),
+                flag(e.screen_share_enabled),
+            );
             if video.is_none() && audio.is_none() && screen.is_none() {
                 return Err(SignalingError::invalid(
                     "videoEnabled",
@@ -187,10 +313,13 @@ pub fn parse(event: EventName, data: &Value) -> Result<ClientEvent, SignalingErr
                 screen,
             }
         }
-        EventName::ConnectionQuality => ClientEvent::ConnectionQuality {
-            call,
-            metrics: metrics(m)?,
-        },
+        EventName::ConnectionQuality => {
+            let e: ConnectionQualityIn = read(data)?;
+            ClientEvent::ConnectionQuality {
+                call,
+                metrics: metrics(e.metrics)?,
+            }
+        }
         EventName::ReconnectCall => ClientEvent::ReconnectCall { call },
     })
 }
@@ -199,67 +328,41 @@ fn missing(field: &'static str) -> SignalingError {
     SignalingError::invalid(field, "is required")
 }
 
-/// A UUID field; absent and `null` are `None`.
-fn uuid_field<T: std::str::FromStr>(m: &Map<String, Value>, field: &'static str) -> Result<Option<T>, SignalingError> {
-    match m.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) => s
-            .parse()
-            .map(Some)
-            .map_err(|_| SignalingError::invalid(field, "must be a UUID")),
-        Some(_) => Err(SignalingError::invalid(field, "must be a UUID string")),
-    }
-}
-
-fn bool_field(m: &Map<String, Value>, field: &'static str) -> Result<Option<bool>, SignalingError> {
-    match m.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Bool(b)) => Ok(Some(*b)),
-        Some(_) => Err(SignalingError::invalid(field, "must be true or false")),
-    }
-}
-
-fn text_field(m: &Map<String, Value>, field: &'static str, max: usize) -> Result<Option<String>, SignalingError> {
-    match m.get(field) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if s.chars().count() <= max => Ok(Some(s.clone())),
-        Some(Value::String(_)) => Err(SignalingError::invalid(
-            field,
-            format!("must be at most {max} characters"),
-        )),
-        Some(_) => Err(SignalingError::invalid(field, "must be a string")),
-    }
-}
-
 fn description(
-    m: &Map<String, Value>,
+    d: Option<Object<DescriptionIn>>,
     field: &'static str,
     kinds: &[&'static str],
 ) -> Result<Description, SignalingError> {
-    let Some(Value::Object(d)) = m.get(field) else {
-        return Err(SignalingError::invalid(field, "must be an object { type, sdp }"));
+    let Some(Object(d)) = d else {
+        return Err(SignalingError::invalid(field, DescriptionIn::NOT_AN_OBJECT));
     };
-    let kind = match d.get("type") {
-        Some(Value::String(t)) => kinds.iter().find(|k| **k == t.as_str()).copied(),
+    let kind = match &d.kind {
+        Some(Scalar::Str(t)) => kinds.iter().find(|k| **k == t.as_str()).copied(),
         _ => None,
     }
     .ok_or_else(|| SignalingError::invalid(field, format!("type must be {}", kinds.join(" or "))))?;
-    let sdp = match d.get("sdp") {
-        Some(Value::String(s)) if !s.is_empty() => s.clone(),
+    let sdp = match d.sdp {
+        Some(Scalar::Str(s)) if !s.is_empty() => s,
         _ => return Err(SignalingError::invalid(field, "sdp must be a non-empty string")),
     };
     Ok(Description { kind, sdp })
 }
 
-fn candidate(m: &Map<String, Value>) -> Result<Candidate, SignalingError> {
-    let Some(Value::Object(c)) = m.get("candidate") else {
-        return Err(SignalingError::invalid(
-            "candidate",
-            "must be an object { candidate, sdpMid, sdpMLineIndex }",
-        ));
+/// A short optional string (`null` and absent are `None`); `why` otherwise.
+fn short(v: Option<Scalar>, why: &'static str) -> Result<Option<String>, SignalingError> {
+    match v {
+        None | Some(Scalar::Null) => Ok(None),
+        Some(Scalar::Str(s)) if s.chars().count() <= MAX_SHORT => Ok(Some(s)),
+        Some(_) => Err(SignalingError::invalid("candidate", why)),
+    }
+}
+
+fn candidate(c: Option<Object<CandidateIn>>) -> Result<Candidate, SignalingError> {
+    let Some(Object(c)) = c else {
+        return Err(SignalingError::invalid("candidate", CandidateIn::NOT_AN_OBJECT));
     };
-    let candidate = match c.get("candidate") {
-        Some(Value::String(s)) if s.len() <= MAX_CANDIDATE => s.clone(),
+    let candidate = match c.candidate {
+        Some(Scalar::Str(s)) if s.len() <= MAX_CANDIDATE => s,
         _ => {
             return Err(SignalingError::invalid(
                 "candidate",
@@ -267,11 +370,10 @@ fn candidate(m: &Map<String, Value>) -> Result<Candidate, SignalingError> {
             ));
         }
     };
-    let sdp_mid = text_field(c, "sdpMid", MAX_SHORT)
-        .map_err(|_| SignalingError::invalid("candidate", "sdpMid must be a short string or null"))?;
-    let sdp_m_line_index = match c.get("sdpMLineIndex") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().and_then(|i| u16::try_from(i).ok()).ok_or_else(|| {
+    let sdp_mid = short(c.sdp_mid, "sdpMid must be a short string or null")?;
+    let sdp_m_line_index = match c.sdp_m_line_index {
+        None | Some(Scalar::Null) => None,
+        Some(Scalar::Number(_, n)) => Some(n.and_then(|i| u16::try_from(i).ok()).ok_or_else(|| {
             SignalingError::invalid("candidate", "sdpMLineIndex must be a small non-negative integer")
         })?),
         Some(_) => {
@@ -287,8 +389,7 @@ fn candidate(m: &Map<String, Value>) -> Result<Candidate, SignalingError> {
             "sdpMid or sdpMLineIndex is required",
         ));
     }
-    let username_fragment = text_field(c, "usernameFragment", MAX_SHORT)
-        .map_err(|_| SignalingError::invalid("candidate", "usernameFragment must be a short string or null"))?;
+    let username_fragment = short(c.username_fragment, "usernameFragment must be a short string or null")?;
     Ok(Candidate {
         candidate,
         sdp_mid,
@@ -297,40 +398,20 @@ fn candidate(m: &Map<String, Value>) -> Result<Candidate, SignalingError> {
     })
 }
 
-fn number(m: &Map<String, Value>, field: &'static str, max: f64) -> Result<f64, SignalingError> {
-    match m.get(field).and_then(Value::as_f64) {
-        Some(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(x),
-        Some(_) => Err(SignalingError::invalid(
-            field,
-            format!("must be a number between 0 and {max}"),
-        )),
-        None => Err(SignalingError::invalid(field, "is required and must be a number")),
+fn metrics(m: Option<Object<MetricsIn>>) -> Result<QualityMetrics, SignalingError> {
+    let Some(Object(m)) = m else {
+        return Err(SignalingError::invalid("metrics", MetricsIn::NOT_AN_OBJECT));
+    };
+    fn required<const MAX: u64>(v: Option<Metric<MAX>>, field: &'static str) -> Result<f64, SignalingError> {
+        v.map(|Metric(x)| x)
+            .ok_or_else(|| SignalingError::invalid(field, fields::METRIC_REQUIRED))
     }
-}
-
-fn metrics(m: &Map<String, Value>) -> Result<QualityMetrics, SignalingError> {
-    let Some(Value::Object(q)) = m.get("metrics") else {
-        return Err(SignalingError::invalid("metrics", "must be an object"));
-    };
-    let video_resolution = match q.get("videoResolution") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s))
-            if s.len() <= 16
-                && s.split_once('x')
-                    .is_some_and(|(w, h)| w.parse::<u32>().is_ok() && h.parse::<u32>().is_ok()) =>
-        {
-            Some(s.clone())
-        }
-        Some(_) => {
-            return Err(SignalingError::invalid("videoResolution", "must look like 1280x720"));
-        }
-    };
     Ok(QualityMetrics {
-        bandwidth: number(q, "bandwidth", 10_000_000.0)?,
-        latency: number(q, "latency", 600_000.0)?,
-        packet_loss: number(q, "packetLoss", 100.0)?,
-        jitter: number(q, "jitter", 600_000.0)?,
-        video_resolution,
+        bandwidth: required(m.bandwidth, "bandwidth")?,
+        latency: required(m.latency, "latency")?,
+        packet_loss: required(m.packet_loss, "packetLoss")?,
+        jitter: required(m.jitter, "jitter")?,
+        video_resolution: m.video_resolution.map(|Resolution(r)| r),
     })
 }
 
@@ -448,6 +529,94 @@ mod tests {
         for (event, data, field) in cases {
             let err = parse(event, &data).expect_err(&format!("{event:?} {data}"));
             assert_eq!(field_of(err), field, "{event:?} {data}");
+        }
+    }
+
+    #[test]
+    fn refusals_read_as_clients_know_them() {
+        let cases = [
+            (EventName::JoinCall, json!([CALL]), "payload: must be an object"),
+            (
+                EventName::JoinCall,
+                json!({"callId": 7}),
+                "callId: must be a UUID string",
+            ),
+            (EventName::JoinCall, json!({"callId": "x"}), "callId: must be a UUID"),
+            (EventName::JoinCall, json!({"callId": null}), "callId: is required"),
+            (
+                EventName::JoinCall,
+                json!({"callId": "x", "audioEnabled": 1}),
+                "callId: must be a UUID",
+            ),
+            (
+                EventName::JoinCall,
+                json!({"callId": CALL, "audioEnabled": 1}),
+                "audioEnabled: must be true or false",
+            ),
+            (
+                EventName::LeaveCall,
+                json!({"callId": CALL, "reason": "x".repeat(201)}),
+                "reason: must be at most 200 characters",
+            ),
+            (
+                EventName::LeaveCall,
+                json!({"callId": CALL, "reason": {"text": "x"}}),
+                "reason: must be a string",
+            ),
+            (
+                EventName::Offer,
+                json!({"callId": CALL, "offer": "v=0"}),
+                "offer: must be an object { type, sdp }",
+            ),
+            (
+                EventName::Answer,
+                json!({"callId": CALL, "answer": {"type": "offer", "sdp": "v=0"}}),
+                "answer: type must be answer or pranswer",
+            ),
+            (
+                EventName::Answer,
+                json!({"callId": CALL, "answer": {"type": "answer", "sdp": 5}}),
+                "answer: sdp must be a non-empty string",
+            ),
+            (
+                EventName::IceCandidate,
+                json!({"callId": CALL, "candidate": [1]}),
+                "candidate: must be an object { candidate, sdpMid, sdpMLineIndex }",
+            ),
+            (
+                EventName::IceCandidate,
+                json!({"callId": CALL, "candidate": {"candidate": "c", "sdpMLineIndex": 1.5}}),
+                "candidate: sdpMLineIndex must be a small non-negative integer",
+            ),
+            (
+                EventName::IceCandidate,
+                json!({"callId": CALL, "candidate": {"candidate": "c", "sdpMLineIndex": "0"}}),
+                "candidate: sdpMLineIndex must be an integer or null",
+            ),
+            (
+                EventName::IceCandidate,
+                json!({"callId": CALL, "candidate": {"candidate": "c", "sdpMid": 0}}),
+                "candidate: sdpMid must be a short string or null",
+            ),
+            (
+                EventName::ConnectionQuality,
+                json!({"callId": CALL, "metrics": {"bandwidth": -1, "latency": 1, "packetLoss": 1, "jitter": 1}}),
+                "bandwidth: must be a number between 0 and 10000000",
+            ),
+            (
+                EventName::ConnectionQuality,
+                json!({"callId": CALL, "metrics": {"bandwidth": 1, "latency": "1", "packetLoss": 1, "jitter": 1}}),
+                "latency: is required and must be a number",
+            ),
+            (
+                EventName::ConnectionQuality,
+                json!({"callId": CALL, "metrics": 3}),
+                "metrics: must be an object",
+            ),
+        ];
+        for (event, data, message) in cases {
+            let err = parse(event, &data).expect_err(&format!("{event:?} {data}"));
+            assert_eq!(err.to_string(), message, "{event:?} {data}");
         }
     }
 
