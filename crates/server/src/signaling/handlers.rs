@@ -5,9 +5,9 @@
 use super::Hub;
 use super::error::SignalingError;
 use super::payload::{self, ClientEvent, Signal};
-use super::presence::{DepartureKind, Expired, PendingDeparture};
+use super::presence::{DepartureKind, PendingDeparture};
 use super::session::{Job, Media, Membership, Session};
-use super::wire::{self, call_room, member_room, user_room};
+use super::wire::{self, call_room, member_room};
 use crate::audit::{self, Outcome};
 use crate::calls::participation::JoinRequest;
 use crate::storage::calls::QualitySample;
@@ -16,7 +16,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use std::sync::Arc;
 use std::time::Instant;
-use vytalcall_domain::presence::{Arrival, Departure};
+use vytalcall_domain::presence::Arrival;
 use vytalcall_domain::quality::Thresholds;
 use vytalcall_domain::{CallId, UserId};
 
@@ -321,42 +321,6 @@ async fn leave<A: Adapter>(
     Ok(wire::ok(wire::CallIdResult { call_id: call }))
 }
 
-/// Tells the call what a device going away meant once presence has taken it: the user
-/// left (and an empty call ends), or their grace period started.
-pub async fn announce_departure<A: Adapter>(
-    hub: &Hub<A>,
-    d: &PendingDeparture,
-    outcome: Departure,
-    call_empty: bool,
-) -> Result<(), SignalingError> {
-    match (&d.how, outcome) {
-        (DepartureKind::Left(reason), Departure::Left) => {
-            let body = wire::ParticipantLeft {
-                call_id: d.call,
-                user_id: d.user,
-                reason: reason.clone(),
-            };
-            wire::to_rooms(&hub.io, vec![call_room(d.call)], &body).await;
-        }
-        (DepartureKind::Dropped(at), Departure::Disconnected) => announce_disconnected(hub, d.call, d.user, *at).await,
-        _ => {}
-    }
-    if call_empty && matches!(d.how, DepartureKind::Left(_)) {
-        hub.state.calls.end_abandoned(d.call, false).await?;
-    }
-    Ok(())
-}
-
-/// Tells the call that a user's last device dropped at `at`: their grace period started.
-pub async fn announce_disconnected<A: Adapter>(hub: &Hub<A>, call: CallId, user: UserId, at: i64) {
-    let body = wire::ParticipantDisconnected {
-        call_id: call,
-        user_id: user,
-        timestamp: wire::timestamp(at),
-    };
-    wire::to_rooms(&hub.io, vec![call_room(call)], &body).await;
-}
-
 async fn relay<A: Adapter>(
     hub: &Hub<A>,
     s: &SocketRef<A>,
@@ -472,19 +436,4 @@ async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
             tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
         }
     }
-}
-
-/// A user did not come back within the grace period.
-pub async fn grace_expired<A: Adapter>(hub: &Hub<A>, expired: &Expired) -> Result<(), SignalingError> {
-    let body = wire::ParticipantLeft {
-        call_id: expired.call,
-        user_id: expired.user,
-        reason: "disconnected".into(),
-    };
-    wire::to_rooms(&hub.io, vec![call_room(expired.call), user_room(expired.user)], &body).await;
-    hub.state.calls.grace_expired(expired.call, expired.user).await?;
-    if expired.call_empty {
-        hub.state.calls.end_abandoned(expired.call, true).await?;
-    }
-    Ok(())
 }
