@@ -29,6 +29,8 @@ pub mod multinode;
 pub mod notifier;
 pub mod payload;
 pub mod presence;
+#[cfg(test)]
+mod presence_contract;
 mod session;
 mod sweep;
 mod transport;
