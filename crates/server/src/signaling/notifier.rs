@@ -154,7 +154,6 @@ async fn apply<A: Adapter>(hub: &Hub<A>, notice: Notice) {
                     });
                     wire::to_rooms(&hub.io, everyone(&call), &body).await;
                 }
-                Effect::ArmRingTimeout { .. } => {}
                 Effect::CloseRoom => close_room(hub, &call).await,
             }
         }
