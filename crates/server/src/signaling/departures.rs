@@ -5,6 +5,7 @@
 use super::Hub;
 use super::error::SignalingError;
 use super::presence::{self, DepartureKind, Expired, PendingDeparture};
+use super::session::{Membership, Session};
 use super::wire::{self, call_room, user_room};
 use socketioxide::adapter::Adapter;
 use vytalcall_domain::presence::Departure;
@@ -134,4 +135,31 @@ pub async fn grace_expired<A: Adapter>(hub: &Hub<A>, expired: &Expired) -> Resul
         hub.state.calls.end_abandoned(expired.call, true).await?;
     }
     Ok(())
+}
+
+/// The socket went away without `leave-call`: each call it was in starts the user's
+/// grace period if this was their last device there.
+pub(super) async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
+    let user = session.caller.user;
+    let calls: Vec<(CallId, Membership)> = session.state().calls.drain().collect();
+    let now = crate::now_millis();
+    for (call, membership) in calls {
+        if let Err(e) = hub
+            .state
+            .calls
+            .leave_device(&session.actor, call, &membership.participant_id, "disconnected")
+            .await
+        {
+            tracing::warn!(error = %e, call_id = %call, "could not record a dropped device");
+        }
+        let departure = PendingDeparture {
+            call,
+            user,
+            device: session.sid.clone(),
+            how: DepartureKind::Dropped(now),
+        };
+        if let Err(e) = hub.depart_or_retry(departure).await {
+            tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
+        }
+    }
 }

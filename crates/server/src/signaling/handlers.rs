@@ -2,12 +2,12 @@
 //! did), asks the calls service to record what changed, then emits. Replies follow one
 //! shape: `{ ok: true, ... }` or `{ error: { code, message } }`.
 
-use super::Hub;
 use super::error::SignalingError;
 use super::payload::{self, ClientEvent, Signal};
 use super::presence::{DepartureKind, PendingDeparture};
 use super::session::{Job, Media, Membership, Session};
 use super::wire::{self, call_room, member_room};
+use super::{Hub, departures};
 use crate::audit::{self, Outcome};
 use crate::calls::participation::JoinRequest;
 use crate::storage::calls::QualitySample;
@@ -49,7 +49,7 @@ pub async fn run<A: Adapter>(hub: Arc<Hub<A>>, s: SocketRef<A>, session: Arc<Ses
                 }
             }
             Job::Disconnected => {
-                Box::pin(disconnected(&hub, &session)).await;
+                Box::pin(departures::disconnected(&hub, &session)).await;
                 break;
             }
         }
@@ -72,7 +72,7 @@ async fn handle<A: Adapter>(
     event: ClientEvent,
     received: Instant,
 ) -> Result<Value, SignalingError> {
-    forget_if_closed(s, session, event_call(&event));
+    forget_if_closed(s, session, event.call());
     match event {
         ClientEvent::JoinCall { call, video, audio } => join(hub, s, session, call, Some((video, audio))).await,
         ClientEvent::ReconnectCall { call } => {
@@ -168,17 +168,6 @@ async fn handle<A: Adapter>(
                 suggestion: warning.as_ref().map(|w| w.suggestion),
             }))
         }
-    }
-}
-
-fn event_call(event: &ClientEvent) -> CallId {
-    match event {
-        ClientEvent::JoinCall { call, .. }
-        | ClientEvent::ReconnectCall { call }
-        | ClientEvent::LeaveCall { call, .. }
-        | ClientEvent::Relay { call, .. }
-        | ClientEvent::UpdateMedia { call, .. }
-        | ClientEvent::ConnectionQuality { call, .. } => *call,
     }
 }
 
@@ -408,32 +397,5 @@ async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: &str, call
     );
     if let Err(e) = audit::record(&hub.state.db, fact).await {
         tracing::warn!(error = %e, action, "could not audit a refused event");
-    }
-}
-
-/// The socket went away without `leave-call`: each call it was in starts the user's
-/// grace period if this was their last device there.
-async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
-    let user = session.caller.user;
-    let calls: Vec<(CallId, Membership)> = session.state().calls.drain().collect();
-    let now = crate::now_millis();
-    for (call, membership) in calls {
-        if let Err(e) = hub
-            .state
-            .calls
-            .leave_device(&session.actor, call, &membership.participant_id, "disconnected")
-            .await
-        {
-            tracing::warn!(error = %e, call_id = %call, "could not record a dropped device");
-        }
-        let departure = PendingDeparture {
-            call,
-            user,
-            device: session.sid.clone(),
-            how: DepartureKind::Dropped(now),
-        };
-        if let Err(e) = hub.depart_or_retry(departure).await {
-            tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
-        }
     }
 }
