@@ -153,10 +153,6 @@ pub enum Effect {
     NotifyCancelled {
         reason: String,
     },
-    /// Come back with [`Command::RingTimeout`] at `deadline`.
-    ArmRingTimeout {
-        deadline: Millis,
-    },
     /// The call is over: close its signaling room.
     CloseRoom,
 }
@@ -200,13 +196,7 @@ pub struct Created {
 
 impl Call {
     /// A new call rings at once unless it is scheduled for later than `now`.
-    pub fn create(
-        id: CallId,
-        initiated_by: UserId,
-        scheduled_at: Option<Millis>,
-        ring_timeout_ms: Millis,
-        now: Millis,
-    ) -> Created {
+    pub fn create(id: CallId, initiated_by: UserId, scheduled_at: Option<Millis>, now: Millis) -> Created {
         let mut call = Call {
             id,
             status: CallStatus::Scheduled,
@@ -221,19 +211,14 @@ impl Call {
             _ => {
                 call.status = CallStatus::Ringing;
                 call.ringing_at = Some(now);
-                ringing_effects(now, ring_timeout_ms)
+                ringing_effects()
             }
         };
         Created { call, effects }
     }
 
     /// Applies `command` at time `now`. On success the call is updated in place.
-    pub fn handle(
-        &mut self,
-        command: Command,
-        now: Millis,
-        ring_timeout_ms: Millis,
-    ) -> Result<Transition, TransitionError> {
+    pub fn handle(&mut self, command: Command, now: Millis) -> Result<Transition, TransitionError> {
         use CallStatus::*;
         let from = self.status;
         let not_allowed = || TransitionError::NotAllowed {
@@ -241,7 +226,7 @@ impl Call {
             current: from,
         };
         let (to, reason, effects) = match (&command, from) {
-            (Command::Ring, Scheduled) => (Ringing, None, ringing_effects(now, ring_timeout_ms)),
+            (Command::Ring, Scheduled) => (Ringing, None, ringing_effects()),
             (Command::Answer { by }, Scheduled | Ringing) => {
                 if *by == self.initiated_by {
                     return Err(TransitionError::CallerCannotAnswer);
@@ -302,13 +287,11 @@ impl Call {
     }
 }
 
-fn ringing_effects(now: Millis, ring_timeout_ms: Millis) -> Vec<Effect> {
-    vec![
-        Effect::NotifyIncomingCall,
-        Effect::ArmRingTimeout {
-            deadline: now + ring_timeout_ms,
-        },
-    ]
+/// Ringing starts: every callee's devices ring. Its time-out is not an effect: the server
+/// sweeps the stored ringing calls once a second (`Command::RingTimeout`), which holds
+/// across restarts and nodes without a timer per call.
+fn ringing_effects() -> Vec<Effect> {
+    vec![Effect::NotifyIncomingCall]
 }
 
 #[cfg(test)]
@@ -366,7 +349,7 @@ mod tests {
         for status in CallStatus::ALL {
             for command in every_command() {
                 let mut call = call_in(status);
-                let result = call.handle(command.clone(), TIMEOUT, TIMEOUT);
+                let result = call.handle(command.clone(), TIMEOUT);
                 match expected(status, &command) {
                     Some(to) => {
                         let t = result.unwrap_or_else(|e| panic!("{status} {command:?}: {e}"));
@@ -389,22 +372,19 @@ mod tests {
     }
 
     #[test]
-    fn an_immediate_call_rings_and_arms_the_ring_timer() {
-        let created = Call::create(CallId::new_random(), caller(), None, TIMEOUT, 1_000);
+    fn an_immediate_call_rings_at_once() {
+        let created = Call::create(CallId::new_random(), caller(), None, 1_000);
         assert_eq!(created.call.status, Ringing);
         assert_eq!(created.call.ringing_at, Some(1_000));
-        assert_eq!(
-            created.effects,
-            vec![Effect::NotifyIncomingCall, Effect::ArmRingTimeout { deadline: 61_000 }]
-        );
+        assert_eq!(created.effects, vec![Effect::NotifyIncomingCall]);
     }
 
     #[test]
     fn a_call_scheduled_for_later_waits_silently_and_one_in_the_past_rings() {
-        let later = Call::create(CallId::new_random(), caller(), Some(5_000), TIMEOUT, 1_000);
+        let later = Call::create(CallId::new_random(), caller(), Some(5_000), 1_000);
         assert_eq!(later.call.status, Scheduled);
         assert!(later.effects.is_empty());
-        let past = Call::create(CallId::new_random(), caller(), Some(500), TIMEOUT, 1_000);
+        let past = Call::create(CallId::new_random(), caller(), Some(500), 1_000);
         assert_eq!(past.call.status, Ringing);
     }
 
@@ -412,7 +392,7 @@ mod tests {
     fn the_caller_cannot_answer_their_own_call() {
         let mut call = call_in(Ringing);
         assert_eq!(
-            call.handle(Command::Answer { by: caller() }, 10, TIMEOUT),
+            call.handle(Command::Answer { by: caller() }, 10),
             Err(TransitionError::CallerCannotAnswer)
         );
         assert_eq!(call.status, Ringing);
@@ -421,11 +401,11 @@ mod tests {
     #[test]
     fn a_ringing_call_is_missed_only_after_the_timeout() {
         let mut call = call_in(Ringing);
-        let early = call.handle(Command::RingTimeout { timeout_ms: TIMEOUT }, TIMEOUT - 1, TIMEOUT);
+        let early = call.handle(Command::RingTimeout { timeout_ms: TIMEOUT }, TIMEOUT - 1);
         assert_eq!(early, Err(TransitionError::NotYetDue));
         assert_eq!(call.status, Ringing);
         let t = call
-            .handle(Command::RingTimeout { timeout_ms: TIMEOUT }, TIMEOUT, TIMEOUT)
+            .handle(Command::RingTimeout { timeout_ms: TIMEOUT }, TIMEOUT)
             .expect("due");
         assert_eq!(t.to, Missed);
         assert_eq!(call.ended_at, Some(TIMEOUT));
@@ -434,12 +414,10 @@ mod tests {
     #[test]
     fn answering_then_ending_records_times_and_duration_and_closes_the_room() {
         let mut call = call_in(Ringing);
-        let answered = call
-            .handle(Command::Answer { by: callee() }, 2_000, TIMEOUT)
-            .expect("answer");
+        let answered = call.handle(Command::Answer { by: callee() }, 2_000).expect("answer");
         assert_eq!(answered.effects, vec![Effect::NotifyAnswered { by: callee() }]);
         let ended = call
-            .handle(Command::End { reason: "done".into() }, 92_500, TIMEOUT)
+            .handle(Command::End { reason: "done".into() }, 92_500)
             .expect("end");
         assert_eq!(ended.reason.as_deref(), Some("done"));
         assert!(ended.effects.contains(&Effect::CloseRoom));

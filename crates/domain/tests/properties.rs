@@ -30,12 +30,12 @@ proptest! {
         scheduled in proptest::option::of(0i64..200_000),
         steps in proptest::collection::vec((command(), 0i64..90_000), 0..24),
     ) {
-        let mut call = Call::create(CallId(uuid::Uuid::nil()), user(0), scheduled, TIMEOUT, 100_000).call;
+        let mut call = Call::create(CallId(uuid::Uuid::nil()), user(0), scheduled, 100_000).call;
         let mut now = 100_000;
         for (cmd, dt) in steps {
             now += dt;
             let before = call.clone();
-            match call.handle(cmd, now, TIMEOUT) {
+            match call.handle(cmd, now) {
                 Ok(t) => {
                     prop_assert!(!before.status.is_final(), "a final call never moves");
                     prop_assert_eq!(t.from, before.status);

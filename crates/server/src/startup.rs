@@ -21,6 +21,8 @@ pub struct Application {
     state: AppState,
     demo_users: Option<demo::DemoUsers>,
     signaling: axum::Router,
+    /// The background jobs started while building (signaling's), joined by `run`'s own.
+    jobs: Jobs,
 }
 
 /// Opens the configured database and brings its schema up to date.
@@ -88,7 +90,8 @@ impl Application {
             limits,
             redis,
         }));
-        let signaling = signaling::start(state.clone(), notices).await?;
+        let mut jobs = Jobs::new();
+        let signaling = signaling::start(state.clone(), notices, &mut jobs).await?;
         if state.redis.is_some() {
             tracing::info!("multi-node signaling on Redis");
         }
@@ -97,6 +100,7 @@ impl Application {
             state,
             demo_users,
             signaling,
+            jobs,
         })
     }
 
@@ -137,7 +141,7 @@ impl Application {
 
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
         let state = self.state.clone();
-        let mut jobs = Jobs::new();
+        let mut jobs = self.jobs;
         let swept = state.clone();
         jobs.every("ring time-out sweep", Duration::from_secs(1), move || {
             sweep_ringing_calls(swept.clone())

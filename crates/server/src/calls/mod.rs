@@ -138,7 +138,7 @@ impl CallsService {
         };
         let now = crate::now_millis();
         let id = CallId::new_random();
-        let created = Call::create(id, caller.user, new.scheduled_at, self.ring_timeout_ms, now);
+        let created = Call::create(id, caller.user, new.scheduled_at, now);
         let stored = StoredCall {
             call: created.call,
             members,
@@ -315,7 +315,7 @@ impl CallsService {
             }
             let mut next = stored.clone();
             let now = crate::now_millis();
-            let transition = match next.call.handle(command.clone(), now, self.ring_timeout_ms) {
+            let transition = match next.call.handle(command.clone(), now) {
                 Ok(t) => t,
                 Err(error) => {
                     let current = stored.call.status;

@@ -2,8 +2,8 @@
 //! client once: as the acknowledgement `{ error: { code, message } }` when the event asked
 //! for one, otherwise as an `error` event `{ event, error: { code, message } }`.
 
+use super::wire::ErrorBody;
 use crate::calls::CallError;
-use serde_json::{Value, json};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalingError {
@@ -71,7 +71,10 @@ impl SignalingError {
         }
     }
 
-    pub fn body(&self) -> Value {
-        json!({ "code": self.code(), "message": self.message() })
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code(),
+            message: self.message(),
+        }
     }
 }

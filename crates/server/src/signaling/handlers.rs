@@ -4,9 +4,10 @@
 
 use super::error::SignalingError;
 use super::payload::{self, ClientEvent, Signal};
-use super::presence::{DepartureKind, Expired, PendingDeparture, call_room, member_room, user_room};
+use super::presence::{DepartureKind, PendingDeparture};
 use super::session::{Job, Media, Membership, Session};
-use super::{Hub, NAMESPACE};
+use super::wire::{self, call_room, member_room};
+use super::{Hub, departures};
 use crate::audit::{self, Outcome};
 use crate::calls::participation::JoinRequest;
 use crate::storage::calls::QualitySample;
@@ -15,7 +16,7 @@ use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use std::sync::Arc;
 use std::time::Instant;
-use vytalcall_domain::presence::{Arrival, Departure};
+use vytalcall_domain::presence::Arrival;
 use vytalcall_domain::quality::Thresholds;
 use vytalcall_domain::{CallId, UserId};
 
@@ -48,7 +49,7 @@ pub async fn run<A: Adapter>(hub: Arc<Hub<A>>, s: SocketRef<A>, session: Arc<Ses
                 }
             }
             Job::Disconnected => {
-                Box::pin(disconnected(&hub, &session)).await;
+                Box::pin(departures::disconnected(&hub, &session)).await;
                 break;
             }
         }
@@ -71,7 +72,7 @@ async fn handle<A: Adapter>(
     event: ClientEvent,
     received: Instant,
 ) -> Result<Value, SignalingError> {
-    forget_if_closed(s, session, event_call(&event));
+    forget_if_closed(s, session, event.call());
     match event {
         ClientEvent::JoinCall { call, video, audio } => join(hub, s, session, call, Some((video, audio))).await,
         ClientEvent::ReconnectCall { call } => {
@@ -111,13 +112,15 @@ async fn handle<A: Adapter>(
                     ),
                 )
                 .await?;
-            let body = media_body(call, session.caller.user, media.1);
-            if let Err(socketioxide::BroadcastError::Adapter(e)) =
-                s.to(call_room(call)).emit("participant-media-updated", &body).await
-            {
+            let body = wire::ParticipantMediaUpdated {
+                call_id: call,
+                user_id: session.caller.user,
+                media: media.1,
+            };
+            if let Err(socketioxide::BroadcastError::Adapter(e)) = wire::broadcast(s.to(call_room(call)), &body).await {
                 return Err(super::presence::PresenceError(e.to_string()).into());
             }
-            Ok(with_ok(body))
+            Ok(wire::ok(body))
         }
         ClientEvent::ConnectionQuality { call, metrics } => {
             let now = crate::now_millis();
@@ -148,35 +151,23 @@ async fn handle<A: Adapter>(
                 .await?;
             if let Some(w) = &warning {
                 metrics::counter!("vytalcall_signaling_quality_warnings_total", "warning" => w.warning).increment(1);
-                let _ = s.emit(
-                    "quality-warning",
-                    &json!({
-                        "callId": call,
-                        "warning": w.warning,
-                        "suggestion": w.suggestion,
-                        "metrics": metrics,
-                    }),
+                wire::emit(
+                    s,
+                    &wire::QualityWarning {
+                        call_id: call,
+                        warning: w.warning,
+                        suggestion: w.suggestion,
+                        metrics,
+                    },
                 );
             }
-            Ok(json!({
-                "ok": true,
-                "callId": call,
-                "stored": stored,
-                "warning": warning.as_ref().map(|w| w.warning),
-                "suggestion": warning.as_ref().map(|w| w.suggestion),
+            Ok(wire::ok(wire::QualityResult {
+                call_id: call,
+                stored,
+                warning: warning.as_ref().map(|w| w.warning),
+                suggestion: warning.as_ref().map(|w| w.suggestion),
             }))
         }
-    }
-}
-
-fn event_call(event: &ClientEvent) -> CallId {
-    match event {
-        ClientEvent::JoinCall { call, .. }
-        | ClientEvent::ReconnectCall { call }
-        | ClientEvent::LeaveCall { call, .. }
-        | ClientEvent::Relay { call, .. }
-        | ClientEvent::UpdateMedia { call, .. }
-        | ClientEvent::ConnectionQuality { call, .. } => *call,
     }
 }
 
@@ -191,23 +182,6 @@ fn forget_if_closed<A: Adapter>(s: &SocketRef<A>, session: &Session, call: CallI
     }
 }
 
-fn with_ok(mut body: Value) -> Value {
-    if let Value::Object(m) = &mut body {
-        m.insert("ok".into(), Value::Bool(true));
-    }
-    body
-}
-
-fn media_body(call: CallId, user: UserId, media: Media) -> Value {
-    json!({
-        "callId": call,
-        "userId": user,
-        "videoEnabled": media.video_enabled,
-        "audioEnabled": media.audio_enabled,
-        "screenShareEnabled": media.screen_share_enabled,
-    })
-}
-
 /// `join-call`, and `reconnect-call` (`media: None`: the device's last known state).
 async fn join<A: Adapter>(
     hub: &Hub<A>,
@@ -219,7 +193,14 @@ async fn join<A: Adapter>(
     let user = session.caller.user;
     if session.is_joined(call) {
         let participants = hub.presence.connected_users(call).await?;
-        return Ok(json!({ "ok": true, "callId": call, "participants": participants, "alreadyJoined": true }));
+        return Ok(wire::ok(wire::JoinResult {
+            call_id: call,
+            room_id: None,
+            status: None,
+            participants,
+            resumed: None,
+            already_joined: Some(true),
+        }));
     }
     let (video, audio) = media.unwrap_or((true, true));
     let joined = hub
@@ -272,36 +253,35 @@ async fn join<A: Adapter>(
     } else {
         joined.call.call.status.as_str()
     };
-    let _ = s.emit(
-        "room-participants",
-        &json!({ "callId": call, "participants": connected }),
+    wire::emit(
+        s,
+        &wire::RoomParticipants {
+            call_id: call,
+            participants: connected.clone(),
+        },
     );
     if arrival != Arrival::AnotherDevice {
-        let body = json!({
-            "callId": call,
-            "userId": user,
-            "videoEnabled": media.video_enabled,
-            "audioEnabled": media.audio_enabled,
-            "reconnected": arrival == Arrival::Resumed,
-        });
-        let _ = s
-            .within(call_room(call))
-            .except(member_room(call, user))
-            .emit("participant-joined", &body)
-            .await;
+        let body = wire::ParticipantJoined {
+            call_id: call,
+            user_id: user,
+            video_enabled: media.video_enabled,
+            audio_enabled: media.audio_enabled,
+            reconnected: arrival == Arrival::Resumed,
+        };
+        let _ = wire::broadcast(s.within(call_room(call)).except(member_room(call, user)), &body).await;
     }
     // Someone arriving while the call is recorded is asked for consent; until they give it
     // the recording peer refuses their media (`RecordingService::offer`).
     if let Err(e) = hub.state.recordings.on_participant_joined(call, user).await {
         tracing::warn!(error = %e, call_id = %call, "could not check recording consent for a joiner");
     }
-    Ok(json!({
-        "ok": true,
-        "callId": call,
-        "roomId": joined.call.room_id,
-        "status": status,
-        "participants": connected,
-        "resumed": arrival == Arrival::Resumed,
+    Ok(wire::ok(wire::JoinResult {
+        call_id: call,
+        room_id: Some(joined.call.room_id),
+        status: Some(status.to_string()),
+        participants: connected,
+        resumed: Some(arrival == Arrival::Resumed),
+        already_joined: None,
     }))
 }
 
@@ -327,42 +307,7 @@ async fn leave<A: Adapter>(
         how: DepartureKind::Left(reason),
     })
     .await?;
-    Ok(json!({ "ok": true, "callId": call }))
-}
-
-/// Tells the call what a device going away meant once presence has taken it: the user
-/// left (and an empty call ends), or their grace period started.
-pub async fn announce_departure<A: Adapter>(
-    hub: &Hub<A>,
-    d: &PendingDeparture,
-    outcome: Departure,
-    call_empty: bool,
-) -> Result<(), SignalingError> {
-    match (&d.how, outcome) {
-        (DepartureKind::Left(reason), Departure::Left) => {
-            emit_to(
-                hub,
-                vec![call_room(d.call)],
-                "participant-left",
-                &json!({ "callId": d.call, "userId": d.user, "reason": reason }),
-            )
-            .await;
-        }
-        (DepartureKind::Dropped(at), Departure::Disconnected) => {
-            emit_to(
-                hub,
-                vec![call_room(d.call)],
-                "participant-disconnected",
-                &json!({ "callId": d.call, "userId": d.user, "timestamp": super::notifier::timestamp(*at) }),
-            )
-            .await;
-        }
-        _ => {}
-    }
-    if call_empty && matches!(d.how, DepartureKind::Left(_)) {
-        hub.state.calls.end_abandoned(d.call, false).await?;
-    }
-    Ok(())
+    Ok(wire::ok(wire::CallIdResult { call_id: call }))
 }
 
 async fn relay<A: Adapter>(
@@ -375,15 +320,11 @@ async fn relay<A: Adapter>(
     received: Instant,
 ) -> Result<Value, SignalingError> {
     let user = session.caller.user;
-    let (event, field) = signal.wire();
+    let event = signal.name();
     if !session.is_joined(call) {
         deny(hub, session, call, event, "not joined").await;
         return Err(SignalingError::NotJoined);
     }
-    let mut body = serde_json::Map::new();
-    body.insert("callId".into(), json!(call));
-    body.insert(field.into(), signal.body());
-    body.insert("fromUserId".into(), json!(user));
     let ops = match target {
         Some(t) => {
             if t == user || !is_participant(hub, call, t).await? {
@@ -394,12 +335,39 @@ async fn relay<A: Adapter>(
         }
         None => s.within(call_room(call)).except(member_room(call, user)),
     };
-    if let Err(socketioxide::BroadcastError::Adapter(e)) = ops.emit(event, &body).await {
+    let from_user_id = user;
+    let sent = match signal {
+        Signal::Offer(offer) => {
+            let body = wire::Offer {
+                call_id: call,
+                offer,
+                from_user_id,
+            };
+            wire::broadcast(ops, &body).await
+        }
+        Signal::Answer(answer) => {
+            let body = wire::Answer {
+                call_id: call,
+                answer,
+                from_user_id,
+            };
+            wire::broadcast(ops, &body).await
+        }
+        Signal::Candidate(candidate) => {
+            let body = wire::IceCandidate {
+                call_id: call,
+                candidate,
+                from_user_id,
+            };
+            wire::broadcast(ops, &body).await
+        }
+    };
+    if let Err(socketioxide::BroadcastError::Adapter(e)) = sent {
         // Other nodes could not be reached (Redis away): the sender must know it was lost.
         return Err(super::presence::PresenceError(e.to_string()).into());
     }
     metrics::histogram!("vytalcall_signaling_relay_seconds", "event" => event).record(received.elapsed().as_secs_f64());
-    Ok(json!({ "ok": true, "callId": call }))
+    Ok(wire::ok(wire::CallIdResult { call_id: call }))
 }
 
 /// In the call by presence (connected, or within the grace period), or, should presence not
@@ -429,56 +397,5 @@ async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: &str, call
     );
     if let Err(e) = audit::record(&hub.state.db, fact).await {
         tracing::warn!(error = %e, action, "could not audit a refused event");
-    }
-}
-
-/// The socket went away without `leave-call`: each call it was in starts the user's
-/// grace period if this was their last device there.
-async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
-    let user = session.caller.user;
-    let calls: Vec<(CallId, Membership)> = session.state().calls.drain().collect();
-    let now = crate::now_millis();
-    for (call, membership) in calls {
-        if let Err(e) = hub
-            .state
-            .calls
-            .leave_device(&session.actor, call, &membership.participant_id, "disconnected")
-            .await
-        {
-            tracing::warn!(error = %e, call_id = %call, "could not record a dropped device");
-        }
-        let departure = PendingDeparture {
-            call,
-            user,
-            device: session.sid.clone(),
-            how: DepartureKind::Dropped(now),
-        };
-        if let Err(e) = hub.depart_or_retry(departure).await {
-            tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
-        }
-    }
-}
-
-/// A user did not come back within the grace period.
-pub async fn grace_expired<A: Adapter>(hub: &Hub<A>, expired: &Expired) -> Result<(), SignalingError> {
-    emit_to(
-        hub,
-        vec![call_room(expired.call), user_room(expired.user)],
-        "participant-left",
-        &json!({ "callId": expired.call, "userId": expired.user, "reason": "disconnected" }),
-    )
-    .await;
-    hub.state.calls.grace_expired(expired.call, expired.user).await?;
-    if expired.call_empty {
-        hub.state.calls.end_abandoned(expired.call, true).await?;
-    }
-    Ok(())
-}
-
-pub async fn emit_to<A: Adapter>(hub: &Hub<A>, rooms: Vec<String>, event: &str, body: &Value) {
-    if let Some(ns) = hub.io.of(NAMESPACE)
-        && let Err(e) = ns.to(rooms).emit(event, body).await
-    {
-        tracing::warn!(error = %e, event, "emit failed");
     }
 }

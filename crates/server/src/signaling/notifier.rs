@@ -4,15 +4,13 @@
 //! called, `call-answered` to everyone (other devices stop ringing), `call-ended` /
 //! `call-cancelled` followed by closing the room, and the recording events.
 
-use super::handlers::emit_to;
-use super::presence::{call_room, member_room, user_room};
 use super::session::Session;
+use super::wire::{self, call_room, member_room, timestamp, user_room};
 use super::{Hub, NAMESPACE};
 use crate::audit::Actor;
 use crate::calls::CallNotifier;
 use crate::recording::RecordingNotifier;
 use crate::storage::calls::StoredCall;
-use serde_json::json;
 use socketioxide::adapter::Adapter;
 use std::sync::Arc;
 use tokio::sync::mpsc;
@@ -100,13 +98,6 @@ impl RecordingNotifier for SignalingNotifier {
     }
 }
 
-/// Wire timestamps are RFC 3339 UTC with milliseconds, as JavaScript's `Date` prints them.
-pub fn timestamp(millis: i64) -> String {
-    chrono::DateTime::from_timestamp_millis(millis)
-        .unwrap_or_default()
-        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Everyone who belongs to the call, on every device, plus whoever joined its room
 /// (admins). Each socket receives the event once.
 fn everyone(call: &StoredCall) -> Vec<String> {
@@ -130,28 +121,39 @@ async fn apply<A: Adapter>(hub: &Hub<A>, notice: Notice) {
                 Effect::NotifyIncomingCall => {
                     let from = call.call.initiated_by;
                     let rooms = call.members.all().filter(|u| *u != from).map(user_room).collect();
-                    let body = json!({
-                        "callId": id,
-                        "callType": call.call_type.as_str(),
-                        "from": from,
-                        "roomId": call.room_id,
-                        "scheduledAt": call.scheduled_at.map(timestamp),
-                    });
-                    emit_to(hub, rooms, "incoming-call", &body).await;
+                    let body = wire::IncomingCall {
+                        call_id: id,
+                        call_type: call.call_type.as_str(),
+                        from,
+                        room_id: call.room_id.clone(),
+                        scheduled_at: call.scheduled_at.map(timestamp),
+                    };
+                    wire::to_rooms(&hub.io, rooms, &body).await;
                 }
                 Effect::NotifyAnswered { by } => {
-                    let body = json!({ "callId": id, "answeredBy": by, "timestamp": timestamp(now) });
-                    emit_to(hub, everyone(&call), "call-answered", &body).await;
+                    let body = wire::CallAnswered {
+                        call_id: id,
+                        answered_by: by,
+                        timestamp: timestamp(now),
+                    };
+                    wire::to_rooms(&hub.io, everyone(&call), &body).await;
                 }
                 Effect::NotifyEnded { reason } => {
-                    let body = json!({ "callId": id, "reason": reason, "timestamp": timestamp(now) });
-                    emit_to(hub, everyone(&call), "call-ended", &body).await;
+                    let body = wire::CallEnded {
+                        call_id: id,
+                        reason,
+                        timestamp: timestamp(now),
+                    };
+                    wire::to_rooms(&hub.io, everyone(&call), &body).await;
                 }
                 Effect::NotifyCancelled { reason } => {
-                    let body = json!({ "callId": id, "reason": reason, "timestamp": timestamp(now) });
-                    emit_to(hub, everyone(&call), "call-cancelled", &body).await;
+                    let body = wire::CallCancelled(wire::CallEnded {
+                        call_id: id,
+                        reason,
+                        timestamp: timestamp(now),
+                    });
+                    wire::to_rooms(&hub.io, everyone(&call), &body).await;
                 }
-                Effect::ArmRingTimeout { .. } => {}
                 Effect::CloseRoom => close_room(hub, &call).await,
             }
         }
@@ -161,8 +163,13 @@ async fn apply<A: Adapter>(hub: &Hub<A>, notice: Notice) {
             by,
             at,
         } => {
-            let body = json!({ "callId": call.call.id, "recordingId": recording, "startedBy": by, "timestamp": timestamp(at) });
-            emit_to(hub, everyone(&call), "recording-started", &body).await;
+            let body = wire::RecordingStarted {
+                call_id: call.call.id,
+                recording_id: recording,
+                started_by: by,
+                timestamp: timestamp(at),
+            };
+            wire::to_rooms(&hub.io, everyone(&call), &body).await;
         }
         Notice::RecordingStopped {
             call,
@@ -170,12 +177,20 @@ async fn apply<A: Adapter>(hub: &Hub<A>, notice: Notice) {
             by,
             at,
         } => {
-            let body = json!({ "callId": call.call.id, "recordingId": recording, "stoppedBy": by, "timestamp": timestamp(at) });
-            emit_to(hub, everyone(&call), "recording-stopped", &body).await;
+            let body = wire::RecordingStopped {
+                call_id: call.call.id,
+                recording_id: recording,
+                stopped_by: by,
+                timestamp: timestamp(at),
+            };
+            wire::to_rooms(&hub.io, everyone(&call), &body).await;
         }
         Notice::ConsentRequested { call, recording, user } => {
-            let body = json!({ "callId": call.call.id, "recordingId": recording });
-            emit_to(hub, vec![user_room(user)], "recording-consent-requested", &body).await;
+            let body = wire::RecordingConsentRequested {
+                call_id: call.call.id,
+                recording_id: recording,
+            };
+            wire::to_rooms(&hub.io, vec![user_room(user)], &body).await;
         }
     }
 }

@@ -1,7 +1,7 @@
-//! Rooms and presence: where each event goes, and who is in which call.
+//! Presence: who is in which call. (Where each event goes, the rooms, is the wire's:
+//! [`super::wire`].)
 //!
-//! Emits go through Socket.IO rooms, which the adapter (in memory for one process, Redis
-//! when several processes serve one call) spreads across nodes. Presence (which users and
+//! Presence (which users and
 //! devices are in a call, and who is within the reconnection grace period) sits behind the
 //! [`Presence`] trait so a shared implementation can replace [`LocalPresence`] without
 //! touching the handlers ([`super::multinode::RedisPresence`] with `REDIS_URL`). The rules themselves are the domain's
@@ -12,21 +12,6 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use vytalcall_domain::presence::{Arrival, CallPresence, Departure};
 use vytalcall_domain::{CallId, Millis, UserId};
-
-/// Every connected socket of a user (ringing reaches all their devices).
-pub fn user_room(user: UserId) -> String {
-    format!("user:{user}")
-}
-
-/// Every socket that joined a call.
-pub fn call_room(call: CallId) -> String {
-    format!("call:{call}")
-}
-
-/// The sockets of one user that joined a call (targeted relay).
-pub fn member_room(call: CallId, user: UserId) -> String {
-    format!("call:{call}:user:{user}")
-}
 
 /// A user whose reconnection grace ran out.
 #[derive(Clone, Debug, PartialEq, Eq)]

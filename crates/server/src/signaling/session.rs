@@ -5,7 +5,7 @@
 
 use super::error::SignalingError;
 use super::payload::EventName;
-use super::{Hub, Limits};
+use super::{Hub, SignalingLimits};
 use crate::audit::Actor;
 use serde::Serialize;
 use serde_json::Value;
@@ -106,7 +106,7 @@ impl Session {
         client_addr: Option<String>,
         sid: String,
         expires_at: i64,
-        limits: &Limits,
+        limits: &SignalingLimits,
     ) -> Arc<Session> {
         Arc::new(Session {
             actor: Actor {
@@ -279,7 +279,11 @@ impl<A: socketioxide::adapter::Adapter> FromMessageParts<A> for AckId {
 
 /// Installs the socket's event and disconnect handlers. They run synchronously as each
 /// packet arrives, which is what keeps the queue in arrival order.
-pub fn register_events<A: socketioxide::adapter::Adapter>(s: &SocketRef<A>, session: &Arc<Session>, limits: &Limits) {
+pub fn register_events<A: socketioxide::adapter::Adapter>(
+    s: &SocketRef<A>,
+    session: &Arc<Session>,
+    limits: &SignalingLimits,
+) {
     let limit = limits.max_event_bytes;
     let on_event = {
         let session = session.clone();
@@ -352,7 +356,7 @@ mod tests {
     use vytalcall_domain::{Role, UserId};
 
     fn session() -> Arc<Session> {
-        let limits = Limits {
+        let limits = SignalingLimits {
             max_event_bytes: 1 << 16,
             events_per_second: 10,
             event_burst: 10,

@@ -1,0 +1,133 @@
+//! The handshake and the life of a connection: the token check (the same rules as REST),
+//! the session it creates, the socket's own task, and the disconnect when the token expires.
+
+use super::session::{self, Session};
+use super::{Hub, handlers, wire};
+use crate::auth::AuthError;
+use axum::extract::ConnectInfo;
+use serde_json::Value;
+use socketioxide::adapter::Adapter;
+use socketioxide::extract::SocketRef;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use vytalcall_domain::access::Caller;
+
+/// Why a handshake was refused; the client's `connect_error` message.
+#[derive(Debug, thiserror::Error)]
+#[error("unauthorized: {0}")]
+pub struct Refused(pub(super) String);
+
+const MAX_DEVICE_ID: usize = 128;
+
+impl<A: Adapter> Hub<A> {
+    /// The handshake: `auth: { token, deviceId? }` checked by the same rules as REST.
+    pub(super) fn authenticate(&self, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), Refused> {
+        let auth = auth.unwrap_or(Value::Null);
+        let token = match auth.get("token") {
+            None | Some(Value::Null) => return Err(Refused(AuthError::Missing.to_string())),
+            Some(Value::String(t)) if t.is_empty() => {
+                return Err(Refused(AuthError::Missing.to_string()));
+            }
+            Some(Value::String(t)) => t.trim_start_matches("Bearer ").to_string(),
+            Some(_) => return Err(Refused(AuthError::Malformed.to_string())),
+        };
+        let identity = self.state.verifier.verify(&token).map_err(|e| {
+            metrics::counter!("vytalcall_signaling_auth_refused_total").increment(1);
+            Refused(e.to_string())
+        })?;
+        let device_id = match auth.get("deviceId") {
+            Some(Value::String(d))
+                if !d.is_empty()
+                    && d.len() <= MAX_DEVICE_ID
+                    && d.chars().all(|c| c.is_ascii_alphanumeric() || "-_.:".contains(c)) =>
+            {
+                d.clone()
+            }
+            _ => s.id.to_string(),
+        };
+        let client_addr = s
+            .req_parts()
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip().to_string());
+        let caller = Caller {
+            user: identity.user,
+            role: identity.role,
+        };
+        let session = Session::new(
+            caller,
+            device_id,
+            client_addr,
+            s.id.to_string(),
+            identity.expires_at,
+            &self.limits,
+        );
+        s.extensions.insert(session);
+        Ok(())
+    }
+
+    pub(super) fn connected(self: Arc<Self>, s: SocketRef<A>) {
+        let Some(session) = s.extensions.get::<Arc<Session>>() else {
+            // The middleware always inserts it; a socket without one is not authenticated.
+            let _ = s.disconnect();
+            return;
+        };
+        metrics::gauge!("vytalcall_signaling_connected_sockets").increment(1.0);
+        s.join(wire::user_room(session.caller.user));
+        let consumer = session.claim_queue();
+        session::register_events(&s, &session, &self.limits);
+        if consumer {
+            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone()));
+        }
+        tokio::spawn(expire_with_token(
+            s.clone(),
+            session.clone(),
+            self.limits.leeway_seconds,
+        ));
+        // A connection that closed while this handler ran had no disconnect handler to call
+        // yet, and Socket.IO already removed it from its rooms before the join above: undo
+        // that join and handle the disconnect here, or the socket's task would wait forever.
+        if !s.connected() {
+            s.leave_all();
+            session.on_disconnected();
+        }
+    }
+}
+
+/// Disconnects the socket when its token expires (plus the same leeway REST allows),
+/// telling it why first.
+async fn expire_with_token<A: Adapter>(s: SocketRef<A>, session: Arc<Session>, leeway: u64) {
+    let deadline = session.expires_at.saturating_add(leeway as i64);
+    // Ends as soon as the socket disconnects, so a closed socket is released at once rather
+    // than held until the next wake-up (which a connect/disconnect flood would multiply).
+    loop {
+        let left = deadline - crate::now_millis() / 1000;
+        if left <= 0 {
+            break;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(left.min(15) as u64)) => {}
+            _ = session.closed() => return,
+        }
+        if !s.connected() {
+            return;
+        }
+    }
+    if !s.connected() {
+        return;
+    }
+    let error = wire::ErrorBody {
+        code: "token-expired",
+        message: "the access token has expired; reconnect with a fresh token".into(),
+    };
+    wire::emit(&s, &wire::ErrorEvent { event: None, error });
+    wire::emit(
+        &s,
+        &wire::SessionExpired {
+            reason: "token-expired",
+        },
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = s.disconnect();
+}
