@@ -95,7 +95,7 @@ proptest! {
 }
 
 mod participation_rules {
-    use super::{TIMEOUT, user};
+    use super::user;
     use proptest::prelude::*;
     use vytalcall_domain::access::{Caller, Members, list_scope, may_answer, may_take_part};
     use vytalcall_domain::call::{Call, CallStatus, Command};
@@ -160,7 +160,7 @@ mod participation_rules {
                         prop_assert_eq!(by, j, "the joiner is credited when they may be");
                     }
                     let mut next = call.clone();
-                    let accepted = next.handle(Command::Answer { by }, 1, TIMEOUT).is_ok();
+                    let accepted = next.handle(Command::Answer { by }, 1).is_ok();
                     prop_assert!(accepted, "the state machine accepts the answer");
                 }
                 None => prop_assert!(
@@ -178,7 +178,7 @@ mod participation_rules {
             let how = if dropped { Emptied::AllDropped } else { Emptied::AllLeft };
             let (mut call, _) = call(status, 1, 0);
             if let Some(command) = when_abandoned(status, how) {
-                let to = call.handle(command, 1, TIMEOUT).map(|t| t.to);
+                let to = call.handle(command, 1).map(|t| t.to);
                 let expected = if dropped { CallStatus::Failed } else { CallStatus::Ended };
                 prop_assert_eq!(to, Ok(expected));
             } else {
