@@ -158,6 +158,9 @@ impl Application {
         let result = serve(listener, app, tls, handle, header_timeout).await;
         jobs.shutdown().await;
         state.recordings.stop_all().await;
+        // Closing the pool now, rather than when the runtime drops it, ends SQLite's worker
+        // threads at once, so the process exits promptly.
+        state.db.pool.close().await;
         result
     }
 }
