@@ -188,7 +188,7 @@ pub async fn fresh_postgres_url() -> TestDatabase {
 /// refuses while anyone is connected, and that refusal is ignored.
 async fn sweep_left_behind(admin: &sqlx::AnyPool, now: u64) {
     let names: Vec<String> =
-        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE 'vytalcall_test_%'")
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'vytalcall_test_%'")
             .fetch_all(admin)
             .await
             .unwrap_or_default();
