@@ -191,7 +191,10 @@ async fn sweep_left_behind(admin: &sqlx::AnyPool, now: u64) {
         sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'vytalcall_test_%'")
             .fetch_all(admin)
             .await
-            .unwrap_or_default();
+            .unwrap_or_else(|e| {
+                eprintln!("could not list test databases to sweep: {e}");
+                Vec::new()
+            });
     for name in names {
         let created = name
             .strip_prefix(TEST_DATABASE_PREFIX)
