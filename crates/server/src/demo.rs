@@ -39,19 +39,10 @@ fn generated_secret(dir: &Path, name: &str) -> std::io::Result<String> {
     Ok(std::fs::read_to_string(&path)?.trim().to_string())
 }
 
-pub fn ensure_data_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-/// Fills in the development secrets that were not configured.
+/// Fills in the development secrets that were not configured (the CLI does it once, before
+/// running a command that needs them; tests that build the server in-process do the same).
 pub fn fill_development_secrets(settings: &mut Settings) -> std::io::Result<()> {
-    ensure_data_dir(&settings.data_dir)?;
+    crate::storage::create_data_dir(&settings.data_dir)?;
     if settings.jwt.secret.is_none() && settings.jwt.public_key_pem.is_none() {
         settings.jwt.secret = Some(SecretString::from(generated_secret(&settings.data_dir, "jwt-secret")?));
     }
@@ -65,6 +56,7 @@ pub fn fill_development_secrets(settings: &mut Settings) -> std::io::Result<()> 
 }
 
 pub fn demo_users(dir: &Path) -> std::io::Result<DemoUsers> {
+    crate::storage::create_data_dir(dir)?;
     let path = dir.join("demo-users.json");
     if !path.exists() {
         let users = DemoUsers {

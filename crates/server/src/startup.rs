@@ -1,6 +1,8 @@
 //! Building and running the server. [`Application::build`] binds the port (0 picks a free
-//! one, which is how tests start a real server each), opens and migrates the database and
-//! wires the services; [`Application::run`] serves until the shutdown future resolves.
+//! one, which is how tests start a real server each), opens and migrates the database,
+//! wires the services and starts the background jobs, which the application owns
+//! ([`Jobs`]); [`Application::run`] serves until the shutdown future resolves, then stops
+//! every job and waits for it.
 
 use crate::auth::Verifier;
 use crate::calls::CallsService;
@@ -10,6 +12,7 @@ use crate::storage::Db;
 use crate::tasks::Jobs;
 use crate::{demo, http, signaling, telemetry, tls};
 use anyhow::Context;
+use axum_server::tls_rustls::RustlsConfig;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -21,43 +24,33 @@ pub struct Application {
     state: AppState,
     demo_users: Option<demo::DemoUsers>,
     signaling: axum::Router,
-    /// The background jobs started while building (signaling's), joined by `run`'s own.
+    /// The certificate being served, when the binary terminates TLS.
+    tls: Option<RustlsConfig>,
+    /// Every background job of this server, stopped and awaited by [`Application::run`].
     jobs: Jobs,
 }
 
-/// Opens the configured database and brings its schema up to date.
-pub async fn open_database(settings: &Settings) -> anyhow::Result<Db> {
-    let db = connect_database(settings).await?;
-    db.migrate().await.context("cannot migrate the database")?;
-    Ok(db)
-}
-
-/// Opens the configured database as it is, without migrating: what read-only work (an
-/// auditor's `audit verify` under a role that may only read the trail) needs.
-pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
-    if settings.database_url.is_none() {
-        demo::ensure_data_dir(&settings.data_dir)
-            .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
-    }
-    Db::connect(&settings.effective_database_url())
-        .await
-        .context("cannot open the database")
-}
-
 impl Application {
-    pub async fn build(mut settings: Settings) -> anyhow::Result<Application> {
+    /// Builds the server from complete settings: in development the generated secrets must
+    /// already be filled in ([`demo::fill_development_secrets`], which the CLI calls before
+    /// dispatch). The background jobs start here; an application dropped without being run
+    /// stops them.
+    pub async fn build(settings: Settings) -> anyhow::Result<Application> {
         let demo_users = if settings.mode == Mode::Development {
-            demo::fill_development_secrets(&mut settings).context("cannot prepare the data directory")?;
             Some(demo::demo_users(&settings.data_dir).context("cannot create the demo users")?)
         } else {
             None
         };
         let verifier = Verifier::new(&settings.jwt)?;
-        let db = open_database(&settings).await?;
+        let db = Db::open(&settings).await?;
         let addr = SocketAddr::new(settings.host, settings.port);
         let listener = TcpListener::bind(addr)
             .await
             .with_context(|| format!("cannot listen on {addr}"))?;
+        let tls = match &settings.tls {
+            None => None,
+            Some(tls_settings) => Some(tls::load(tls_settings).await?),
+        };
         let redis = match &settings.redis_url {
             None => None,
             Some(url) => Some(
@@ -92,6 +85,7 @@ impl Application {
         }));
         let mut jobs = Jobs::new();
         let signaling = signaling::start(state.clone(), notices, &mut jobs).await?;
+        start_jobs(&mut jobs, &state, tls.as_ref());
         if state.redis.is_some() {
             tracing::info!("multi-node signaling on Redis");
         }
@@ -100,6 +94,7 @@ impl Application {
             state,
             demo_users,
             signaling,
+            tls,
             jobs,
         })
     }
@@ -139,57 +134,94 @@ impl Application {
         demo::banner(&self.base_url(), &self.state.verifier, self.demo_users)
     }
 
+    /// Serves until `shutdown` resolves, then lets open requests finish (at most ten
+    /// seconds), stops every background job and waits for them, and closes the recordings.
     pub async fn run(self, shutdown: impl Future<Output = ()> + Send + 'static) -> std::io::Result<()> {
-        let state = self.state.clone();
-        let mut jobs = self.jobs;
-        let swept = state.clone();
-        jobs.every("ring time-out sweep", Duration::from_secs(1), move || {
-            sweep_ringing_calls(swept.clone())
-        });
-        let retention_every = Duration::from_secs(state.settings.retention_sweep_seconds.max(1));
-        jobs.spawn(
-            "recording upkeep",
-            crate::recording::upkeep::run_jobs(state.recordings.clone(), retention_every),
-        );
+        let Application {
+            listener,
+            state,
+            signaling,
+            tls,
+            mut jobs,
+            ..
+        } = self;
         let app = http::router(state.clone())
-            .merge(self.signaling)
+            .merge(signaling)
             .into_make_service_with_connect_info::<SocketAddr>();
-        // axum-server serves both plain HTTP and TLS so that slow or stalled clients are cut
-        // off by hyper's header read timeout (axum::serve has none).
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
-        tokio::spawn(async move {
+        jobs.spawn("shutdown signal", async move {
             shutdown.await;
             stopper.graceful_shutdown(Some(Duration::from_secs(10)));
         });
         let header_timeout = Duration::from_secs(state.settings.header_read_timeout_seconds.max(1));
-        let listener = self.listener.into_std()?;
-        let result = match &state.settings.tls {
-            None => {
-                let mut server = axum_server::from_tcp(listener)?.acceptor(tls::FirstByteWithin(header_timeout));
-                server.http_builder().http1().header_read_timeout(header_timeout);
-                server.handle(handle).serve(app).await
-            }
-            Some(tls_settings) => {
-                let config = tls::load(tls_settings).await.map_err(std::io::Error::other)?;
-                let reloader = tokio::spawn(tls::keep_fresh(tls_settings.clone(), config.clone()));
-                // The TLS handshake's own time limit covers clients that send nothing.
-                let mut server = axum_server::from_tcp_rustls(listener, config)?;
-                server.http_builder().http1().header_read_timeout(header_timeout);
-                let served = server.handle(handle).serve(app).await;
-                reloader.abort();
-                served
-            }
-        };
+        let result = serve(listener, app, tls, handle, header_timeout).await;
         jobs.shutdown().await;
         state.recordings.stop_all().await;
+        // Closing the pool now, rather than when the runtime drops it, ends SQLite's worker
+        // threads at once, so the process exits promptly.
+        state.db.pool.close().await;
         result
+    }
+}
+
+type Service = axum::extract::connect_info::IntoMakeServiceWithConnectInfo<axum::Router, SocketAddr>;
+
+/// axum-server serves both plain HTTP and TLS so that slow or stalled clients are cut off by
+/// hyper's header read timeout (axum::serve has none).
+async fn serve(
+    listener: TcpListener,
+    app: Service,
+    tls: Option<RustlsConfig>,
+    handle: axum_server::Handle<SocketAddr>,
+    header_timeout: Duration,
+) -> std::io::Result<()> {
+    let listener = listener.into_std()?;
+    match tls {
+        None => {
+            let mut server = axum_server::from_tcp(listener)?.acceptor(tls::FirstByteWithin(header_timeout));
+            server.http_builder().http1().header_read_timeout(header_timeout);
+            server.handle(handle).serve(app).await
+        }
+        Some(config) => {
+            // The TLS handshake's own time limit covers clients that send nothing.
+            let mut server = axum_server::from_tcp_rustls(listener, config)?;
+            server.http_builder().http1().header_read_timeout(header_timeout);
+            server.handle(handle).serve(app).await
+        }
+    }
+}
+
+/// How often idle clients are dropped from the rate limiters (a bucket refills within a
+/// minute, so forgetting an idle client changes nothing it sees; this bounds memory).
+const RATE_LIMIT_CLEANUP_EVERY: Duration = Duration::from_secs(10);
+
+/// The server's own periodic jobs (signaling starts its own in [`signaling::start`]).
+fn start_jobs(jobs: &mut Jobs, state: &AppState, tls: Option<&RustlsConfig>) {
+    let swept = state.clone();
+    jobs.every("ring time-out sweep", Duration::from_secs(1), move || {
+        sweep_ringing_calls(swept.clone())
+    });
+    let limited = state.clone();
+    jobs.every("rate-limit clean-up", RATE_LIMIT_CLEANUP_EVERY, move || {
+        limited.limits.forget_idle();
+        std::future::ready(())
+    });
+    let retention_every = Duration::from_secs(state.settings.retention_sweep_seconds.max(1));
+    jobs.spawn(
+        "recording upkeep",
+        crate::recording::upkeep::run_jobs(state.recordings.clone(), retention_every),
+    );
+    if let (Some(config), Some(tls_settings)) = (tls, &state.settings.tls) {
+        jobs.spawn(
+            "TLS certificate reload",
+            tls::keep_fresh(tls_settings.clone(), config.clone()),
+        );
     }
 }
 
 /// Turns calls that rang out into `missed` (run once a second).
 async fn sweep_ringing_calls(state: AppState) {
-    state.limits.forget_idle();
     match state.calls.expire_ringing().await {
         Ok(0) => {}
         Ok(n) => tracing::info!(missed = n, "calls rang out"),

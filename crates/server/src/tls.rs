@@ -23,7 +23,8 @@ fn modified(settings: &TlsSettings) -> Option<(SystemTime, SystemTime)> {
     Some((m(&settings.cert_file)?, m(&settings.key_file)?))
 }
 
-/// Watches the files and reloads `config` in place; runs until the process ends.
+/// Watches the files and reloads `config` in place; runs as one of the server's jobs until
+/// it shuts down.
 pub async fn keep_fresh(settings: TlsSettings, config: RustlsConfig) {
     let mut seen = modified(&settings);
     let mut tick = tokio::time::interval(Duration::from_secs(settings.reload_seconds.max(1)));

@@ -1,5 +1,6 @@
 //! Keeping recordings in order over time: start-up recovery of recordings a crash left
-//! running, the retention job, and operator export.
+//! running, the retention job, and operator export (the commands themselves are in
+//! `cli/recording.rs`).
 
 use super::RecordingError;
 use super::crypto::{ChunkReader, CryptoError};
@@ -310,36 +311,4 @@ pub async fn run_jobs(service: std::sync::Arc<RecordingService>, retention_every
             }
         }
     }
-}
-
-/// Settings with the development master key filled in, as the server would run.
-async fn operator_service(mut settings: crate::config::Settings) -> anyhow::Result<std::sync::Arc<RecordingService>> {
-    if settings.mode == crate::config::Mode::Development {
-        crate::demo::fill_development_secrets(&mut settings)?;
-    }
-    let db = crate::startup::open_database(&settings).await?;
-    open_service(&settings, db, false).await
-}
-
-/// `vytalcall recording export <id> <file>`.
-pub async fn cli_export(
-    settings: crate::config::Settings,
-    id: RecordingId,
-    out: &std::path::Path,
-) -> anyhow::Result<()> {
-    let service = operator_service(settings).await?;
-    let bytes = service.export(id, out).await?;
-    println!("exported {bytes} bytes of WebM to {}", out.display());
-    Ok(())
-}
-
-/// `vytalcall retention run`.
-pub async fn cli_retention(settings: crate::config::Settings) -> anyhow::Result<()> {
-    let service = operator_service(settings).await?;
-    let n = service.run_retention(crate::now_millis()).await?;
-    println!(
-        "deleted {n} expired recording(s) (retention {} days)",
-        service.retention_days
-    );
-    Ok(())
 }

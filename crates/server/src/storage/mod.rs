@@ -110,3 +110,47 @@ impl Sql {
 pub fn flag(b: bool) -> i64 {
     i64::from(b)
 }
+
+/// Why the configured database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create the data directory {}", .0.display())]
+    DataDir(std::path::PathBuf, #[source] std::io::Error),
+    #[error("cannot open the database")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot migrate the database")]
+    Migrate(#[source] sqlx::migrate::MigrateError),
+}
+
+impl Db {
+    /// Opens the configured database (`DATABASE_URL`, or SQLite under the data directory)
+    /// and brings its schema up to date: what the server and operator commands use.
+    pub async fn open(settings: &crate::config::Settings) -> Result<Db, OpenError> {
+        let db = Db::open_as_is(settings).await?;
+        db.migrate().await.map_err(OpenError::Migrate)?;
+        Ok(db)
+    }
+
+    /// Opens the configured database without migrating it: what read-only work needs (an
+    /// auditor's `audit verify` under a role that may only read the trail).
+    pub async fn open_as_is(settings: &crate::config::Settings) -> Result<Db, OpenError> {
+        if settings.database_url.is_none() {
+            create_data_dir(&settings.data_dir).map_err(|e| OpenError::DataDir(settings.data_dir.clone(), e))?;
+        }
+        Db::connect(&settings.effective_database_url())
+            .await
+            .map_err(OpenError::Connect)
+    }
+}
+
+/// Creates the data directory, readable by its owner only: it holds the SQLite database
+/// and, in development, the generated secrets.
+pub fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}

@@ -3,15 +3,20 @@
 //!
 //! The database is SQLite in a temporary directory, or, with `VYTALCALL_TEST_DB=postgres`,
 //! a fresh PostgreSQL database on `VYTALCALL_TEST_PG` (default
-//! `postgres://postgres@127.0.0.1:5432`), dropped at the end of the run by nobody: each test
-//! uses a unique name, so runs never see each other's data.
+//! `postgres://postgres@127.0.0.1:5432`). Either is removed when the test that made it ends
+//! ([`TestDatabase`]); databases a killed run left behind are swept at the next run's start.
+//!
+//! The servers' logs are discarded unless `TEST_LOG` is set (`TEST_LOG=1 cargo test ...`):
+//! then they go to stdout, filtered by `RUST_LOG`, and servers started as processes keep
+//! their output too.
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use uuid::Uuid;
-use vytalcall::config::Settings;
+use vytalcall::config::{LogFormat, Mode, Settings};
 use vytalcall::startup::Application;
 use vytalcall::storage::Db;
 
@@ -22,6 +27,10 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: Db,
     pub database_url: String,
+    /// Dropped first: tells the server to stop.
+    _stop: tokio::sync::oneshot::Sender<()>,
+    /// The database this app made for itself (none when the test passed `DATABASE_URL`).
+    _database: Option<TestDatabase>,
     pub data_dir: tempfile::TempDir,
 }
 
@@ -36,38 +45,192 @@ pub fn test_database_is_postgres() -> bool {
     std::env::var("VYTALCALL_TEST_DB").is_ok_and(|v| v == "postgres")
 }
 
-/// A fresh, empty database URL for one test.
-pub async fn fresh_database_url(data_dir: &std::path::Path) -> String {
+/// Whether the servers' logs are wanted (`TEST_LOG` set, as in zero2prod).
+pub fn test_log() -> bool {
+    std::env::var_os("TEST_LOG").is_some()
+}
+
+/// Sends the in-process servers' logs to stdout when `TEST_LOG` is set; otherwise no
+/// subscriber is installed and logs go nowhere.
+fn init_test_logging() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if test_log() {
+            vytalcall::telemetry::init_logging_to(LogFormat::Text, std::io::stdout);
+        }
+    });
+}
+
+/// One test's database, removed when this value is dropped (at the end of the test that
+/// made it, also when it fails). It reads as its URL.
+///
+/// A PostgreSQL database is dropped `WITH (FORCE)`, so connections a server still holds do
+/// not keep it alive; SQLite lives in the test's temporary directory and goes with it.
+pub struct TestDatabase {
+    url: String,
+    /// The PostgreSQL server's URL and the database's name.
+    postgres: Option<(String, String)>,
+}
+
+impl std::ops::Deref for TestDatabase {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl AsRef<str> for TestDatabase {
+    fn as_ref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl AsRef<std::ffi::OsStr> for TestDatabase {
+    fn as_ref(&self) -> &std::ffi::OsStr {
+        self.url.as_ref()
+    }
+}
+
+impl std::fmt::Display for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.url)
+    }
+}
+
+impl std::fmt::Debug for TestDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.url)
+    }
+}
+
+impl PartialEq<TestDatabase> for String {
+    fn eq(&self, other: &TestDatabase) -> bool {
+        *self == other.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((server, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop may run inside a test's runtime, which cannot be blocked on: a thread of its
+        // own runs the statement on a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let admin = sqlx::AnyPool::connect(&format!("{server}/postgres")).await?;
+                let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                let result = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&admin).await;
+                admin.close().await;
+                result.map(|_| ())
+            })?;
+            Ok::<_, Box<dyn std::error::Error + Send + Sync>>(name)
+        })
+        .join();
+        match dropped {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => eprintln!("could not drop a test database: {e}"),
+            Err(_) => eprintln!("could not drop a test database: the dropping thread panicked"),
+        }
+    }
+}
+
+/// A fresh, empty database for one test.
+pub async fn fresh_database_url(data_dir: &std::path::Path) -> TestDatabase {
     if !test_database_is_postgres() {
-        return format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display());
+        return TestDatabase {
+            url: format!("sqlite://{}?mode=rwc", data_dir.join("test.db").display()),
+            postgres: None,
+        };
     }
     fresh_postgres_url().await
 }
 
+/// Test databases are named `vytalcall_test_<unix seconds>_<random>`: the time lets the sweep
+/// tell a database left by a killed run from one a running test is using.
+const TEST_DATABASE_PREFIX: &str = "vytalcall_test_";
+
+/// A database whose name is older than this was left by a run that did not end normally.
+const LEFT_BEHIND_AFTER_SECONDS: u64 = 3600;
+
 /// A new, empty PostgreSQL database (whatever `VYTALCALL_TEST_DB` says).
-pub async fn fresh_postgres_url() -> String {
+pub async fn fresh_postgres_url() -> TestDatabase {
+    static SWEPT: AtomicBool = AtomicBool::new(false);
     let server = std::env::var("VYTALCALL_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("vytalcall_test_{}", Uuid::new_v4().simple());
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let name = format!(
+        "{TEST_DATABASE_PREFIX}{now}_{}",
+        &Uuid::new_v4().simple().to_string()[..16]
+    );
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(&format!("{server}/postgres"))
         .await
         .expect("PostgreSQL is reachable");
+    if !SWEPT.swap(true, Ordering::SeqCst) {
+        sweep_left_behind(&admin, now).await;
+    }
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&admin)
         .await
         .expect("create test database");
     admin.close().await;
-    format!("{server}/{name}")
+    TestDatabase {
+        url: format!("{server}/{name}"),
+        postgres: Some((server, name)),
+    }
+}
+
+/// Drops the test databases that runs killed before their end left behind (named more than
+/// an hour ago). A database still in use is never dropped: without `FORCE`, PostgreSQL
+/// refuses while anyone is connected, and that refusal is ignored.
+async fn sweep_left_behind(admin: &sqlx::AnyPool, now: u64) {
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname::text FROM pg_database WHERE datname LIKE 'vytalcall_test_%'")
+            .fetch_all(admin)
+            .await
+            .unwrap_or_else(|e| {
+                eprintln!("could not list test databases to sweep: {e}");
+                Vec::new()
+            });
+    for name in names {
+        let created = name
+            .strip_prefix(TEST_DATABASE_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(secs, _)| secs.parse::<u64>().ok());
+        let left_behind = created.is_some_and(|t| now.saturating_sub(t) > LEFT_BEHIND_AFTER_SECONDS);
+        let plain = name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if left_behind && plain {
+            let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+                .execute(admin)
+                .await;
+        }
+    }
 }
 
 pub async fn spawn_app() -> TestApp {
     spawn_app_with(&[]).await
 }
 
-/// Starts a server with extra environment-style settings on top of the test defaults.
+/// Starts a server with extra environment-style settings on top of the test defaults. A
+/// `DATABASE_URL` among them is used as it is (the caller owns that database); otherwise
+/// the app makes a fresh one, removed when the app is dropped.
 pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
+    init_test_logging();
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let database_url = fresh_database_url(data_dir.path()).await;
+    let given_url = extra
+        .iter()
+        .find(|(k, _)| *k == "DATABASE_URL")
+        .map(|(_, v)| v.to_string());
+    let (database_url, own_database) = match given_url {
+        Some(url) => (url, None),
+        None => {
+            let database = fresh_database_url(data_dir.path()).await;
+            (database.to_string(), Some(database))
+        }
+    };
     let mut vars: HashMap<String, String> = [
         ("PORT", "0"),
         ("JWT_SECRET", SECRET),
@@ -83,16 +246,26 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     for (k, v) in extra {
         vars.insert(k.to_string(), v.to_string());
     }
-    let settings = Settings::from_map(&vars).expect("valid test settings");
+    let mut settings = Settings::from_map(&vars).expect("valid test settings");
+    if settings.mode == Mode::Development {
+        // As the CLI does before serving: the recording master key is generated into the
+        // data directory, where the operator commands the tests run find it too.
+        vytalcall::demo::fill_development_secrets(&mut settings).expect("development secrets");
+    }
     let app = Application::build(settings).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
-    tokio::spawn(app.run(std::future::pending()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
     TestApp {
         base,
         http: reqwest::Client::new(),
         db,
         database_url,
+        _stop: stop,
+        _database: own_database,
         data_dir,
     }
 }
@@ -254,7 +427,7 @@ pub fn free_port() -> u16 {
 
 /// The server binary `bin` as an operator starts it: development mode (the recording master
 /// key is generated into the data directory on first start and read from there afterwards),
-/// rate limits off, output discarded.
+/// rate limits off, output discarded (kept, with `RUST_LOG` as set, when `TEST_LOG` is set).
 pub fn start_server_process(
     bin: impl AsRef<std::ffi::OsStr>,
     database_url: &str,
@@ -268,14 +441,29 @@ pub fn start_server_process(
         .env("JWT_SECRET", SECRET)
         .env("RATE_LIMIT_PER_ADDRESS_PER_MINUTE", "0")
         .env("RATE_LIMIT_PER_USER_PER_MINUTE", "0")
-        .env("RUST_LOG", "warn")
+        .env(
+            "RUST_LOG",
+            std::env::var("RUST_LOG")
+                .ok()
+                .filter(|_| test_log())
+                .unwrap_or_else(|| "warn".into()),
+        )
         .env_remove("STORAGE_PROVIDER")
         .env_remove("RECORDING_MASTER_KEY")
         .env_remove("VYTALCALL_ENV")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stdout(output())
+        .stderr(output())
         .spawn()
         .expect("start vytalcall")
+}
+
+/// Where a server process's output goes: nowhere, or the test's own with `TEST_LOG`.
+fn output() -> std::process::Stdio {
+    if test_log() {
+        std::process::Stdio::inherit()
+    } else {
+        std::process::Stdio::null()
+    }
 }
 
 /// Waits until the server at `base` answers `/readyz` with 200, polling every 100 ms.

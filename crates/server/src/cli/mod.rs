@@ -1,10 +1,19 @@
 //! The `vytalcall` command line. Settings come from the environment (and `.env`); the
-//! flags here override them.
+//! flags here override them. This file declares the commands and dispatches them; the
+//! commands that do more than a call or two have a file each ([`token`], [`recording`]).
+//!
+//! In development the generated secrets are filled in once, before dispatch, for the
+//! commands that need them ([`Command::needs_secrets`]); the others (`migrate`, `openapi`,
+//! `audit`) never create them.
 
-use crate::auth::{Identity, Verifier};
+mod recording;
+mod token;
+
 use crate::config::{Mode, Settings};
 use crate::startup::{self, Application};
+use crate::storage::Db;
 use crate::{audit, demo, telemetry};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use std::io::Write;
 use std::net::IpAddr;
@@ -108,6 +117,17 @@ enum AuditCommand {
     Verify,
 }
 
+impl Command {
+    /// Whether the command signs tokens or reads recordings, so needs the JWT secret and the
+    /// recording master key (generated into the data directory in development).
+    fn needs_secrets(&self) -> bool {
+        match self {
+            Command::Serve | Command::Token { .. } | Command::Recording { .. } | Command::Retention { .. } => true,
+            Command::Migrate | Command::Openapi | Command::Audit { .. } => false,
+        }
+    }
+}
+
 fn parse_role(s: &str) -> Result<Role, String> {
     s.parse()
         .map_err(|e: vytalcall_domain::role::UnknownRole| e.to_string())
@@ -148,6 +168,9 @@ pub fn main() -> ExitCode {
 }
 
 async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCode> {
+    if settings.mode == Mode::Development && command.needs_secrets() {
+        demo::fill_development_secrets(&mut settings).context("cannot prepare the data directory")?;
+    }
     match command {
         Command::Serve => {
             let app = Application::build(settings).await?;
@@ -156,45 +179,23 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             app.run(startup::shutdown_signal()).await?;
         }
         Command::Migrate => {
-            startup::open_database(&settings).await?;
+            Db::open(&settings).await?;
             println!("database is up to date");
         }
-        Command::Token { user, role, name, ttl } => {
-            if settings.mode == Mode::Development {
-                demo::fill_development_secrets(&mut settings)?;
-            }
-            let verifier = Verifier::new(&settings.jwt)?;
-            let now = crate::now_millis() / 1000;
-            let identity = Identity {
-                user,
-                role,
-                name,
-                expires_at: now + ttl,
-            };
-            match verifier.mint(&identity, now) {
-                Some(token) => println!("{token}"),
-                None => {
-                    anyhow::bail!("minting tokens needs JWT_SECRET (a public key can only verify)")
-                }
-            }
-        }
+        Command::Token { user, role, name, ttl } => token::print(&settings, user, role, name, ttl)?,
         Command::Openapi => {
             println!("{}", crate::http::api().1.to_pretty_json()?);
         }
         Command::Recording {
             command: RecordingCommand::Export { id, file },
-        } => {
-            crate::recording::upkeep::cli_export(settings, id, &file).await?;
-        }
+        } => recording::export(&settings, id, &file).await?,
         Command::Retention {
             command: RetentionCommand::Run,
-        } => {
-            crate::recording::upkeep::cli_retention(settings).await?;
-        }
+        } => recording::retention(&settings).await?,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let db = startup::connect_database(&settings).await?;
+            let db = Db::open_as_is(&settings).await?;
             return Ok(match audit::verify(&db).await {
                 Ok(n) => {
                     println!("OK: {n} audit entries verified");

@@ -1,0 +1,34 @@
+//! The operator's recording commands: `recording export` and `retention run`. They run
+//! beside a live server, so they never recover (close) its running recordings.
+
+use crate::config::Settings;
+use crate::recording::{RecordingService, upkeep};
+use crate::storage::Db;
+use std::path::Path;
+use std::sync::Arc;
+use vytalcall_domain::RecordingId;
+
+/// The recording service as the server would run it, without start-up recovery.
+async fn operator_service(settings: &Settings) -> anyhow::Result<Arc<RecordingService>> {
+    let db = Db::open(settings).await?;
+    upkeep::open_service(settings, db, false).await
+}
+
+/// `vytalcall recording export <id> <file>`.
+pub(super) async fn export(settings: &Settings, id: RecordingId, out: &Path) -> anyhow::Result<()> {
+    let service = operator_service(settings).await?;
+    let bytes = service.export(id, out).await?;
+    println!("exported {bytes} bytes of WebM to {}", out.display());
+    Ok(())
+}
+
+/// `vytalcall retention run`.
+pub(super) async fn retention(settings: &Settings) -> anyhow::Result<()> {
+    let service = operator_service(settings).await?;
+    let n = service.run_retention(crate::now_millis()).await?;
+    println!(
+        "deleted {n} expired recording(s) (retention {} days)",
+        settings.recording_retention_days
+    );
+    Ok(())
+}
