@@ -130,6 +130,33 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// A client must send a request's headers within this time, or its connection is closed.
     pub header_read_timeout_seconds: u64,
+    /// The clinic's name and logo shown by the web app.
+    pub clinic: ClinicSettings,
+}
+
+/// `CLINIC_NAME` and `CLINIC_LOGO_FILE`: how the web app names the clinic (header, page title,
+/// sign-in page) and the logo it shows beside the name (an SVG or PNG file, served as it is).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClinicSettings {
+    pub name: String,
+    pub logo_file: Option<PathBuf>,
+}
+
+impl ClinicSettings {
+    fn from_vars(v: &Vars<'_>) -> Result<ClinicSettings, ConfigError> {
+        let name = v.get("CLINIC_NAME").unwrap_or_else(|| "vytalcall".into());
+        if name.chars().count() > 80 || name.chars().any(char::is_control) {
+            return Err(invalid("CLINIC_NAME", &name, "expected at most 80 characters, no control characters"));
+        }
+        let logo_file = v.get("CLINIC_LOGO_FILE").map(PathBuf::from);
+        if let Some(f) = &logo_file {
+            let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
+            if !matches!(ext, "svg" | "png") {
+                return Err(invalid("CLINIC_LOGO_FILE", &f.display().to_string(), "expected an .svg or .png file"));
+            }
+        }
+        Ok(ClinicSettings { name, logo_file })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -395,6 +422,7 @@ impl Settings {
             )?,
             log_format,
             public_url: v.get("PUBLIC_URL"),
+            clinic: ClinicSettings::from_vars(&v)?,
         })
     }
 
@@ -413,6 +441,17 @@ mod tests {
     fn settings(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
         let map = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Settings::from_map(&map)
+    }
+
+    #[test]
+    fn the_clinic_is_named_by_clinic_name_and_its_logo_must_be_an_image() {
+        let s = settings(&[]).expect("defaults are valid");
+        assert_eq!(s.clinic, ClinicSettings { name: "vytalcall".into(), logo_file: None });
+        let s = settings(&[("CLINIC_NAME", " Riverside Clinic "), ("CLINIC_LOGO_FILE", "/etc/logo.svg")]).expect("valid");
+        assert_eq!(s.clinic.name, "Riverside Clinic");
+        assert_eq!(s.clinic.logo_file, Some(PathBuf::from("/etc/logo.svg")));
+        assert!(matches!(settings(&[("CLINIC_LOGO_FILE", "/etc/logo.exe")]), Err(ConfigError::Invalid { var: "CLINIC_LOGO_FILE", .. })));
+        assert!(matches!(settings(&[("CLINIC_NAME", &"x".repeat(81))]), Err(ConfigError::Invalid { var: "CLINIC_NAME", .. })));
     }
 
     #[test]
