@@ -57,7 +57,7 @@ describe('a video call in the web app', () => {
     await field.fill('not-an-id');
     await P.page.getByTestId('start-call').click();
     assert.equal(await field.getAttribute('aria-invalid'), 'true');
-    assert.match(await statusText(P.page), /not a valid id/);
+    assert.match(await P.page.getByTestId('problem').textContent(), /not a valid id/);
     await field.fill(patient.id);
   });
 

@@ -47,3 +47,49 @@ export function duration(seconds) {
   const s = seconds % 60;
   return `${m}:${String(s).padStart(2, '0')}`;
 }
+
+const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Keeps Tab and Shift+Tab inside `container` while `active()` is true (WAI-ARIA's modal
+ * dialog pattern): focus wraps from the last control to the first and back, and focus that
+ * lands outside (a click, a screen reader) is brought back in.
+ */
+export function trapFocus(container, active) {
+  const inside = () => [...container.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length > 0);
+  document.addEventListener('keydown', (e) => {
+    if (!active() || e.key !== 'Tab') return;
+    const items = inside();
+    if (!items.length) return;
+    const first = items[0];
+    const last = items[items.length - 1];
+    if (e.shiftKey && (document.activeElement === first || !container.contains(document.activeElement))) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && (document.activeElement === last || !container.contains(document.activeElement))) {
+      e.preventDefault();
+      first.focus();
+    }
+  });
+  document.addEventListener('focusin', (e) => {
+    if (active() && !container.contains(e.target)) inside()[0]?.focus();
+  });
+}
+
+/** `m:ss` (or `h:mm:ss`) of a running timer. */
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+/** The same length in words, for screen readers and the end-of-visit screen. */
+export function spokenLength(seconds) {
+  const s = Math.max(0, Math.round(seconds));
+  const m = Math.floor(s / 60);
+  if (m === 0) return `${s} second${s === 1 ? '' : 's'}`;
+  const rest = s % 60;
+  return `${m} minute${m === 1 ? '' : 's'}${rest ? ` ${rest} second${rest === 1 ? '' : 's'}` : ''}`;
+}
