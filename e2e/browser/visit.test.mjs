@@ -350,9 +350,8 @@ describe('an expired session in the web app', () => {
   });
 
   it('says so once, in words, and stops asking the server with the dead token', async () => {
-    const patient = user('patient', { ttlSeconds: 6 });
-    const S = await openApp(browser, server, patient);
-    await S.page.getByTestId('patient-waiting').waitFor();
+    const patient = user('patient', { ttlSeconds: 10 });
+    const S = await openApp(browser, server, patient); // signed in: the name is shown
     await until(S.page, 'the session-ended message', () => /session has ended/.test(document.querySelector('[data-testid=sign-in-problem]')?.textContent ?? ''), undefined, 30000);
     const asked = [];
     S.page.on('request', (r) => {

@@ -178,7 +178,8 @@ export function callView({ client, role, config, say, fail, onEnd }) {
     phase.textContent = phaseText(state);
     el.dataset.phase = state.phase;
     el.dataset.ringing = String(Boolean(context.outgoingRinging));
-    el.classList.toggle('audio', audio);
+    // Remote video is hidden only in an audio call; sending no video ourselves changes nothing.
+    el.classList.toggle('audio', state.callType === 'audio');
 
     for (const userId of [...tiles.keys()]) if (!state.participants[userId] && !streams.has(userId)) dropTile(userId);
     for (const p of Object.values(state.participants)) {
@@ -187,11 +188,11 @@ export function callView({ client, role, config, say, fail, onEnd }) {
       t.el.dataset.video = p.videoEnabled ? 'on' : 'off';
       t.el.dataset.screen = p.screenShareEnabled ? 'on' : 'off';
       t.el.dataset.connection = p.disconnected ? 'dropped' : 'connected';
-      t.off.querySelector('.off-note').textContent = audio ? 'Sound only' : 'Camera off';
+      t.off.querySelector('.off-note').textContent = state.callType === 'audio' ? 'Sound only' : 'Camera off';
       const notes = [];
       if (p.disconnected) notes.push('connection lost');
       if (!p.audioEnabled) notes.push('microphone off');
-      if (!p.videoEnabled && !audio) notes.push('camera off');
+      if (!p.videoEnabled && state.callType !== 'audio') notes.push('camera off');
       if (p.screenShareEnabled) notes.push('sharing screen');
       t.badges.textContent = notes.length ? ` — ${notes.join(', ')}` : '';
     }
@@ -241,7 +242,7 @@ export function callView({ client, role, config, say, fail, onEnd }) {
   }
 
   function showCameraLost(text) {
-    cameraLostText.textContent = `${text} You joined with sound only.`;
+    cameraLostText.textContent = `${text} You can still see and hear the others.`;
     cameraLost.hidden = false;
   }
 

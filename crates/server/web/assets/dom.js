@@ -56,23 +56,31 @@ const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select
  * lands outside (a click, a screen reader) is brought back in.
  */
 export function trapFocus(container, active) {
-  const inside = () => [...container.querySelectorAll(FOCUSABLE)].filter((el) => el.getClientRects().length > 0);
+  // The tab stops inside: one per radio group (its checked button, else its first).
+  function stops() {
+    const seen = new Set();
+    return [...container.querySelectorAll(FOCUSABLE)]
+      .filter((el) => el.getClientRects().length > 0)
+      .filter((el) => {
+        if (el.type !== 'radio') return true;
+        if (seen.has(el.name)) return false;
+        seen.add(el.name);
+        return true;
+      })
+      .map((el) => (el.type === 'radio' ? (container.querySelector(`input[name="${el.name}"]:checked`) ?? el) : el));
+  }
   document.addEventListener('keydown', (e) => {
     if (!active() || e.key !== 'Tab') return;
-    const items = inside();
+    const items = stops();
     if (!items.length) return;
-    const first = items[0];
-    const last = items[items.length - 1];
-    if (e.shiftKey && (document.activeElement === first || !container.contains(document.activeElement))) {
-      e.preventDefault();
-      last.focus();
-    } else if (!e.shiftKey && (document.activeElement === last || !container.contains(document.activeElement))) {
-      e.preventDefault();
-      first.focus();
-    }
+    const at = document.activeElement;
+    const here = items.findIndex((el) => el === at || (at?.type === 'radio' && el.type === 'radio' && el.name === at.name));
+    const next = here < 0 ? (e.shiftKey ? items.length - 1 : 0) : (here + (e.shiftKey ? -1 : 1) + items.length) % items.length;
+    e.preventDefault();
+    items[next].focus();
   });
   document.addEventListener('focusin', (e) => {
-    if (active() && !container.contains(e.target)) inside()[0]?.focus();
+    if (active() && !container.contains(e.target)) stops()[0]?.focus();
   });
 }
 

@@ -58,7 +58,7 @@ export function getUserMediaFor(onCameraLost) {
       if (!c.video) throw new MediaProblem(words(err, 'microphone'), err);
       try {
         const stream = await gum({ video: false, audio: wanted('audio', c.audio) });
-        onCameraLost(words(err, 'camera'));
+        onCameraLost(err?.name === 'NotAllowedError' || err?.name === 'SecurityError' ? 'Your browser did not allow the camera, so you joined with sound only.' : 'Your camera could not be used, so you joined with sound only.');
         return stream;
       } catch (err2) {
         console.warn('getUserMedia (microphone only) failed', err2);
