@@ -60,7 +60,7 @@ export function incomingView({ client, role, config, onAccept, onDecline }) {
   const el = h(
     'section',
     { class: 'incoming', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'incoming-heading', 'aria-describedby': 'incoming-text', dataset: { testid: 'incoming-call' }, hidden: true },
-    h('div', { class: 'incoming-card' }, h('h2', { id: 'incoming-heading' }, 'Incoming call'), text, h('div', { class: 'row answer-buttons' }, accept, decline), consent?.el),
+    h('div', { class: 'incoming-card' }, h('h2', { id: 'incoming-heading' }, 'Incoming call'), text, consent?.el, h('div', { class: 'row answer-buttons' }, accept, decline)),
   );
   let shownFor = null;
   let returnFocus = null;
