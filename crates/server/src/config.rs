@@ -146,13 +146,21 @@ impl ClinicSettings {
     fn from_vars(v: &Vars<'_>) -> Result<ClinicSettings, ConfigError> {
         let name = v.get("CLINIC_NAME").unwrap_or_else(|| "vytalcall".into());
         if name.chars().count() > 80 || name.chars().any(char::is_control) {
-            return Err(invalid("CLINIC_NAME", &name, "expected at most 80 characters, no control characters"));
+            return Err(invalid(
+                "CLINIC_NAME",
+                &name,
+                "expected at most 80 characters, no control characters",
+            ));
         }
         let logo_file = v.get("CLINIC_LOGO_FILE").map(PathBuf::from);
         if let Some(f) = &logo_file {
             let ext = f.extension().and_then(|e| e.to_str()).unwrap_or("");
             if !matches!(ext, "svg" | "png") {
-                return Err(invalid("CLINIC_LOGO_FILE", &f.display().to_string(), "expected an .svg or .png file"));
+                return Err(invalid(
+                    "CLINIC_LOGO_FILE",
+                    &f.display().to_string(),
+                    "expected an .svg or .png file",
+                ));
             }
         }
         Ok(ClinicSettings { name, logo_file })
@@ -446,12 +454,31 @@ mod tests {
     #[test]
     fn the_clinic_is_named_by_clinic_name_and_its_logo_must_be_an_image() {
         let s = settings(&[]).expect("defaults are valid");
-        assert_eq!(s.clinic, ClinicSettings { name: "vytalcall".into(), logo_file: None });
-        let s = settings(&[("CLINIC_NAME", " Riverside Clinic "), ("CLINIC_LOGO_FILE", "/etc/logo.svg")]).expect("valid");
+        assert_eq!(
+            s.clinic,
+            ClinicSettings {
+                name: "vytalcall".into(),
+                logo_file: None
+            }
+        );
+        let s = settings(&[
+            ("CLINIC_NAME", " Riverside Clinic "),
+            ("CLINIC_LOGO_FILE", "/etc/logo.svg"),
+        ])
+        .expect("valid");
         assert_eq!(s.clinic.name, "Riverside Clinic");
         assert_eq!(s.clinic.logo_file, Some(PathBuf::from("/etc/logo.svg")));
-        assert!(matches!(settings(&[("CLINIC_LOGO_FILE", "/etc/logo.exe")]), Err(ConfigError::Invalid { var: "CLINIC_LOGO_FILE", .. })));
-        assert!(matches!(settings(&[("CLINIC_NAME", &"x".repeat(81))]), Err(ConfigError::Invalid { var: "CLINIC_NAME", .. })));
+        assert!(matches!(
+            settings(&[("CLINIC_LOGO_FILE", "/etc/logo.exe")]),
+            Err(ConfigError::Invalid {
+                var: "CLINIC_LOGO_FILE",
+                ..
+            })
+        ));
+        assert!(matches!(
+            settings(&[("CLINIC_NAME", &"x".repeat(81))]),
+            Err(ConfigError::Invalid { var: "CLINIC_NAME", .. })
+        ));
     }
 
     #[test]

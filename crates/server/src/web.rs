@@ -15,8 +15,8 @@
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
-use axum::Router;
 use axum::Json;
+use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};

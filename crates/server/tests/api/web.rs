@@ -103,7 +103,11 @@ async fn the_page_learns_the_clinic_and_the_retention_from_app_config() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let logo = dir.path().join("logo.svg");
-    std::fs::write(&logo, r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>"#).expect("write logo");
+    std::fs::write(
+        &logo,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>"#,
+    )
+    .expect("write logo");
     let logo = logo.display().to_string();
     let app = spawn_app_with(&[
         ("CLINIC_NAME", "Riverside Clinic"),
