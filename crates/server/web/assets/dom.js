@@ -95,7 +95,7 @@ export function clock(seconds) {
 
 /** The same length in words, for screen readers and the end-of-visit screen. */
 export function spokenLength(seconds) {
-  const s = Math.max(0, Math.round(seconds));
+  const s = Math.max(0, Math.floor(seconds));
   const m = Math.floor(s / 60);
   if (m === 0) return `${s} second${s === 1 ? '' : 's'}`;
   const rest = s % 60;
