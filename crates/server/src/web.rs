@@ -8,11 +8,16 @@
 //! inline handler does nothing, and the page can only talk to its own origin (REST and the
 //! Socket.IO WebSocket). Files are revalidated by ETag rather than cached blindly, so a new
 //! binary's app is picked up at once.
+//!
+//! `/app-config.json` tells the page what it shows that the server knows: the clinic's name
+//! (`CLINIC_NAME`), whether it has a logo (`CLINIC_LOGO_FILE`, served at `/clinic-logo`), and
+//! how long recordings are kept (`RECORDING_RETENTION_DAYS`, for the consent question).
 
 use crate::http::error::ApiError;
 use crate::state::AppState;
+use axum::Json;
 use axum::Router;
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -29,6 +34,62 @@ pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/", get(index))
         .route("/assets/{*path}", get(asset))
+        .route("/app-config.json", get(app_config))
+        .route("/clinic-logo", get(clinic_logo))
+}
+
+/// What the page needs from the server's configuration (public facts only).
+#[derive(serde::Serialize, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct AppConfig {
+    pub clinic_name: String,
+    /// `/clinic-logo` when a logo is configured.
+    pub clinic_logo_url: Option<&'static str>,
+    pub recording_retention_days: u32,
+}
+
+pub fn app_config_of(settings: &crate::config::Settings) -> AppConfig {
+    AppConfig {
+        clinic_name: settings.clinic.name.clone(),
+        clinic_logo_url: settings.clinic.logo_file.as_ref().map(|_| "/clinic-logo"),
+        recording_retention_days: settings.recording_retention_days,
+    }
+}
+
+async fn app_config(State(state): State<AppState>) -> Response {
+    let mut response = Json(app_config_of(&state.settings)).into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    response
+}
+
+/// The clinic's logo file (at most 1 MiB), or 404 when none is configured or it cannot be read.
+async fn clinic_logo(State(state): State<AppState>) -> Response {
+    const MAX_LOGO_BYTES: u64 = 1 << 20;
+    let Some(file) = state.settings.clinic.logo_file.clone() else {
+        return ApiError::not_found("no clinic logo").into_response();
+    };
+    let fits = tokio::fs::metadata(&file)
+        .await
+        .is_ok_and(|m| m.is_file() && m.len() <= MAX_LOGO_BYTES);
+    let bytes = if fits { tokio::fs::read(&file).await.ok() } else { None };
+    let Some(bytes) = bytes else {
+        tracing::warn!(file = %file.display(), "CLINIC_LOGO_FILE cannot be served (missing, unreadable or over 1 MiB)");
+        return ApiError::not_found("no clinic logo").into_response();
+    };
+    let name = file.display().to_string();
+    let mut response = (StatusCode::OK, bytes).into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(&name)));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // An SVG opened on its own runs no script and loads nothing.
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'none'; style-src 'unsafe-inline'"),
+    );
+    headers.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
+    response
 }
 
 async fn index(headers: HeaderMap) -> Response {

@@ -13,6 +13,7 @@
 //! (production requires secrets) sit with the setting they require.
 
 mod auth;
+mod clinic;
 mod recording;
 mod server;
 mod signaling;
@@ -21,6 +22,7 @@ mod tests;
 mod vars;
 
 pub use auth::JwtSettings;
+pub use clinic::ClinicSettings;
 pub use recording::{RecordingRtcSettings, StorageProvider, StorageSettings};
 pub use server::TlsSettings;
 pub use signaling::{SignalingSettings, TurnSettings};
@@ -81,6 +83,8 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// A client must send a request's headers within this time, or its connection is closed.
     pub header_read_timeout_seconds: u64,
+    /// The clinic's name and logo shown by the web app.
+    pub clinic: ClinicSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -143,6 +147,7 @@ impl Settings {
             rate_limit_per_user_per_minute: http.rate_limit_per_user_per_minute,
             tls: http.tls,
             header_read_timeout_seconds: http.header_read_timeout_seconds,
+            clinic: clinic::parse(&v)?,
         })
     }
 

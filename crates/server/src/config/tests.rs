@@ -207,3 +207,34 @@ fn a_public_key_file_is_read_before_parsing_which_itself_does_no_io() {
     let s = settings(&[("JWT_PUBLIC_KEY", "INLINE\\nPEM"), ("JWT_PUBLIC_KEY_FILE", &missing)]).expect("inline wins");
     assert_eq!(s.jwt.public_key_pem.as_deref(), Some("INLINE\nPEM"));
 }
+
+#[test]
+fn the_clinic_is_named_by_clinic_name_and_its_logo_must_be_an_image() {
+    let s = settings(&[]).expect("defaults are valid");
+    assert_eq!(
+        s.clinic,
+        ClinicSettings {
+            name: "vytalcall".into(),
+            logo_file: None
+        }
+    );
+    let s = settings(&[
+        ("CLINIC_NAME", " Riverside Clinic "),
+        ("CLINIC_LOGO_FILE", "/etc/logo.svg"),
+    ])
+    .expect("valid");
+    assert_eq!(s.clinic.name, "Riverside Clinic");
+    assert_eq!(s.clinic.logo_file, Some(PathBuf::from("/etc/logo.svg")));
+    assert!(matches!(
+        settings(&[("CLINIC_LOGO_FILE", "/etc/logo.exe")]),
+        Err(ConfigError::Invalid {
+            var: "CLINIC_LOGO_FILE",
+            ..
+        })
+    ));
+    assert!(matches!(
+        settings(&[("CLINIC_NAME", &"x".repeat(81))]),
+        Err(ConfigError::Invalid { var: "CLINIC_NAME", .. })
+    ));
+}
+

@@ -88,3 +88,48 @@ async fn api_paths_are_not_shadowed_by_the_app() {
     let r = app.http.get(app.url("/webrtc/calls")).send().await.expect("request");
     expect_problem(r, StatusCode::UNAUTHORIZED, None).await;
 }
+
+#[tokio::test]
+async fn the_page_learns_the_clinic_and_the_retention_from_app_config() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/app-config.json")).send().await.expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: serde_json::Value = r.json().await.expect("json");
+    assert_eq!(body["clinicName"], "vytalcall");
+    assert_eq!(body["clinicLogoUrl"], serde_json::Value::Null);
+    assert_eq!(body["recordingRetentionDays"], 365);
+    let r = app.http.get(app.url("/clinic-logo")).send().await.expect("request");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logo = dir.path().join("logo.svg");
+    std::fs::write(
+        &logo,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>"#,
+    )
+    .expect("write logo");
+    let logo = logo.display().to_string();
+    let app = spawn_app_with(&[
+        ("CLINIC_NAME", "Riverside Clinic"),
+        ("CLINIC_LOGO_FILE", &logo),
+        ("RECORDING_RETENTION_DAYS", "30"),
+    ])
+    .await;
+    let body: serde_json::Value = app
+        .http
+        .get(app.url("/app-config.json"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(body["clinicName"], "Riverside Clinic");
+    assert_eq!(body["clinicLogoUrl"], "/clinic-logo");
+    assert_eq!(body["recordingRetentionDays"], 30);
+    let r = app.http.get(app.url("/clinic-logo")).send().await.expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(header(&r, "content-type"), "image/svg+xml");
+    assert!(header(&r, "content-security-policy").starts_with("default-src 'none'"));
+    assert!(r.text().await.expect("body").starts_with("<svg"));
+}

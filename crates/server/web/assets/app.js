@@ -1,122 +1,190 @@
 // vytalcall web app: plain ES modules, no framework, no build step. Only the client SDK is a
 // bundle (`/assets/vytalcall-client.js`). The page renders from the SDK's call state; the
-// modules are: session (token), calls (list), incoming (ringing), call (in-call screen).
+// modules are: session (token), screens (header, messages, sign-in, start form, end of
+// visit), calls (list), incoming (ringing), call (in-call screen), recording, media (devices).
 import { VytalcallClient } from '/assets/vytalcall-client.js';
 import { h } from './dom.js';
-import { currentSession, signIn, signOut, activeCall } from './session.js';
+import { currentSession, signOut, activeCall } from './session.js';
 import { callsPanel } from './calls.js';
 import { incomingView } from './incoming.js';
 import { callView } from './call.js';
+import { getUserMediaFor, MediaProblem } from './media.js';
+import { loadConfig, messages, header, signInScreen, startCallForm, endOfVisit } from './screens.js';
 
 const IN_CALL = new Set(['joining', 'waiting', 'connected', 'reconnecting']);
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
 const root = document.getElementById('app');
-const statusRegion = h('p', { class: 'status', role: 'status', 'aria-live': 'polite', dataset: { testid: 'status' } });
 
-/** Says something to everyone: on screen and to screen readers (the role=status region). */
-function announce(message) {
-  statusRegion.textContent = message;
-  statusRegion.dataset.at = String(Date.now());
-}
-
-function signInScreen(problem) {
-  const input = h('textarea', { id: 'token-input', rows: 4, required: true, autocomplete: 'off', spellcheck: 'false', dataset: { testid: 'token-input' } });
-  const form = h(
-    'form',
-    {
-      class: 'card narrow',
-      dataset: { testid: 'sign-in' },
-      onsubmit: (e) => {
-        e.preventDefault();
-        if (!input.value.trim()) return;
-        signIn(input.value);
-        location.reload();
-      },
-    },
-    h('h2', {}, 'Sign in'),
-    h('p', {}, 'Open the link you were given (the vytalcall server prints demo links at start-up), or paste your token here.'),
-    h('label', { for: 'token-input' }, 'Sign-in token'),
-    input,
-    h('button', { type: 'submit' }, 'Sign in'),
-  );
-  root.replaceChildren(h('header', { class: 'top' }, h('h1', {}, 'vytalcall')), statusRegion, form);
-  if (problem) announce(problem);
-}
-
-function startCallForm({ client, prefill, onStarted }) {
-  const field = h('input', { id: 'patient-id', name: 'patientId', required: true, autocomplete: 'off', spellcheck: 'false', value: prefill, 'aria-describedby': 'patient-id-help', dataset: { testid: 'patient-id' } });
-  const help = h('p', { id: 'patient-id-help', class: 'help' }, 'The patient’s id (a UUID).');
-  const video = h('input', { type: 'radio', name: 'callType', id: 'type-video', value: 'video', checked: true, dataset: { testid: 'type-video' } });
-  const audio = h('input', { type: 'radio', name: 'callType', id: 'type-audio', value: 'audio', dataset: { testid: 'type-audio' } });
-  const submit = h('button', { type: 'submit', dataset: { testid: 'start-call' } }, 'Start call');
-  const form = h(
-    'form',
-    { class: 'card', 'aria-labelledby': 'start-heading', dataset: { testid: 'start-call-form' }, novalidate: true },
-    h('h2', { id: 'start-heading' }, 'Start a call'),
-    h('label', { for: 'patient-id' }, 'Patient id'),
-    field,
-    help,
-    h('fieldset', {}, h('legend', {}, 'Call type'), h('label', { for: 'type-video' }, video, ' Video'), h('label', { for: 'type-audio' }, audio, ' Audio only')),
-    submit,
-  );
-  form.addEventListener('submit', async (e) => {
-    e.preventDefault();
-    const patientId = field.value.trim();
-    if (!UUID.test(patientId)) {
-      field.setAttribute('aria-invalid', 'true');
-      help.textContent = 'Enter the patient’s id: a UUID such as 123e4567-e89b-12d3-a456-426614174000.';
-      field.focus();
-      announce('The patient id is not a valid id.');
-      return;
-    }
-    field.removeAttribute('aria-invalid');
-    help.textContent = 'The patient’s id (a UUID).';
-    submit.disabled = true;
-    try {
-      const type = audio.checked ? 'audio' : 'video';
-      const call = await client.createCall({ patientId, type });
-      announce(`Calling the patient (${type} call)…`);
-      await onStarted(call.id, call.type ?? type);
-    } catch (err) {
-      announce(`Could not start the call: ${err.message}`);
-    } finally {
-      submit.disabled = false;
-    }
-  });
-  return form;
+/** What ended a call, in words for this person; `mine` is what this page did itself. */
+function endSummary(role, reason, mine, wasConnected) {
+  const other = role === 'patient' ? 'Your provider' : 'Your patient';
+  if (mine === 'hung-up') return { title: 'Call cancelled', reason: 'You hung up before your patient answered.' };
+  if (mine === 'ended') return { title: 'Your visit has ended', reason: 'You ended the call.' };
+  if (mine === 'left') return { title: 'You left the call', reason: 'You left the call.' };
+  if (reason === 'Declined') return { title: 'Call declined', reason: role === 'patient' ? 'You declined the call.' : `${other} declined the call.` };
+  if (reason === 'no answer') return { title: 'No answer', reason: role === 'patient' ? 'You missed a call from your provider.' : `${other} did not answer. You can try again later.` };
+  if (reason === 'Hung up before answer') return { title: 'Call cancelled', reason: `${other} hung up before the call was answered.` };
+  if (wasConnected) return { title: 'Your visit has ended', reason: `${other} ended the call.` };
+  return { title: 'The call has ended', reason: `${other} ended the call before it connected.` };
 }
 
 async function main() {
+  const config = await loadConfig();
+  document.title = config.clinicName;
+  const msg = messages();
   const session = currentSession();
-  if (!session.token) return signInScreen(session.problem);
+  if (!session.token) {
+    root.replaceChildren(header(config), h('main', { class: 'page' }, signInScreen(config, session.problem && `${session.problem} Contact ${config.clinicName} for a new link.`)));
+    return;
+  }
   const { claims } = session;
   const role = claims.role;
-  const other = role === 'patient' ? 'Your provider' : 'The patient';
-  const client = new VytalcallClient({ token: session.token, deviceId: session.deviceId });
+  const otherWord = role === 'patient' ? 'Your provider' : 'Your patient';
+  let cameraLost = null;
+  const client = new VytalcallClient({
+    token: session.token,
+    deviceId: session.deviceId,
+    getUserMedia: getUserMediaFor((text) => (cameraLost = text)),
+  });
   document.body.dataset.role = role;
 
-  async function join(callId, callType) {
+  // What this page knows beyond the SDK's state: a call it placed that has not been
+  // answered yet, what it did to end a call, and when the call connected.
+  let outgoing = null; // { callId, answered }
+  let mine = null; // 'ended' | 'hung-up' | 'left'
+  let declinedHere = null;
+  let connectedSince = null;
+  let expiredOnce = false;
+  let poll = null;
+
+  function expired() {
+    if (expiredOnce) return;
+    expiredOnce = true;
+    clearInterval(poll);
+    void client.close().catch(() => undefined);
+    signOut();
+    root.replaceChildren(header(config), h('main', { class: 'page' }, signInScreen(config, `Your session has ended. Open the link from ${config.clinicName} again, or contact them for a new one.`)));
+    document.title = `Signed out · ${config.clinicName}`;
+  }
+
+  function fail(err, message) {
+    if (err?.status === 401) return expired();
+    msg.fail(err, message);
+  }
+
+  const mediaProblemText = h('p', { dataset: { testid: 'media-problem-text' } });
+  const retry = h('button', { type: 'button', dataset: { testid: 'media-retry' } }, 'Try again');
+  const giveUp = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'media-give-up' } }, 'Not now');
+  const mediaProblem = h(
+    'section',
+    { class: 'card media-problem', role: 'region', 'aria-labelledby': 'media-problem-heading', dataset: { testid: 'media-problem' }, hidden: true },
+    h('h2', { id: 'media-problem-heading', tabindex: '-1' }, 'Your microphone is needed'),
+    mediaProblemText,
+    h('div', { class: 'row' }, retry, giveUp),
+  );
+  let pendingJoin = null;
+  retry.addEventListener('click', () => {
+    mediaProblem.hidden = true;
+    if (pendingJoin) void join(...pendingJoin);
+  });
+  giveUp.addEventListener('click', async () => {
+    mediaProblem.hidden = true;
+    const [callId] = pendingJoin ?? [];
+    pendingJoin = null;
+    if (callId) await cancelCall(callId, outgoing?.callId === callId ? 'Hung up before answer' : 'Declined').catch(() => undefined);
+    void calls.refresh();
+  });
+
+  async function cancelCall(callId, reason) {
+    await client.rest('POST', `/calls/${encodeURIComponent(callId)}/cancel`, { reason });
+  }
+
+  async function join(callId, callType, consent = null) {
+    cameraLost = null;
+    mine = null;
+    msg.clearProblem();
     try {
       activeCall.set(callId);
       await client.join(callId, { callType });
+      if (cameraLost) {
+        await client.switchToAudioOnly();
+        inCall.showCameraLost(cameraLost);
+      }
+      if (consent !== null) {
+        await client.setRecordingConsent(callId, consent).catch((err) => fail(err, 'Your answer about recording could not be sent. You can change it in the call.'));
+      }
     } catch (err) {
       activeCall.clear();
-      announce(`Could not join the call: ${err.message}`);
+      if (err instanceof MediaProblem) {
+        pendingJoin = [callId, callType, consent];
+        mediaProblemText.textContent = err.message;
+        giveUp.textContent = outgoing?.callId === callId ? 'Cancel the call' : 'Decline the call';
+        mediaProblem.hidden = false;
+        mediaProblem.querySelector('h2').focus();
+        return;
+      }
+      const gone = /not-joinable|not-found/.test(String(err.code ?? err.message));
+      fail(err, gone ? 'This call has already ended.' : 'We could not connect you to the call. Try again in a moment.');
+      void calls.refresh();
     }
   }
 
-  const calls = callsPanel({ client, role, announce, onJoin: (call) => join(call.id, call.type ?? call.callType) });
-  const incoming = incomingView({ client, role, announce, onAccept: (callId, callType) => join(callId, callType) });
-  const inCall = callView({ client, role, announce });
-  const home = h(
-    'div',
-    { class: 'home', dataset: { testid: 'home' } },
+  async function hangUp() {
+    const { callId } = client.state;
+    if (!callId) return;
+    try {
+      if (outgoing?.callId === callId && !outgoing.answered) {
+        mine = 'hung-up';
+        try {
+          await cancelCall(callId, 'Hung up before answer');
+        } catch (err) {
+          if (err.status !== 409) throw err;
+          mine = 'ended'; // answered meanwhile: end it instead
+          await client.endCall();
+        }
+        if (IN_CALL.has(client.state.phase)) await client.leave('cancelled');
+      } else {
+        mine = 'ended';
+        await client.endCall();
+      }
+    } catch (err) {
+      mine = null;
+      fail(err, 'The call could not be ended. Try again.');
+    }
+  }
+
+  async function decline(callId) {
+    declinedHere = callId;
+    try {
+      await cancelCall(callId, 'Declined');
+      msg.say('You declined the call.');
+    } catch (err) {
+      declinedHere = null;
+      fail(err, 'The call could not be declined. It may have ended already.');
+    }
+    void calls.refresh();
+  }
+
+  const calls = callsPanel({ client, role, onError: fail, onJoin: (call) => join(call.id, call.type ?? call.callType) });
+  const incoming = incomingView({ client, role, config, onAccept: (callId, callType, consent) => join(callId, callType, consent), onDecline: decline });
+  const inCall = callView({ client, role, config, say: msg.say, fail, onEnd: hangUp });
+  const ended = endOfVisit({
+    role,
+    onDone: () => (role === 'patient' ? document.getElementById('calls-heading') : document.getElementById('patient-id'))?.focus(),
+  });
+  const startOrWait =
     role === 'patient'
-      ? h('section', { class: 'card', dataset: { testid: 'patient-waiting' } }, h('h2', {}, 'Your visits'), h('p', {}, 'Keep this page open: when your provider calls, it rings here, on every device where you are signed in.'))
-      : startCallForm({ client, prefill: session.prefillPatient, onStarted: join }),
-    calls.el,
-  );
+      ? h('section', { class: 'card', 'aria-labelledby': 'waiting-heading', dataset: { testid: 'patient-waiting' } }, h('h2', { id: 'waiting-heading' }, 'Your visits'), h('p', {}, `Keep this page open: when your provider calls, it rings here, on every device where you are signed in.`))
+      : startCallForm({
+          client,
+          prefill: session.prefillPatient,
+          say: msg.say,
+          fail,
+          onStarted: (callId, callType) => {
+            outgoing = { callId, answered: false };
+            return join(callId, callType);
+          },
+        });
+  const home = h('div', { class: 'home', dataset: { testid: 'home' } }, h('div', { class: 'home-main' }, ended.el, mediaProblem, startOrWait), calls.el);
   const signOutButton = h(
     'button',
     {
@@ -131,74 +199,90 @@ async function main() {
     },
     'Sign out',
   );
-  root.replaceChildren(
-    h(
-      'header',
-      { class: 'top' },
-      h('h1', {}, 'vytalcall'),
-      h('p', { class: 'who', dataset: { testid: 'who' } }, `${claims.name ?? 'Signed in'} · ${role}`),
-      signOutButton,
-    ),
-    statusRegion,
-    home,
-    inCall.el,
-    incoming.el,
-  );
+  const who = h('p', { class: 'who', dataset: { testid: 'who' } }, `${claims.name ?? 'Signed in'} · ${role === 'patient' ? 'patient' : role === 'admin' ? 'administrator' : 'provider'}`);
+  root.replaceChildren(header(config, who, signOutButton), h('main', { class: 'page' }, msg.el, home, inCall.el, incoming.el));
 
   let wasInCall = false;
+  let wasRinging = false;
   function render(state) {
     const nowInCall = IN_CALL.has(state.phase);
+    if (outgoing && outgoing.callId === state.callId && state.phase === 'connected') outgoing.answered = true;
+    if (state.phase === 'connected' && !connectedSince) connectedSince = Date.now();
+    const ringingOut = Boolean(outgoing && outgoing.callId === state.callId && !outgoing.answered && nowInCall);
     home.hidden = nowInCall;
     inCall.el.hidden = !nowInCall;
-    inCall.update(state);
+    signOutButton.hidden = nowInCall;
+    document.body.classList.toggle('in-call', nowInCall);
+    inCall.update(state, { outgoingRinging: ringingOut, connectedSince: nowInCall ? connectedSince : null });
     incoming.update(state);
-    document.title = nowInCall ? `In call · vytalcall` : state.phase === 'ringing' ? 'Incoming call · vytalcall' : 'vytalcall';
+    const what = nowInCall ? (ringingOut ? 'Calling…' : 'In call') : state.phase === 'ringing' ? 'Incoming call' : null;
+    document.title = what ? `${what} · ${config.clinicName}` : config.clinicName;
     if (nowInCall && !wasInCall) {
+      ended.hide();
+      mediaProblem.hidden = true;
       inCall.focus();
-      announce(state.phase === 'reconnecting' ? 'Reconnecting to your call…' : 'You joined the call.');
+      msg.say(state.phase === 'reconnecting' ? 'Reconnecting to your call…' : ringingOut ? `Calling ${otherWord.toLowerCase()}…` : 'You joined the call.');
     }
     if (!nowInCall && wasInCall) {
+      const seconds = connectedSince ? (Date.now() - connectedSince) / 1000 : null;
+      const summary = endSummary(role, state.endReason, mine, Boolean(connectedSince));
       activeCall.clear();
       inCall.reset();
-      void calls.refresh();
+      ended.show({ ...summary, seconds });
+      msg.say(`Call ended: ${summary.reason}`);
+      outgoing = null;
+      mine = null;
+      connectedSince = null;
     }
+    if (wasRinging && state.phase !== 'ringing') {
+      if (state.endReason === 'answered on another device') msg.say('The call was answered on another device.');
+      else if (state.endReason === 'Declined' && declinedHere !== state.callId) msg.say('The call was declined on another device.');
+      else if (state.endReason === 'Hung up before answer') msg.say('Your provider hung up before you answered.');
+      else if (state.endReason === 'no answer') msg.say('You missed a call from your provider.');
+    }
+    if (state.phase === 'ringing' && !wasRinging) msg.say(`Incoming ${state.callType === 'audio' ? 'audio' : 'video'} call.`);
+    // Lists go stale when a call stops ringing or ends: refresh them at once.
+    if ((wasRinging && state.phase !== 'ringing') || (!nowInCall && wasInCall)) void calls.refresh();
     wasInCall = nowInCall;
+    wasRinging = state.phase === 'ringing';
   }
   client.on('state', render);
 
-  client.on('participant-disconnected', () => announce(`${other}'s connection dropped. Waiting for them to come back…`));
-  client.on('participant-joined', (e) => announce(e.reconnected ? `${other} is back.` : `${other} joined the call.`));
-  client.on('participant-left', (e) => announce(e.reason === 'disconnected' ? `${other} did not come back.` : `${other} left the call.`));
+  client.on('participant-disconnected', () => msg.say(`${otherWord}’s connection dropped. Waiting for them to come back…`));
+  client.on('participant-joined', (e) => msg.say(e.reconnected ? `${otherWord} is back.` : `${otherWord} joined the call.`));
+  client.on('participant-left', (e) => msg.say(e.reason === 'disconnected' ? `${otherWord} did not come back.` : `${otherWord} left the call.`));
   client.on('connection', (e) => {
-    if (!e.connected && IN_CALL.has(client.state.phase)) announce('Your connection dropped. Reconnecting…');
+    if (!e.connected && IN_CALL.has(client.state.phase)) msg.say('Your connection dropped. Reconnecting…');
   });
-  client.on('reconnected', () => announce('You are back in the call.'));
-  client.on('call-ended', (e) => announce(`Call ended: ${e.reason}.`));
+  client.on('reconnected', () => msg.say('You are back in the call.'));
   client.on('incoming-call', () => void calls.refresh());
   client.on('audio-only-suggested', () => {
     inCall.showSuggestion();
-    announce('Your connection is weak: consider switching to audio only.');
+    msg.say('Your connection is weak: consider switching to audio only.');
   });
-  client.on('recording-started', () => announce('Recording started.'));
-  client.on('recording-stopped', () => announce('Recording stopped.'));
-  client.on('session-expired', () => {
-    signOut();
-    signInScreen('Your session has expired. Open a fresh link to sign in again.');
+  client.on('recording-started', () => {
+    msg.say(role === 'patient' && client.state.recordingConsent === false ? 'Your provider started recording. You said no, so you are not recorded.' : 'Recording started.');
   });
+  client.on('recording-stopped', () => msg.say('Recording stopped.'));
+  client.on('session-expired', expired);
+  client.on('signaling-error', (e) => console.warn('signaling error', e));
 
   render(client.state);
   try {
     await client.connect();
   } catch (err) {
     if (String(err.message).startsWith('unauthorized')) {
+      console.warn('sign-in refused', err);
       signOut();
-      return signInScreen(`Sign-in was refused: ${err.message.replace(/^unauthorized:\s*/, '')}.`);
+      root.replaceChildren(header(config), h('main', { class: 'page' }, signInScreen(config, `This sign-in link no longer works. Contact ${config.clinicName} for a new one.`)));
+      return;
     }
-    announce(`Could not reach the server: ${err.message}. Retrying…`);
+    fail(err, 'We cannot reach the clinic’s server right now. Retrying…');
   }
   await calls.refresh();
-  setInterval(() => {
-    if (!home.hidden && document.visibilityState === 'visible') void calls.refresh();
+  if (expiredOnce) return;
+  poll = setInterval(() => {
+    if (!expiredOnce && !home.hidden && document.visibilityState === 'visible') void calls.refresh();
   }, 15000);
 
   // A reload during a call: rejoin it (the server resumes our participation within its grace period).
@@ -207,7 +291,7 @@ async function main() {
     try {
       const call = await client.getCall(resumeId);
       if (call.status === 'active') {
-        announce('Rejoining your call…');
+        msg.say('Rejoining your call…');
         await join(resumeId, call.type ?? call.callType);
       } else activeCall.clear();
     } catch {
@@ -216,4 +300,7 @@ async function main() {
   }
 }
 
-main().catch((err) => announce(`Something went wrong: ${err.message}`));
+main().catch((err) => {
+  console.error(err);
+  root.textContent = 'Something went wrong. Reload the page to try again.';
+});

@@ -1,30 +1,32 @@
-// The in-call screen: remote and local video, the controls (mute, camera, screen share,
-// audio-only, recording for providers, end call), the connection-quality and recording
-// indicators, the audio-only suggestion and the recording consent question. It is built once
-// and updated from the SDK's state, so video elements survive every re-render.
-import { h, toggle, setPressed } from './dom.js';
+// The in-call screen: remote and local video, the controls (mute, camera, devices, screen
+// share, audio-only, recording, end call), the call timer, the connection and recording
+// indicators, and the notices (weak connection, camera not available, you are sharing your
+// screen). It is built once and updated from the SDK's state, so video elements survive every
+// re-render. On a phone the video takes the screen and the controls sit at the bottom.
+import { h, toggle, setPressed, clock } from './dom.js';
 import { qualityLevel } from '/assets/vytalcall-client.js';
+import { deviceMenu, switchDevice, applySpeaker } from './media.js';
+import { recordingParts } from './recording.js';
 
-const PHASE_TEXT = {
-  joining: 'Connecting…',
-  waiting: 'Waiting for the other side to join…',
-  connected: 'Connected',
-  reconnecting: 'Your connection dropped. Reconnecting…',
-};
+/** Phones cannot share their screen from a browser; neither can a browser without the API. */
+export const canShareScreen = () =>
+  typeof navigator.mediaDevices?.getDisplayMedia === 'function' && !matchMedia('(pointer: coarse)').matches && !/Android|iPhone|iPad|Mobile/i.test(navigator.userAgent);
 
-export function callView({ client, role, announce }) {
-  const otherName = role === 'patient' ? 'Your provider' : 'The patient';
+/** `onEnd()` hangs up (the app decides between ending and cancelling a ringing call). */
+export function callView({ client, role, config, say, fail, onEnd }) {
+  const otherName = role === 'patient' ? 'Your provider' : 'Your patient';
   const tiles = new Map(); // userId -> { el, video, badges }
   // Remote media can arrive before the state lists its sender (the offer may overtake
   // `participant-joined`): streams are kept apart from tiles so that no render drops one.
   const streams = new Map(); // userId -> MediaStream
-  let answeredConsent = null;
   let lastQualityLevel = null;
+  let context = { outgoingRinging: false, connectedSince: null };
 
-  const title = h('h2', { id: 'call-heading', dataset: { testid: 'call-title' } }, 'Call');
+  const title = h('h2', { id: 'call-heading', tabindex: '-1', dataset: { testid: 'call-title' } }, 'Call');
   const phase = h('p', { class: 'phase', dataset: { testid: 'call-phase' } });
-  const quality = h('span', { class: 'indicator quality', dataset: { testid: 'quality', level: 'unknown' }, title: 'Connection quality' }, 'Connection: measuring…');
-  const recording = h('span', { class: 'indicator recording', dataset: { testid: 'recording-indicator' }, hidden: true, role: 'img', 'aria-label': 'This call is being recorded' }, '● Recording');
+  const timer = h('span', { class: 'timer', dataset: { testid: 'call-timer' }, hidden: true, role: 'timer', 'aria-label': 'Call length' });
+  const quality = h('span', { class: 'indicator quality', dataset: { testid: 'quality', level: 'unknown' }, title: 'Connection quality', hidden: true }, 'Connection: measuring…');
+  const rec = recordingParts({ client, role, config, say, fail });
   const remotes = h('div', { class: 'remotes', dataset: { testid: 'remote-videos' } });
   const waiting = h('div', { class: 'placeholder', dataset: { testid: 'remote-placeholder' } }, 'Waiting for the other side…');
   const localVideo = h('video', { class: 'local', autoplay: true, muted: true, playsInline: true, 'aria-label': 'Your camera', dataset: { testid: 'local-video' } });
@@ -34,9 +36,22 @@ export function callView({ client, role, announce }) {
   const cameraButton = toggle('Turn camera off', 'toggle-camera', () => client.setCameraEnabled(!client.state.local.videoEnabled));
   const screenButton = toggle('Share screen', 'toggle-screen', () => void shareScreen());
   const audioOnlyButton = h('button', { type: 'button', class: 'control', 'aria-label': 'Switch to audio only', dataset: { testid: 'audio-only' }, onclick: () => void audioOnly() }, 'Audio only');
-  const recordButton = toggle('Start recording', 'toggle-recording', () => void toggleRecording());
-  recordButton.hidden = role === 'patient';
-  const endButton = h('button', { type: 'button', class: 'control danger', 'aria-label': 'End call for everyone', dataset: { testid: 'end-call' }, onclick: () => void endCall() }, 'End call');
+  const devices = deviceMenu({ onChange: (kind, id) => changeDevice(kind, id) });
+  const devicesButton = h('button', { type: 'button', class: 'control', 'aria-expanded': 'false', 'aria-controls': 'device-menu', dataset: { testid: 'toggle-devices' } }, 'Devices');
+  devicesButton.addEventListener('click', async () => {
+    const open = devices.panel.hidden;
+    if (open) await devices.refresh();
+    devices.panel.hidden = !open;
+    devicesButton.setAttribute('aria-expanded', String(open));
+    if (open) devices.panel.querySelector('select')?.focus();
+  });
+  devices.panel.addEventListener('keydown', (e) => {
+    if (e.key !== 'Escape') return;
+    devices.panel.hidden = true;
+    devicesButton.setAttribute('aria-expanded', 'false');
+    devicesButton.focus();
+  });
+  const endButton = h('button', { type: 'button', class: 'control danger', dataset: { testid: 'end-call' }, onclick: () => void endCall() }, 'End call');
 
   const suggestion = h(
     'div',
@@ -45,31 +60,23 @@ export function callView({ client, role, announce }) {
     h('button', { type: 'button', onclick: () => void audioOnly() }, 'Switch to audio only'),
     h('button', { type: 'button', class: 'secondary', onclick: () => (suggestion.hidden = true) }, 'Dismiss'),
   );
-  const recordConfirm = h(
+  const cameraLostText = h('span', {});
+  const cameraLost = h('div', { class: 'banner', role: 'status', dataset: { testid: 'camera-lost' }, hidden: true }, cameraLostText, h('button', { type: 'button', class: 'secondary', onclick: () => (cameraLost.hidden = true) }, 'OK'));
+  const sharing = h(
     'div',
-    { class: 'banner', dataset: { testid: 'record-confirm' }, hidden: true },
-    h('span', {}, 'The patient has not agreed to recording in the app. Record only if they agreed aloud.'),
-    h('button', { type: 'button', dataset: { testid: 'record-verbal' }, onclick: () => void startRecording(true) }, 'They agreed aloud: start recording'),
-    h('button', { type: 'button', class: 'secondary', onclick: () => (recordConfirm.hidden = true) }, 'Cancel'),
-  );
-  const consentYes = h('button', { type: 'button', dataset: { testid: 'consent-yes' }, onclick: () => void consent(true) }, 'Yes, record');
-  const consentQuestion = h('p', { id: 'consent-q', dataset: { testid: 'consent-question' } });
-  const consentDialog = h(
-    'div',
-    { class: 'dialog', role: 'alertdialog', 'aria-modal': 'false', 'aria-labelledby': 'consent-q', dataset: { testid: 'consent-dialog' }, hidden: true },
-    consentQuestion,
-    h('div', { class: 'row' }, consentYes, h('button', { type: 'button', class: 'secondary', dataset: { testid: 'consent-no' }, onclick: () => void consent(false) }, 'No')),
+    { class: 'banner sharing', role: 'status', dataset: { testid: 'sharing-notice' }, hidden: true },
+    h('span', {}, 'You are sharing your screen. Everyone in the call can see it.'),
+    h('button', { type: 'button', onclick: () => void shareScreen() }, 'Stop sharing'),
   );
 
   const el = h(
     'section',
     { class: 'call', 'aria-labelledby': 'call-heading', dataset: { testid: 'call-view' }, hidden: true },
-    h('header', { class: 'row spread' }, h('div', {}, title, phase), h('div', { class: 'row' }, recording, quality)),
-    suggestion,
-    recordConfirm,
-    consentDialog,
+    h('header', { class: 'call-top' }, h('div', { class: 'call-title' }, title, phase), h('div', { class: 'row indicators' }, timer, rec.indicator, quality)),
+    h('div', { class: 'notices' }, suggestion, cameraLost, sharing, rec.recordConfirm, rec.consentDialog, rec.answers),
     h('div', { class: 'stage' }, remotes, waiting, localVideo),
-    h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' }, muteButton, cameraButton, screenButton, audioOnlyButton, recordButton, endButton),
+    devices.panel,
+    h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' }, muteButton, cameraButton, devicesButton, screenButton, audioOnlyButton, rec.recordButton, rec.consentSwitch, endButton),
   );
 
   // ---- actions ---------------------------------------------------------------------------
@@ -79,79 +86,32 @@ export function callView({ client, role, announce }) {
       if (client.state.local.screenShareEnabled) await client.stopScreenShare();
       else await client.startScreenShare();
     } catch (err) {
-      announce(`Screen sharing did not start: ${err.message}`);
+      fail(err, 'Screen sharing did not start.');
     }
   }
 
   async function audioOnly() {
     suggestion.hidden = true;
     await client.switchToAudioOnly();
-    announce('Switched to audio only. Your camera is off for the rest of the call.');
+    say('Switched to audio only. Your camera is off for the rest of the call.');
+  }
+
+  async function changeDevice(kind, id) {
+    try {
+      if (kind === 'speaker') for (const t of tiles.values()) applySpeaker(t.video);
+      else await switchDevice(client, kind, id);
+      say(`${kind === 'camera' ? 'Camera' : kind === 'microphone' ? 'Microphone' : 'Speaker'} changed.`);
+    } catch (err) {
+      fail(err, `That ${kind} could not be used. The call goes on with the one you had.`);
+    }
   }
 
   async function endCall() {
     endButton.disabled = true;
     try {
-      await client.endCall();
-    } catch (err) {
-      announce(`Could not end the call: ${err.message}`);
+      await onEnd();
     } finally {
       endButton.disabled = false;
-    }
-  }
-
-  async function toggleRecording() {
-    const { callId, recording: rec } = client.state;
-    if (!callId) return;
-    try {
-      if (rec) await client.stopRecording(callId, rec.recordingId);
-      else await startRecording(false);
-    } catch (err) {
-      announce(`Recording: ${err.message}`);
-    }
-  }
-
-  async function startRecording(attestVerbal) {
-    const { callId } = client.state;
-    const others = Object.keys(client.state.participants);
-    recordConfirm.hidden = true;
-    try {
-      // Pressing Record is the provider's own consent; a spoken yes of the others is attested
-      // only after the provider confirms it (recorded as method `verbal`).
-      const body = attestVerbal
-        ? { consentObtained: true, consentedParticipants: [client.userId, ...others], consentMethod: 'verbal' }
-        : { consentObtained: true, consentedParticipants: [client.userId], consentMethod: 'in-app' };
-      await client.startRecording(callId, body);
-    } catch (err) {
-      if (err.status === 409 && String(err.problem?.type ?? '').includes('consent-missing')) {
-        recordConfirm.hidden = false;
-        announce('Recording needs the patient’s consent.');
-      } else {
-        announce(`Recording did not start: ${err.message}`);
-      }
-    }
-  }
-
-  /**
-   * The recording this person should be asked about, or null. Asked when the server requests
-   * it (no consent on record), and — for patients — whenever a recording starts and they
-   * have not answered in the app yet, even if their provider attested a spoken yes: the
-   * patient's own answer is recorded (method `in-app`) and a no withdraws it at once.
-   */
-  function consentToAsk(state) {
-    if (state.consentRequested) return state.consentRequested;
-    if (role === 'patient' && state.recording && state.recordingConsent == null) return state.recording.recordingId;
-    return null;
-  }
-
-  async function consent(yes) {
-    answeredConsent = consentToAsk(client.state);
-    consentDialog.hidden = true;
-    try {
-      await client.setRecordingConsent(client.state.callId, yes);
-      announce(yes ? 'You agreed to recording.' : 'You declined recording. Your media is not recorded.');
-    } catch (err) {
-      announce(`Could not send your answer: ${err.message}`);
     }
   }
 
@@ -160,12 +120,13 @@ export function callView({ client, role, announce }) {
   function tile(userId) {
     let t = tiles.get(userId);
     if (t) return t;
-    const video = h('video', { autoplay: true, playsInline: true, 'aria-label': `${otherName}'s video`, dataset: { testid: 'remote-video', userId } });
-    const badges = h('p', { class: 'badges', dataset: { testid: 'remote-media-state' } });
-    const off = h('div', { class: 'camera-off', 'aria-hidden': 'true' }, 'Camera off');
+    const video = h('video', { autoplay: true, playsInline: true, 'aria-label': `${otherName}’s video`, dataset: { testid: 'remote-video', userId } });
+    applySpeaker(video);
+    const badges = h('span', { class: 'badges', dataset: { testid: 'remote-media-state' } });
+    const off = h('div', { class: 'camera-off', 'aria-hidden': 'true' }, h('span', { class: 'avatar' }, otherName), h('span', { class: 'off-note' }, 'Camera off'));
     const tileEl = h('figure', { class: 'tile', dataset: { testid: 'remote-tile', userId } }, video, off, h('figcaption', {}, otherName, badges));
     remotes.append(tileEl);
-    t = { el: tileEl, video, badges };
+    t = { el: tileEl, video, badges, off };
     tiles.set(userId, t);
     attach(t, streams.get(userId));
     return t;
@@ -201,12 +162,24 @@ export function callView({ client, role, announce }) {
 
   // ---- render --------------------------------------------------------------------------------
 
-  function update(state) {
+  function phaseText(state) {
+    if (state.phase === 'joining') return 'Connecting…';
+    if (state.phase === 'reconnecting') return 'Your connection dropped. Reconnecting…';
+    if (state.phase === 'waiting' && context.outgoingRinging) return role === 'patient' ? 'Calling your provider… It is ringing.' : 'Calling your patient… It is ringing on their devices.';
+    if (state.phase === 'waiting') return role === 'patient' ? 'Waiting for your provider to join…' : 'Waiting for your patient to join…';
+    if (state.phase === 'connected') return `Connected with ${otherName.toLowerCase()}`;
+    return '';
+  }
+
+  function update(state, ctx = context) {
+    context = ctx;
     const audio = state.callType === 'audio' || state.audioOnly;
     title.textContent = `${state.callType === 'audio' ? 'Audio' : 'Video'} call`;
-    phase.textContent = PHASE_TEXT[state.phase] ?? '';
+    phase.textContent = phaseText(state);
     el.dataset.phase = state.phase;
-    el.classList.toggle('audio', audio);
+    el.dataset.ringing = String(Boolean(context.outgoingRinging));
+    // Remote video is hidden only in an audio call; sending no video ourselves changes nothing.
+    el.classList.toggle('audio', state.callType === 'audio');
 
     for (const userId of [...tiles.keys()]) if (!state.participants[userId] && !streams.has(userId)) dropTile(userId);
     for (const p of Object.values(state.participants)) {
@@ -215,52 +188,62 @@ export function callView({ client, role, announce }) {
       t.el.dataset.video = p.videoEnabled ? 'on' : 'off';
       t.el.dataset.screen = p.screenShareEnabled ? 'on' : 'off';
       t.el.dataset.connection = p.disconnected ? 'dropped' : 'connected';
+      t.off.querySelector('.off-note').textContent = state.callType === 'audio' ? 'Sound only' : 'Camera off';
       const notes = [];
       if (p.disconnected) notes.push('connection lost');
       if (!p.audioEnabled) notes.push('microphone off');
-      if (!p.videoEnabled) notes.push('camera off');
+      if (!p.videoEnabled && state.callType !== 'audio') notes.push('camera off');
       if (p.screenShareEnabled) notes.push('sharing screen');
       t.badges.textContent = notes.length ? ` — ${notes.join(', ')}` : '';
     }
     waiting.hidden = tiles.size > 0;
-    waiting.textContent = state.phase === 'reconnecting' ? 'Reconnecting…' : 'Waiting for the other side…';
+    waiting.textContent = state.phase === 'reconnecting' ? 'Reconnecting…' : context.outgoingRinging ? 'Ringing…' : `Waiting for ${otherName.toLowerCase()}…`;
 
     const { audioEnabled, videoEnabled, screenShareEnabled } = state.local;
     setPressed(muteButton, !audioEnabled, audioEnabled ? 'Mute microphone' : 'Unmute microphone');
     setPressed(cameraButton, !videoEnabled, videoEnabled ? 'Turn camera off' : 'Turn camera on');
     setPressed(screenButton, screenShareEnabled, screenShareEnabled ? 'Stop sharing' : 'Share screen');
-    cameraButton.disabled = audio;
-    screenButton.disabled = audio;
-    audioOnlyButton.disabled = audio;
+    cameraButton.hidden = audio;
+    screenButton.hidden = audio || !canShareScreen();
+    audioOnlyButton.hidden = audio;
     audioOnlyButton.setAttribute('aria-pressed', String(state.audioOnly));
     localVideo.hidden = audio;
+    sharing.hidden = !screenShareEnabled;
+    devices.lists.camera.disabled = audio || screenShareEnabled;
+    endButton.textContent = context.outgoingRinging ? 'Hang up' : 'End call';
+    endButton.setAttribute('aria-label', context.outgoingRinging ? 'Hang up: stop calling' : 'End call for everyone');
 
+    const connected = state.phase === 'connected';
+    quality.hidden = !connected;
     if (state.quality) {
       const level = qualityLevel(state.quality.metrics);
       quality.dataset.level = level;
       quality.textContent = `Connection: ${level}`;
-      if (level !== lastQualityLevel && level === 'poor') announce('Your connection is poor.');
+      if (level !== lastQualityLevel && level === 'poor' && connected) say('Your connection is poor.');
       lastQualityLevel = level;
     } else {
       quality.dataset.level = 'unknown';
       quality.textContent = 'Connection: measuring…';
     }
-    recording.hidden = !state.recording;
-    recording.dataset.recordingId = state.recording?.recordingId ?? '';
-    setPressed(recordButton, Boolean(state.recording), state.recording ? 'Stop recording' : 'Start recording');
-    const ask = consentToAsk(state);
-    const asking = Boolean(ask && ask !== answeredConsent);
-    if (asking && consentDialog.hidden) {
-      consentQuestion.textContent = state.consentRequested
-        ? 'This call is being recorded, but your consent is not on record, so you are not being recorded. Do you agree to be recorded?'
-        : 'Your provider is recording this call. Do you agree to be recorded?';
-      announce('Recording: your consent is asked.');
-    }
-    consentDialog.hidden = !asking;
+    timer.hidden = !context.connectedSince;
+    tick();
+    rec.update(state, ['joining', 'waiting', 'connected', 'reconnecting'].includes(state.phase));
   }
+
+  function tick() {
+    if (!context.connectedSince) return;
+    const seconds = (Date.now() - context.connectedSince) / 1000;
+    timer.textContent = clock(seconds);
+  }
+  setInterval(tick, 1000);
 
   function showSuggestion() {
     suggestion.hidden = false;
+  }
+
+  function showCameraLost(text) {
+    cameraLostText.textContent = `${text} You can still see and hear the others.`;
+    cameraLost.hidden = false;
   }
 
   function reset() {
@@ -268,10 +251,12 @@ export function callView({ client, role, announce }) {
     for (const userId of [...tiles.keys()]) dropTile(userId);
     localVideo.srcObject = null;
     suggestion.hidden = true;
-    recordConfirm.hidden = true;
-    answeredConsent = null;
+    cameraLost.hidden = true;
+    devices.panel.hidden = true;
+    devicesButton.setAttribute('aria-expanded', 'false');
+    rec.reset();
     lastQualityLevel = null;
   }
 
-  return { el, update, reset, showSuggestion, focus: () => muteButton.focus() };
+  return { el, update, reset, showSuggestion, showCameraLost, focus: () => title.focus() };
 }

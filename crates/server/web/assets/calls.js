@@ -1,61 +1,74 @@
 // The calls list: status and history of the calls this user belongs to (GET /webrtc/calls),
-// with a Join button on the calls that are still going.
+// with an Answer or Join button on the calls that are still going. People are named by their
+// role (names come from the server later); ids are never shown. On a phone each call is a
+// card (see app.css), so nothing is cut off at the screen's edge.
 import { h, shortTime, duration } from './dom.js';
 
 const JOINABLE = new Set(['ringing', 'active', 'scheduled']);
-const STATUS_TEXT = {
-  scheduled: 'Scheduled',
-  ringing: 'Ringing',
-  active: 'In progress',
-  ended: 'Ended',
-  cancelled: 'Cancelled',
-  missed: 'Missed',
-  failed: 'Failed',
-};
 
-const shortId = (id) => (typeof id === 'string' ? id.slice(0, 8) : '');
+/** The status of a call in words; a decline and a cancel are both `cancelled` on the wire. */
+export function statusWords(call, role) {
+  switch (call.status) {
+    case 'scheduled':
+      return 'Scheduled';
+    case 'ringing':
+      return 'Ringing';
+    case 'active':
+      return 'In progress';
+    case 'ended':
+      return 'Ended';
+    case 'missed':
+      return 'No answer';
+    case 'failed':
+      return 'Could not connect';
+    case 'cancelled':
+      if (call.endReason === 'Declined') return role === 'patient' ? 'You declined' : 'Declined';
+      if (call.endReason === 'Hung up before answer') return role === 'patient' ? 'Missed' : 'You hung up';
+      return 'Cancelled';
+    default:
+      return String(call.status ?? '');
+  }
+}
 
-/** `{ el, refresh() }`; `onJoin(call)` when a Join button is pressed. */
-export function callsPanel({ client, role, onJoin, announce }) {
+/** `{ el, refresh() }`; `onJoin(call)` when Answer or Join is pressed. */
+export function callsPanel({ client, role, onJoin, onError }) {
+  const otherWord = role === 'patient' ? 'Your provider' : 'Patient';
   const body = h('tbody', { dataset: { testid: 'calls-body' } });
-  const empty = h('p', { class: 'muted', dataset: { testid: 'calls-empty' } }, 'No calls yet.');
+  const empty = h('p', { class: 'muted', dataset: { testid: 'calls-empty' } }, role === 'patient' ? 'No visits yet.' : 'No calls yet.');
   const refreshButton = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'refresh-calls' }, onclick: () => refresh(true) }, 'Refresh');
+  const updated = h('p', { class: 'visually-hidden', role: 'status', dataset: { testid: 'calls-updated' } });
+  const headers = ['When', role === 'patient' ? 'With' : 'Who', 'Type', 'Status', 'Length'];
   const table = h(
     'table',
     { class: 'calls', dataset: { testid: 'calls-table' } },
     h('caption', { class: 'visually-hidden' }, 'Your calls, newest first'),
-    h('thead', {}, h('tr', {}, ['When', role === 'patient' ? 'Provider' : 'Patient', 'Type', 'Status', 'Length / reason', ''].map((t) => h('th', { scope: 'col' }, t)))),
+    h('thead', {}, h('tr', {}, headers.map((t) => h('th', { scope: 'col' }, t)), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, 'Action')))),
     body,
   );
   const el = h(
     'section',
     { class: 'card', 'aria-labelledby': 'calls-heading', dataset: { testid: 'calls-panel' } },
-    h('div', { class: 'row spread' }, h('h2', { id: 'calls-heading' }, 'Calls'), refreshButton),
+    h('div', { class: 'row spread' }, h('h2', { id: 'calls-heading' }, role === 'patient' ? 'Your calls' : 'Calls'), refreshButton),
     h('div', { class: 'table-wrap' }, table),
     empty,
+    updated,
   );
 
   function row(call) {
-    const other = role === 'patient' ? call.providerId : call.patientId;
     const type = call.type ?? call.callType ?? 'video';
     const joinable = JOINABLE.has(call.status);
     const verb = role === 'patient' && call.status === 'ringing' ? 'Answer' : 'Join';
-    const detail = [call.durationSeconds != null ? duration(call.durationSeconds) : '', call.endReason ?? ''].filter(Boolean).join(' · ');
+    const when = shortTime(call.createdAt);
+    const kind = type === 'audio' ? 'audio' : 'video';
+    const label = role === 'patient' ? `${verb} the ${kind} call from your provider, ${when}` : `${verb} the ${kind} call with your patient, ${when}`;
+    const cells = [when, otherWord, type === 'audio' ? 'Audio' : 'Video'];
     return h(
       'tr',
       { dataset: { testid: 'call-row', callId: call.id, status: call.status } },
-      h('td', {}, shortTime(call.createdAt)),
-      h('td', { title: other }, shortId(other)),
-      h('td', {}, type === 'audio' ? 'Audio' : 'Video'),
-      h('td', {}, h('span', { class: `badge status-${call.status}`, dataset: { testid: 'call-status' } }, STATUS_TEXT[call.status] ?? call.status)),
-      h('td', {}, detail),
-      h(
-        'td',
-        {},
-        joinable
-          ? h('button', { type: 'button', 'aria-label': `${verb} ${type} call ${shortId(call.id)}`, dataset: { testid: 'join-call' }, onclick: () => onJoin(call) }, verb)
-          : '',
-      ),
+      cells.map((c, i) => h('td', { dataset: { label: headers[i] } }, c)),
+      h('td', { dataset: { label: 'Status' } }, h('span', { class: `badge status-${call.status}`, dataset: { testid: 'call-status' } }, statusWords(call, role))),
+      h('td', { dataset: { label: 'Length' } }, call.durationSeconds != null ? duration(call.durationSeconds) : '—'),
+      h('td', { class: 'action' }, joinable ? h('button', { type: 'button', 'aria-label': label, dataset: { testid: 'join-call' }, onclick: () => onJoin(call) }, verb) : ''),
     );
   }
 
@@ -69,9 +82,9 @@ export function callsPanel({ client, role, onJoin, announce }) {
         body.replaceChildren(...calls.map(row));
         table.hidden = calls.length === 0;
         empty.hidden = calls.length !== 0;
-        if (byUser) announce(`Calls list updated: ${calls.length} call${calls.length === 1 ? '' : 's'}.`);
+        if (byUser) updated.textContent = `List updated: ${calls.length} call${calls.length === 1 ? '' : 's'}.`;
       } catch (err) {
-        announce(`Could not load your calls: ${err.message}`);
+        onError(err, 'We could not load your calls. We will try again shortly.');
       } finally {
         loading = null;
       }

@@ -47,3 +47,57 @@ export function duration(seconds) {
   const s = seconds % 60;
   return `${m}:${String(s).padStart(2, '0')}`;
 }
+
+const FOCUSABLE = 'button:not([disabled]), [href], input:not([disabled]), select:not([disabled]), textarea:not([disabled]), [tabindex]:not([tabindex="-1"])';
+
+/**
+ * Keeps Tab and Shift+Tab inside `container` while `active()` is true (WAI-ARIA's modal
+ * dialog pattern): focus wraps from the last control to the first and back, and focus that
+ * lands outside (a click, a screen reader) is brought back in.
+ */
+export function trapFocus(container, active) {
+  // The tab stops inside: one per radio group (its checked button, else its first).
+  function stops() {
+    const seen = new Set();
+    return [...container.querySelectorAll(FOCUSABLE)]
+      .filter((el) => el.getClientRects().length > 0)
+      .filter((el) => {
+        if (el.type !== 'radio') return true;
+        if (seen.has(el.name)) return false;
+        seen.add(el.name);
+        return true;
+      })
+      .map((el) => (el.type === 'radio' ? (container.querySelector(`input[name="${el.name}"]:checked`) ?? el) : el));
+  }
+  document.addEventListener('keydown', (e) => {
+    if (!active() || e.key !== 'Tab') return;
+    const items = stops();
+    if (!items.length) return;
+    const at = document.activeElement;
+    const here = items.findIndex((el) => el === at || (at?.type === 'radio' && el.type === 'radio' && el.name === at.name));
+    const next = here < 0 ? (e.shiftKey ? items.length - 1 : 0) : (here + (e.shiftKey ? -1 : 1) + items.length) % items.length;
+    e.preventDefault();
+    items[next].focus();
+  });
+  document.addEventListener('focusin', (e) => {
+    if (active() && !container.contains(e.target)) stops()[0]?.focus();
+  });
+}
+
+/** `m:ss` (or `h:mm:ss`) of a running timer. */
+export function clock(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = String(s % 60).padStart(2, '0');
+  return hh ? `${hh}:${String(mm).padStart(2, '0')}:${ss}` : `${mm}:${ss}`;
+}
+
+/** The same length in words, for screen readers and the end-of-visit screen. */
+export function spokenLength(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  const m = Math.floor(s / 60);
+  if (m === 0) return `${s} second${s === 1 ? '' : 's'}`;
+  const rest = s % 60;
+  return `${m} minute${m === 1 ? '' : 's'}${rest ? ` ${rest} second${rest === 1 ? '' : 's'}` : ''}`;
+}

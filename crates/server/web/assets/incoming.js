@@ -1,6 +1,10 @@
 // The incoming-call screen: it rings (a tone and vibration where the device allows) on every
-// open device of the callee, and stops as soon as one of them answers or the call ends.
-import { h } from './dom.js';
+// open device of the callee, and stops as soon as one of them answers or the call ends. It is
+// a modal dialog (WAI-ARIA's pattern): focus moves in and stays in, Escape declines wherever
+// the focus is, and focus returns where it was when the dialog closes. A patient can answer
+// the recording question here, before the provider may start a recording.
+import { h, trapFocus } from './dom.js';
+import { consentChoice } from './consent.js';
 
 /** A soft two-tone ring made with Web Audio (no audio file, nothing to fetch). */
 function ringtone() {
@@ -45,25 +49,29 @@ function ringtone() {
   };
 }
 
-export function incomingView({ client, role, onAccept, announce }) {
+/** `onAccept(callId, callType, consent)`; `onDecline(callId)`; both may throw. */
+export function incomingView({ client, role, config, onAccept, onDecline }) {
   const ring = ringtone();
   const caller = role === 'patient' ? 'Your provider' : 'Someone';
   const text = h('p', { id: 'incoming-text', dataset: { testid: 'incoming-text' } });
-  const accept = h('button', { type: 'button', class: 'accept', dataset: { testid: 'accept-call' } }, 'Accept');
+  const accept = h('button', { type: 'button', class: 'accept', dataset: { testid: 'accept-call' } }, 'Answer');
   const decline = h('button', { type: 'button', class: 'danger', dataset: { testid: 'decline-call' } }, 'Decline');
+  const consent = role === 'patient' ? consentChoice(config, 'answer') : null;
   const el = h(
     'section',
     { class: 'incoming', role: 'alertdialog', 'aria-modal': 'true', 'aria-labelledby': 'incoming-heading', 'aria-describedby': 'incoming-text', dataset: { testid: 'incoming-call' }, hidden: true },
-    h('div', { class: 'incoming-card' }, h('h2', { id: 'incoming-heading' }, 'Incoming call'), text, h('div', { class: 'row' }, accept, decline)),
+    h('div', { class: 'incoming-card' }, h('h2', { id: 'incoming-heading' }, 'Incoming call'), text, consent?.el, h('div', { class: 'row answer-buttons' }, accept, decline)),
   );
   let shownFor = null;
+  let returnFocus = null;
+  trapFocus(el, () => !el.hidden);
 
   accept.addEventListener('click', async () => {
     const { callId, callType } = client.state;
     ring.stop();
     accept.disabled = decline.disabled = true;
     try {
-      await onAccept(callId, callType);
+      await onAccept(callId, callType, consent?.value() ?? null);
     } finally {
       accept.disabled = decline.disabled = false;
     }
@@ -73,16 +81,17 @@ export function incomingView({ client, role, onAccept, announce }) {
     ring.stop();
     accept.disabled = decline.disabled = true;
     try {
-      await client.decline(callId);
-      announce('You declined the call.');
-    } catch (err) {
-      announce(`Could not decline: ${err.message}`);
+      await onDecline(callId);
     } finally {
       accept.disabled = decline.disabled = false;
     }
   });
-  el.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') decline.click();
+  // Escape declines wherever the focus is while the dialog is open.
+  document.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && !el.hidden && !decline.disabled) {
+      e.preventDefault();
+      decline.click();
+    }
   });
 
   function update(state) {
@@ -90,17 +99,22 @@ export function incomingView({ client, role, onAccept, announce }) {
     el.hidden = !ringing;
     el.dataset.ringing = String(ringing);
     if (ringing) {
-      text.textContent = `${caller} is calling you (${state.callType === 'audio' ? 'audio' : 'video'} call).`;
+      const kind = state.callType === 'audio' ? 'audio' : 'video';
+      text.textContent = `${caller} is calling you (${kind} call).`;
+      accept.textContent = kind === 'audio' ? 'Answer with sound' : 'Answer with video';
       if (shownFor !== state.callId) {
         shownFor = state.callId;
+        consent?.reset();
+        returnFocus = document.activeElement;
         ring.start();
-        announce(`Incoming ${state.callType === 'audio' ? 'audio' : 'video'} call.`);
         accept.focus();
       }
     } else if (shownFor) {
       shownFor = null;
       ring.stop();
-      if (state.endReason === 'answered on another device') announce('The call was answered on another device.');
+      // Back where the person was, unless the call screen took over (it focuses itself).
+      if (returnFocus?.isConnected && returnFocus.getClientRects().length) returnFocus.focus();
+      returnFocus = null;
     }
   }
 

@@ -23,10 +23,10 @@ export function decodeClaims(token) {
 
 /** Why a token cannot be used here, or null when it looks usable. */
 export function tokenProblem(claims, nowSeconds = Date.now() / 1000) {
-  if (!claims) return 'That is not a valid sign-in token.';
-  if (typeof claims.sub !== 'string' || !claims.sub) return 'The token names no user.';
-  if (!['provider', 'patient', 'admin'].includes(claims.role)) return 'The token has no known role.';
-  if (typeof claims.exp === 'number' && claims.exp < nowSeconds) return 'The token has expired. Open a fresh link.';
+  if (!claims) return 'This sign-in link or code is not valid.';
+  if (typeof claims.sub !== 'string' || !claims.sub) return 'This sign-in link or code is not valid.';
+  if (!['provider', 'patient', 'admin'].includes(claims.role)) return 'This sign-in link or code is not valid.';
+  if (typeof claims.exp === 'number' && claims.exp < nowSeconds) return 'This sign-in link has expired.';
   return null;
 }
 

@@ -1,0 +1,158 @@
+// The screens around a call: the header with the clinic's name, the two message regions
+// (news and problems, styled apart), the sign-in page, the provider's start form and the
+// end-of-visit card.
+import { h, spokenLength, clock } from './dom.js';
+import { signIn } from './session.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** `/app-config.json`, or the defaults when the server cannot be asked. */
+export async function loadConfig() {
+  const fallback = { clinicName: 'vytalcall', clinicLogoUrl: null, recordingRetentionDays: 365 };
+  try {
+    const r = await fetch('/app-config.json', { headers: { accept: 'application/json' } });
+    if (!r.ok) throw new Error(`HTTP ${r.status}`);
+    return { ...fallback, ...(await r.json()) };
+  } catch (err) {
+    console.warn('app-config.json could not be read', err);
+    return fallback;
+  }
+}
+
+/** The news region (polite) and the problem region (an alert, in its own style). */
+export function messages() {
+  const status = h('p', { class: 'status', role: 'status', 'aria-live': 'polite', dataset: { testid: 'status' } });
+  const problem = h('p', { class: 'problem', role: 'alert', dataset: { testid: 'problem' } });
+  return {
+    el: h('div', { class: 'messages' }, status, problem),
+    say(message) {
+      status.textContent = message;
+      status.dataset.at = String(Date.now());
+    },
+    /** A problem for the person; the technical detail (`err`) goes to the console only. */
+    fail(err, message) {
+      if (err) console.warn(message, err);
+      problem.textContent = message;
+      problem.dataset.at = String(Date.now());
+    },
+    clearProblem() {
+      problem.textContent = '';
+    },
+  };
+}
+
+export function header(config, ...rest) {
+  const logo = config.clinicLogoUrl ? h('img', { class: 'logo', src: config.clinicLogoUrl, alt: '', width: 32, height: 32 }) : null;
+  return h('header', { class: 'top', dataset: { testid: 'top' } }, h('h1', { dataset: { testid: 'clinic-name' } }, logo, config.clinicName), ...rest);
+}
+
+/** The sign-in page, written for patients: open the clinic's link, or enter the code. */
+export function signInScreen(config, problem) {
+  const input = h('textarea', { id: 'token-input', rows: 3, required: true, autocomplete: 'off', spellcheck: 'false', dataset: { testid: 'token-input' } });
+  const form = h(
+    'form',
+    {
+      class: 'card narrow sign-in',
+      'aria-labelledby': 'sign-in-heading',
+      dataset: { testid: 'sign-in' },
+      onsubmit: (e) => {
+        e.preventDefault();
+        if (!input.value.trim()) return;
+        signIn(input.value);
+        location.reload();
+      },
+    },
+    h('h2', { id: 'sign-in-heading' }, `Your video visit with ${config.clinicName}`),
+    problem ? h('p', { class: 'problem', role: 'alert', dataset: { testid: 'sign-in-problem' } }, problem) : null,
+    h('p', {}, `To join, open the link ${config.clinicName} sent you, by text message or email. It signs you in on this device.`),
+    h('p', { class: 'muted' }, `If your link has expired or does not work, contact ${config.clinicName} and ask for a new one.`),
+    h(
+      'details',
+      {},
+      h('summary', {}, 'I was given a sign-in code'),
+      h('label', { for: 'token-input' }, 'Sign-in code'),
+      input,
+      h('button', { type: 'submit' }, 'Sign in'),
+    ),
+  );
+  return form;
+}
+
+export function startCallForm({ client, prefill, say, fail, onStarted }) {
+  const field = h('input', { id: 'patient-id', name: 'patientId', required: true, autocomplete: 'off', spellcheck: 'false', value: prefill, 'aria-describedby': 'patient-id-help', dataset: { testid: 'patient-id' } });
+  const helpText = 'From your patient list or the visit’s link.';
+  const help = h('p', { id: 'patient-id-help', class: 'help' }, helpText);
+  const video = h('input', { type: 'radio', name: 'callType', id: 'type-video', value: 'video', checked: true, dataset: { testid: 'type-video' } });
+  const audio = h('input', { type: 'radio', name: 'callType', id: 'type-audio', value: 'audio', dataset: { testid: 'type-audio' } });
+  const submit = h('button', { type: 'submit', dataset: { testid: 'start-call' } }, 'Call the patient');
+  const form = h(
+    'form',
+    { class: 'card', 'aria-labelledby': 'start-heading', dataset: { testid: 'start-call-form' }, novalidate: true },
+    h('h2', { id: 'start-heading' }, 'Start a call'),
+    h('label', { for: 'patient-id' }, 'Patient’s id'),
+    field,
+    help,
+    h('fieldset', {}, h('legend', {}, 'Call type'), h('label', { for: 'type-video' }, video, ' Video'), h('label', { for: 'type-audio' }, audio, ' Audio only')),
+    submit,
+  );
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const patientId = field.value.trim();
+    if (!UUID.test(patientId)) {
+      field.setAttribute('aria-invalid', 'true');
+      help.textContent = 'This is not a valid patient id. Copy it again from your patient list or the visit’s link.';
+      field.focus();
+      fail(null, 'The patient id is not a valid id.');
+      return;
+    }
+    field.removeAttribute('aria-invalid');
+    help.textContent = helpText;
+    submit.disabled = true;
+    try {
+      const type = audio.checked ? 'audio' : 'video';
+      const call = await client.createCall({ patientId, type });
+      say(`Calling your patient (${type} call)…`);
+      await onStarted(call.id, call.type ?? type);
+    } catch (err) {
+      fail(err, err.status === 403 || err.status === 404 || err.status === 422 ? 'That patient cannot be called. Check the id.' : 'The call could not be started. Try again in a moment.');
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  return form;
+}
+
+/** The end-of-visit card: what happened, how long it lasted, and that the page may close. */
+export function endOfVisit({ role, onDone }) {
+  const heading = h('h2', { id: 'visit-ended-heading', tabindex: '-1', dataset: { testid: 'visit-ended-heading' } });
+  const what = h('p', { dataset: { testid: 'visit-ended-reason' } });
+  const length = h('p', { dataset: { testid: 'visit-length' } });
+  const done = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'visit-ended-done' } }, role === 'patient' ? 'Back to my visits' : 'Back to the start');
+  const el = h(
+    'section',
+    { class: 'card visit-ended', 'aria-labelledby': 'visit-ended-heading', dataset: { testid: 'visit-ended' }, hidden: true },
+    heading,
+    what,
+    length,
+    h('p', {}, role === 'patient' ? 'You can close this page now. Keep it open if you expect another call.' : 'You can close this page, or start another call.'),
+    done,
+  );
+  done.addEventListener('click', () => {
+    el.hidden = true;
+    onDone();
+  });
+  return {
+    el,
+    show({ title, reason, seconds }) {
+      heading.textContent = title;
+      what.textContent = reason;
+      length.textContent = seconds != null ? `Length: ${clock(seconds)} (${spokenLength(seconds)}).` : '';
+      length.hidden = seconds == null;
+      el.hidden = false;
+      heading.focus();
+    },
+    hide() {
+      el.hidden = true;
+    },
+  };
+}
