@@ -38,6 +38,11 @@ pub struct JwtSettings {
     /// PEM of an RSA or EC public key (RS256 / ES256).
     pub public_key_pem: Option<String>,
     pub leeway_seconds: u64,
+    /// `JWT_ISSUER` / `JWT_AUDIENCE`: when set, every token must carry them.
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// `JWT_MAX_LIFETIME_SECONDS`: when set, `exp - iat` may not exceed it (and `iat` is required).
+    pub max_lifetime_seconds: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -229,6 +234,18 @@ impl Settings {
                 (None, None) => None,
             },
             leeway_seconds: v.parse("JWT_LEEWAY_SECONDS", 30, "expected a number of seconds")?,
+            issuer: v.get("JWT_ISSUER"),
+            audience: v.get("JWT_AUDIENCE"),
+            max_lifetime_seconds: match v.get("JWT_MAX_LIFETIME_SECONDS") {
+                None => None,
+                Some(text) => Some(text.parse::<u64>().ok().filter(|&s| s > 0).ok_or_else(|| {
+                    invalid(
+                        "JWT_MAX_LIFETIME_SECONDS",
+                        &text,
+                        "expected a positive number of seconds",
+                    )
+                })?),
+            },
         };
         let master_key = v.get("RECORDING_MASTER_KEY").map(SecretString::from);
         if let Some(key) = &master_key {
