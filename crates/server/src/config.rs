@@ -129,6 +129,8 @@ pub struct Settings {
     pub rate_limit_per_address_per_minute: u32,
     /// REST requests per minute per authenticated user; 0 disables the limit.
     pub rate_limit_per_user_per_minute: u32,
+    /// `TRUSTED_PROXIES`: peers whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
     pub log_format: LogFormat,
     /// Public base URL printed in the demo links; defaults to http://HOST:PORT.
     pub public_url: Option<String>,
@@ -410,6 +412,10 @@ impl Settings {
                 600,
                 "expected a number of requests per minute",
             )?,
+            trusted_proxies: crate::http::client_addr::TrustedProxies::parse(
+                &v.get("TRUSTED_PROXIES").unwrap_or_default(),
+            )
+            .map_err(|why| invalid("TRUSTED_PROXIES", &v.get("TRUSTED_PROXIES").unwrap_or_default(), &why))?,
             log_format,
             public_url: v.get("PUBLIC_URL"),
         })

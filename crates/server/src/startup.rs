@@ -149,6 +149,10 @@ impl Application {
         );
         let app = http::router(state.clone())
             .merge(self.signaling)
+            .layer(axum::middleware::from_fn_with_state(
+                state.settings.trusted_proxies.clone(),
+                http::client_addr::resolve,
+            ))
             .into_make_service_with_connect_info::<SocketAddr>();
         // axum-server serves both plain HTTP and TLS so that slow or stalled clients are cut
         // off by hyper's header read timeout (axum::serve has none).

@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod calls;
+pub mod client_addr;
 pub mod error;
 pub mod extract;
 pub mod health;
