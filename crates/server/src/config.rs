@@ -137,6 +137,8 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// A client must send a request's headers within this time, or its connection is closed.
     pub header_read_timeout_seconds: u64,
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS`: a REST request, body included, must be done by then.
+    pub request_timeout_seconds: u64,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -360,6 +362,7 @@ impl Settings {
                 10,
                 "expected a number of seconds",
             )?,
+            request_timeout_seconds: v.parse("HTTP_REQUEST_TIMEOUT_SECONDS", 30, "expected a number of seconds")?,
             tls,
             mode,
             host,

@@ -147,12 +147,8 @@ impl Application {
             "recording upkeep",
             crate::recording::upkeep::run_jobs(state.recordings.clone(), retention_every),
         );
-        let app = http::router(state.clone())
-            .merge(self.signaling)
-            .layer(axum::middleware::from_fn_with_state(
-                state.settings.trusted_proxies.clone(),
-                http::client_addr::resolve,
-            ))
+        let rest = http::edge::with_deadline(http::router(state.clone()), &state.settings);
+        let app = http::edge::around(rest.merge(self.signaling), &state.settings)
             .into_make_service_with_connect_info::<SocketAddr>();
         // axum-server serves both plain HTTP and TLS so that slow or stalled clients are cut
         // off by hyper's header read timeout (axum::serve has none).
@@ -176,6 +172,7 @@ impl Application {
                 // The TLS handshake's own time limit covers clients that send nothing.
                 let mut server = axum_server::from_tcp_rustls(listener, config)?;
                 server.http_builder().http1().header_read_timeout(header_timeout);
+                http::edge::limit_http2(server.http_builder());
                 let served = server.handle(handle).serve(app).await;
                 reloader.abort();
                 served

@@ -7,6 +7,7 @@
 pub mod audit;
 pub mod calls;
 pub mod client_addr;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod health;

@@ -128,3 +128,44 @@ async fn forwarding_headers_from_an_untrusted_peer_are_ignored() {
         "the audit keeps the real peer: {recorded:?}"
     );
 }
+
+/// Sends a request head announcing `length` body bytes, then one byte every half second.
+/// Returns the server's first response line, or None if nothing came within `patience`.
+async fn trickle(app: &TestApp, length: usize, patience: std::time::Duration) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://").to_string();
+    let stream = tokio::net::TcpStream::connect(&addr).await.expect("connect");
+    let (mut read, mut write) = stream.into_split();
+    let head = format!(
+        "POST /webrtc/calls HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
+        user("provider").token
+    );
+    let writer = tokio::spawn(async move {
+        write.write_all(head.as_bytes()).await.ok()?;
+        for _ in 0..length {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            write.write_all(b" ").await.ok()?;
+        }
+        Some(())
+    });
+    let mut buf = vec![0u8; 512];
+    let read_line = async {
+        let n = read.read(&mut buf).await.ok()?;
+        let text = String::from_utf8_lossy(&buf[..n]).to_string();
+        text.lines().next().map(str::to_string)
+    };
+    let line = tokio::time::timeout(patience, read_line).await.ok().flatten();
+    writer.abort();
+    line
+}
+
+#[tokio::test]
+async fn a_body_trickled_slowly_is_cut_off_at_the_request_timeout() {
+    let app = spawn_app_with(&[("HTTP_REQUEST_TIMEOUT_SECONDS", "2")]).await;
+    // 120 bytes at two a second would take a minute; the answer must come long before.
+    let line = trickle(&app, 120, std::time::Duration::from_secs(30)).await;
+    assert_eq!(line.as_deref(), Some("HTTP/1.1 408 Request Timeout"));
+    // The server is fine afterwards.
+    expect_status(app.get(&user("provider"), "/webrtc/calls").await, StatusCode::OK).await;
+}
