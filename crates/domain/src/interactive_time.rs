@@ -108,18 +108,18 @@ fn measure(u: &Union) -> Millis {
     u.iter().map(|(from, to)| to - from).sum()
 }
 
+/// One call's spans: the patients' and the providers', each by person.
+type CallSpans = (
+    BTreeMap<UserId, Vec<(Millis, Millis)>>,
+    BTreeMap<UserId, Vec<(Millis, Millis)>>,
+);
+
 /// Interactive time per patient within `[window_from, window_to)`, patients in id order.
 /// Spans of admins and guests count for nobody: only a patient with a provider bills.
 pub fn interactive_time(spans: &[Span], window_from: Millis, window_to: Millis) -> Vec<PatientTime> {
     let clip = |s: &Span| (s.from.max(window_from), s.to.min(window_to));
     // Per call: the patient's spans and each provider's.
-    let mut calls: BTreeMap<
-        CallId,
-        (
-            BTreeMap<UserId, Vec<(Millis, Millis)>>,
-            BTreeMap<UserId, Vec<(Millis, Millis)>>,
-        ),
-    > = BTreeMap::new();
+    let mut calls: BTreeMap<CallId, CallSpans> = BTreeMap::new();
     for span in spans {
         let (patients, providers) = calls.entry(span.call).or_default();
         match span.role {

@@ -131,6 +131,8 @@ pub struct Settings {
     pub rate_limit_per_user_per_minute: u32,
     /// `TRUSTED_PROXIES`: peers whose `Forwarded` / `X-Forwarded-For` name the client.
     pub trusted_proxies: crate::http::client_addr::TrustedProxies,
+    /// `REPORT_TIMEZONE`: the IANA zone whose calendar months the reports follow.
+    pub report_time_zone: jiff::tz::TimeZone,
     pub log_format: LogFormat,
     /// Public base URL printed in the demo links; defaults to http://HOST:PORT.
     pub public_url: Option<String>,
@@ -419,6 +421,16 @@ impl Settings {
                 &v.get("TRUSTED_PROXIES").unwrap_or_default(),
             )
             .map_err(|why| invalid("TRUSTED_PROXIES", &v.get("TRUSTED_PROXIES").unwrap_or_default(), &why))?,
+            report_time_zone: match v.get("REPORT_TIMEZONE") {
+                None => jiff::tz::TimeZone::UTC,
+                Some(name) => jiff::tz::TimeZone::get(&name).map_err(|_| {
+                    invalid(
+                        "REPORT_TIMEZONE",
+                        &name,
+                        "expected an IANA time zone name such as Europe/Berlin",
+                    )
+                })?,
+            },
             log_format,
             public_url: v.get("PUBLIC_URL"),
         })

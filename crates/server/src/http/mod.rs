@@ -14,6 +14,7 @@ pub mod health;
 pub mod ice;
 pub mod limits;
 pub mod recordings;
+pub mod reports;
 pub mod schema;
 
 use crate::state::AppState;
@@ -80,7 +81,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(recordings::recording_consent))
         .routes(routes!(recordings::legal_hold))
         .routes(routes!(ice::ice_servers))
-        .routes(routes!(audit::list_audit));
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(reports::interactive_time_report));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/webrtc", webrtc)
         .routes(routes!(health::healthz))
