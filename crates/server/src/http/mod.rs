@@ -10,6 +10,7 @@ pub mod client_addr;
 pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod health;
 pub mod ice;
 pub mod limits;
@@ -97,6 +98,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.settings.frontend_urls);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(crate::web::routes())
+        .merge(fhir::routes())
         .route_layer(middleware::from_fn(track_request))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {
