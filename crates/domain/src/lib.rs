@@ -16,6 +16,7 @@
 //! - [`quality`]: judging connection-quality reports into warnings and suggestions.
 //! - [`rate`]: the token bucket that limits each socket's events.
 //! - [`audit`]: the hash chain that makes the audit trail tamper-evident.
+//! - [`interactive_time`]: minutes a patient spent with a provider, for RPM billing.
 //! - [`turn`]: time-limited TURN credentials in coturn's `use-auth-secret` scheme.
 #![forbid(unsafe_code)]
 
@@ -24,6 +25,7 @@ pub mod audit;
 pub mod call;
 pub mod consent;
 pub mod ids;
+pub mod interactive_time;
 pub mod participation;
 pub mod presence;
 pub mod quality;

@@ -27,9 +27,31 @@ pub fn rest_credential(secret: &[u8], user: &str, now_unix: i64, ttl_seconds: i6
     }
 }
 
+/// How long a TURN credential handed to a caller may live: the configured lifetime, but
+/// never past the caller's own token, so a credential cannot outlast the access it came with
+/// (a token that expires in 5 minutes gets a 5-minute relay, not a day's).
+pub fn credential_ttl(now_unix: i64, token_expires_at_unix: i64, configured_ttl_seconds: i64) -> i64 {
+    configured_ttl_seconds.min(token_expires_at_unix - now_unix).max(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_credential_never_outlives_the_token_it_was_issued_for() {
+        assert_eq!(credential_ttl(1_000, 1_300, 86_400), 300, "token expires first");
+        assert_eq!(
+            credential_ttl(1_000, 1_000_000, 3_600),
+            3_600,
+            "configured lifetime first"
+        );
+        assert_eq!(
+            credential_ttl(1_000, 990, 3_600),
+            0,
+            "a token inside its leeway gets nothing to spare"
+        );
+    }
 
     #[test]
     fn matches_coturn_reference_value() {

@@ -145,8 +145,8 @@ impl Application {
             mut jobs,
             ..
         } = self;
-        let app = http::router(state.clone())
-            .merge(signaling)
+        let rest = http::edge::with_deadline(http::router(state.clone()), &state.settings);
+        let app = http::edge::around(rest.merge(signaling), &state.settings)
             .into_make_service_with_connect_info::<SocketAddr>();
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
@@ -187,6 +187,7 @@ async fn serve(
             // The TLS handshake's own time limit covers clients that send nothing.
             let mut server = axum_server::from_tcp_rustls(listener, config)?;
             server.http_builder().http1().header_read_timeout(header_timeout);
+            http::edge::limit_http2(server.http_builder());
             server.handle(handle).serve(app).await
         }
     }

@@ -28,6 +28,8 @@ struct RawClaims {
     role: Option<serde_json::Value>,
     exp: Option<serde_json::Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    iat: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<serde_json::Value>,
 }
 
@@ -61,6 +63,12 @@ pub enum AuthError {
     MissingClaim(&'static str),
     #[error("token has an invalid {0} claim")]
     InvalidClaim(&'static str),
+    #[error("token was issued by another issuer")]
+    Issuer,
+    #[error("token is meant for another audience")]
+    Audience,
+    #[error("token lives longer than this server allows")]
+    Lifetime,
 }
 
 enum PublicKey {
@@ -72,6 +80,9 @@ pub struct Verifier {
     hs: Option<(DecodingKey, EncodingKey)>,
     public: Option<PublicKey>,
     leeway: u64,
+    issuer: Option<String>,
+    audience: Option<String>,
+    max_lifetime_seconds: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,6 +108,9 @@ impl Verifier {
             hs,
             public,
             leeway: settings.leeway_seconds,
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+            max_lifetime_seconds: settings.max_lifetime_seconds,
         })
     }
 
@@ -114,16 +128,42 @@ impl Verifier {
         let mut validation = Validation::new(alg);
         validation.leeway = self.leeway;
         validation.validate_nbf = true;
-        validation.set_required_spec_claims(&["exp"]);
+        // `iss` and `aud` are checked only when configured: the platform scopes its tokens
+        // to vytalcall with them, and a token that carries an `aud` is fine when we ask for none.
+        let mut required = vec!["exp"];
+        match &self.issuer {
+            Some(issuer) => {
+                validation.set_issuer(&[issuer]);
+                required.push("iss");
+            }
+            None => validation.iss = None,
+        }
+        match &self.audience {
+            Some(audience) => {
+                validation.set_audience(&[audience]);
+                required.push("aud");
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.set_required_spec_claims(&required);
         let data = jsonwebtoken::decode::<RawClaims>(token, key, &validation).map_err(|e| match e.kind() {
             ErrorKind::InvalidSignature => AuthError::Signature,
             ErrorKind::ExpiredSignature => AuthError::Expired,
             ErrorKind::ImmatureSignature => AuthError::NotYetValid,
             ErrorKind::InvalidAlgorithm => AuthError::Algorithm,
-            ErrorKind::MissingRequiredClaim(_) => AuthError::MissingClaim("exp"),
+            ErrorKind::InvalidIssuer => AuthError::Issuer,
+            ErrorKind::InvalidAudience => AuthError::Audience,
+            ErrorKind::MissingRequiredClaim(claim) => AuthError::MissingClaim(match claim.as_str() {
+                "iss" => "iss",
+                "aud" => "aud",
+                _ => "exp",
+            }),
             ErrorKind::InvalidClaimFormat(_) => AuthError::InvalidClaim("exp"),
             _ => AuthError::Malformed,
         })?;
+        if let Some(max) = self.max_lifetime_seconds {
+            check_lifetime(&data.claims, max)?;
+        }
         identity_from_claims(data.claims)
     }
 
@@ -139,6 +179,21 @@ impl Verifier {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, key).ok()
     }
+}
+
+/// `JWT_MAX_LIFETIME_SECONDS`: a token must say when it was issued, and `exp - iat` may not
+/// exceed the maximum, so a leaked long-lived token is refused however far off its `exp`.
+fn check_lifetime(claims: &RawClaims, max_seconds: u64) -> Result<(), AuthError> {
+    let seconds = |v: &Option<serde_json::Value>, name: &'static str| match v {
+        None | Some(serde_json::Value::Null) => Err(AuthError::MissingClaim(name)),
+        Some(v) => v.as_f64().ok_or(AuthError::InvalidClaim(name)),
+    };
+    let issued = seconds(&claims.iat, "iat")?;
+    let expires = seconds(&claims.exp, "exp")?;
+    if expires - issued > max_seconds as f64 {
+        return Err(AuthError::Lifetime);
+    }
+    Ok(())
 }
 
 fn identity_from_claims(claims: RawClaims) -> Result<Identity, AuthError> {
@@ -180,8 +235,75 @@ mod tests {
             secret: Some(SecretString::from("test-secret-test-secret-test-secret")),
             public_key_pem: None,
             leeway_seconds: 0,
+            ..JwtSettings::default()
         })
         .expect("no public key to parse")
+    }
+
+    fn scoped_verifier() -> Verifier {
+        Verifier::new(&JwtSettings {
+            secret: Some(SecretString::from(SECRET)),
+            issuer: Some("https://platform.example".into()),
+            audience: Some("vytalcall".into()),
+            max_lifetime_seconds: Some(3600),
+            ..JwtSettings::default()
+        })
+        .expect("no public key to parse")
+    }
+
+    fn now() -> i64 {
+        jsonwebtoken::get_current_timestamp() as i64
+    }
+
+    #[test]
+    fn a_token_carrying_an_audience_is_accepted_when_none_is_configured() {
+        let t = sign(
+            serde_json::json!({"sub": USER, "role": "patient", "exp": future(), "aud": "someone", "iss": "anyone"}),
+            SECRET,
+        );
+        assert!(verifier().verify(&t).is_ok());
+    }
+
+    #[test]
+    fn a_configured_issuer_audience_and_lifetime_are_required_and_checked() {
+        let v = scoped_verifier();
+        let claims = |extra: serde_json::Value| {
+            let mut c = serde_json::json!({"sub": USER, "role": "patient", "exp": now() + 600, "iat": now(),
+                "iss": "https://platform.example", "aud": "vytalcall"});
+            for (k, val) in extra.as_object().expect("object") {
+                if val.is_null() {
+                    c.as_object_mut().expect("object").remove(k);
+                } else {
+                    c[k] = val.clone();
+                }
+            }
+            sign(c, SECRET)
+        };
+        assert!(v.verify(&claims(serde_json::json!({}))).is_ok());
+        assert!(
+            v.verify(&claims(serde_json::json!({"aud": ["other", "vytalcall"]})))
+                .is_ok(),
+            "one of several audiences"
+        );
+        let cases = [
+            (serde_json::json!({"iss": "https://evil.example"}), AuthError::Issuer),
+            (serde_json::json!({"iss": null}), AuthError::MissingClaim("iss")),
+            (serde_json::json!({"aud": "other-service"}), AuthError::Audience),
+            (serde_json::json!({"aud": null}), AuthError::MissingClaim("aud")),
+            (serde_json::json!({"iat": null}), AuthError::MissingClaim("iat")),
+            (
+                serde_json::json!({"exp": now() + 10 * 365 * 86_400}),
+                AuthError::Lifetime,
+            ),
+            (
+                serde_json::json!({"iat": now() - 7200, "exp": now() + 600}),
+                AuthError::Lifetime,
+            ),
+            (serde_json::json!({"iat": "yesterday"}), AuthError::InvalidClaim("iat")),
+        ];
+        for (extra, expected) in cases {
+            assert_eq!(v.verify(&claims(extra.clone())), Err(expected.clone()), "{extra}");
+        }
     }
 
     fn sign(claims: serde_json::Value, secret: &str) -> String {

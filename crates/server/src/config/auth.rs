@@ -1,4 +1,5 @@
-//! Token verification settings: the HS256 secret and/or the RS256/ES256 public key.
+//! Token verification settings: the HS256 secret and/or the RS256/ES256 public key, and
+//! the claims a token must carry (issuer, audience, lifetime).
 
 use super::vars::{Files, Vars, invalid};
 use super::{ConfigError, Mode};
@@ -12,6 +13,11 @@ pub struct JwtSettings {
     /// PEM of an RSA or EC public key (RS256 / ES256).
     pub public_key_pem: Option<String>,
     pub leeway_seconds: u64,
+    /// `JWT_ISSUER` / `JWT_AUDIENCE`: when set, every token must carry them.
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+    /// `JWT_MAX_LIFETIME_SECONDS`: when set, `exp - iat` may not exceed it (and `iat` is required).
+    pub max_lifetime_seconds: Option<u64>,
 }
 
 /// `JWT_SECRET`, `JWT_PUBLIC_KEY` (or the file `JWT_PUBLIC_KEY_FILE` names) and
@@ -31,6 +37,18 @@ pub(super) fn parse(v: &Vars, files: &Files, mode: Mode) -> Result<JwtSettings, 
         secret: v.get("JWT_SECRET").map(SecretString::from),
         public_key_pem,
         leeway_seconds: v.parse("JWT_LEEWAY_SECONDS", 30, "expected a number of seconds")?,
+        issuer: v.get("JWT_ISSUER"),
+        audience: v.get("JWT_AUDIENCE"),
+        max_lifetime_seconds: match v.get("JWT_MAX_LIFETIME_SECONDS") {
+            None => None,
+            Some(text) => Some(text.parse::<u64>().ok().filter(|&s| s > 0).ok_or_else(|| {
+                invalid(
+                    "JWT_MAX_LIFETIME_SECONDS",
+                    &text,
+                    "expected a positive number of seconds",
+                )
+            })?),
+        },
     };
     if mode == Mode::Production {
         if jwt.secret.is_none() && jwt.public_key_pem.is_none() {

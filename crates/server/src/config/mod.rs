@@ -85,6 +85,12 @@ pub struct Settings {
     pub header_read_timeout_seconds: u64,
     /// The clinic's name and logo shown by the web app.
     pub clinic: ClinicSettings,
+    /// `HTTP_REQUEST_TIMEOUT_SECONDS`: a REST request, body included, must be done by then.
+    pub request_timeout_seconds: u64,
+    /// `TRUSTED_PROXIES`: peers whose `Forwarded` / `X-Forwarded-For` name the client.
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
+    /// `REPORT_TIMEZONE`: the IANA zone whose calendar months the reports follow.
+    pub report_time_zone: jiff::tz::TimeZone,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -148,6 +154,9 @@ impl Settings {
             tls: http.tls,
             header_read_timeout_seconds: http.header_read_timeout_seconds,
             clinic: clinic::parse(&v)?,
+            request_timeout_seconds: http.request_timeout_seconds,
+            trusted_proxies: http.trusted_proxies,
+            report_time_zone: server::report_time_zone(&v)?,
         })
     }
 

@@ -65,10 +65,12 @@ pub(super) struct Http {
     pub rate_limit_per_user_per_minute: u32,
     pub frontend_urls: Vec<String>,
     pub header_read_timeout_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub trusted_proxies: crate::http::client_addr::TrustedProxies,
 }
 
-/// `TLS_*`, `MAX_BODY_BYTES`, `RATE_LIMIT_*`, `FRONTEND_URL` and
-/// `HTTP_HEADER_READ_TIMEOUT_SECONDS`.
+/// `TLS_*`, `MAX_BODY_BYTES`, `RATE_LIMIT_*`, `FRONTEND_URL`, `TRUSTED_PROXIES`,
+/// `HTTP_HEADER_READ_TIMEOUT_SECONDS` and `HTTP_REQUEST_TIMEOUT_SECONDS`.
 pub(super) fn http(v: &Vars) -> Result<Http, ConfigError> {
     const PER_MINUTE: &str = "expected a number of requests per minute";
     Ok(Http {
@@ -78,6 +80,12 @@ pub(super) fn http(v: &Vars) -> Result<Http, ConfigError> {
         rate_limit_per_user_per_minute: v.parse("RATE_LIMIT_PER_USER_PER_MINUTE", 600, PER_MINUTE)?,
         frontend_urls: v.list("FRONTEND_URL", ""),
         header_read_timeout_seconds: v.parse("HTTP_HEADER_READ_TIMEOUT_SECONDS", 10, "expected a number of seconds")?,
+        request_timeout_seconds: v.parse("HTTP_REQUEST_TIMEOUT_SECONDS", 30, "expected a number of seconds")?,
+        trusted_proxies: {
+            let list = v.get("TRUSTED_PROXIES").unwrap_or_default();
+            crate::http::client_addr::TrustedProxies::parse(&list)
+                .map_err(|why| invalid("TRUSTED_PROXIES", &list, &why))?
+        },
     })
 }
 
@@ -93,5 +101,19 @@ fn tls(v: &Vars) -> Result<Option<TlsSettings>, ConfigError> {
         })),
         (Some(_), None) => Err(invalid("TLS_KEY_FILE", "", "must be set together with TLS_CERT_FILE")),
         (None, Some(_)) => Err(invalid("TLS_CERT_FILE", "", "must be set together with TLS_KEY_FILE")),
+    }
+}
+
+/// `REPORT_TIMEZONE`: the IANA zone whose calendar months the reports follow (default UTC).
+pub(super) fn report_time_zone(v: &Vars) -> Result<jiff::tz::TimeZone, ConfigError> {
+    match v.get("REPORT_TIMEZONE") {
+        None => Ok(jiff::tz::TimeZone::UTC),
+        Some(name) => jiff::tz::TimeZone::get(&name).map_err(|_| {
+            invalid(
+                "REPORT_TIMEZONE",
+                &name,
+                "expected an IANA time zone name such as Europe/Berlin",
+            )
+        }),
     }
 }

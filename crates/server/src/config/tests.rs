@@ -237,4 +237,3 @@ fn the_clinic_is_named_by_clinic_name_and_its_logo_must_be_an_image() {
         Err(ConfigError::Invalid { var: "CLINIC_NAME", .. })
     ));
 }
-

@@ -1,6 +1,6 @@
 //! `GET /webrtc/ice-servers`: the `iceServers` list for `RTCPeerConnection`. With
 //! `TURN_SECRET`, TURN entries carry credentials minted for this user that expire after
-//! `TURN_CREDENTIAL_TTL_SECONDS`; otherwise the static `WEBRTC_TURN_*` values.
+//! `TURN_CREDENTIAL_TTL_SECONDS` or with the caller's token, whichever comes first; otherwise the static `WEBRTC_TURN_*` values.
 
 use super::problems::Unauthorized;
 use crate::auth::AuthUser;
@@ -52,7 +52,7 @@ pub async fn ice_servers(State(state): State<AppState>, user: AuthUser) -> Json<
                     secret.expose_secret().as_bytes(),
                     &user.identity.user.to_string(),
                     now,
-                    t.credential_ttl_seconds,
+                    turn::credential_ttl(now, user.identity.expires_at, t.credential_ttl_seconds),
                 );
                 expires_at = Some(crate::calls::view::iso(c.expires_at_unix * 1000));
                 (Some(c.username), Some(c.credential))

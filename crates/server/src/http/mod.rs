@@ -6,14 +6,18 @@
 
 pub mod audit;
 pub mod calls;
+pub mod client_addr;
+pub mod edge;
 pub mod error;
 pub mod extract;
+pub mod fhir;
 pub mod health;
 pub mod ice;
 pub mod limits;
 pub mod page;
 pub mod problems;
 pub mod recordings;
+pub mod reports;
 pub mod schema;
 
 use crate::state::AppState;
@@ -81,7 +85,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(recordings::recording_consent))
         .routes(routes!(recordings::legal_hold))
         .routes(routes!(ice::ice_servers))
-        .routes(routes!(audit::list_audit));
+        .routes(routes!(audit::list_audit))
+        .routes(routes!(reports::interactive_time_report));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/webrtc", webrtc)
         .routes(routes!(health::healthz))
@@ -96,6 +101,7 @@ pub fn router(state: AppState) -> Router {
     let cors = cors_layer(&state.settings.frontend_urls);
     api.merge(SwaggerUi::new("/docs").url("/openapi.json", openapi))
         .merge(crate::web::routes())
+        .merge(fhir::routes())
         .route_layer(middleware::from_fn(track_request))
         .fallback(|| async { ApiError::not_found("no such route") })
         .method_not_allowed_fallback(|| async {

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod calls;
+pub mod reports;
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::migrate::Migrator;

@@ -270,3 +270,61 @@ async fn a_device_id_header_is_recorded_and_a_malformed_one_refused() {
         .expect("request");
     expect_problem(r, StatusCode::BAD_REQUEST, Some("X-Device-Id")).await;
 }
+
+#[tokio::test]
+async fn a_server_scoped_by_issuer_audience_and_lifetime_accepts_only_tokens_that_match() {
+    let app = spawn_app_with(&[
+        ("JWT_ISSUER", "https://platform.example"),
+        ("JWT_AUDIENCE", "vytalcall"),
+        ("JWT_MAX_LIFETIME_SECONDS", "3600"),
+    ])
+    .await;
+    let now = now();
+    let token = |extra: Value| {
+        let mut c = json!({ "sub": uuid::Uuid::new_v4().to_string(), "role": "provider",
+            "iat": now, "exp": now + 600, "iss": "https://platform.example", "aud": "vytalcall" });
+        for (k, v) in extra.as_object().expect("object") {
+            match v {
+                Value::Null => {
+                    c.as_object_mut().expect("object").remove(k);
+                }
+                v => c[k] = v.clone(),
+            }
+        }
+        format!("Bearer {}", sign(c))
+    };
+    let ok = app
+        .http
+        .get(app.url("/webrtc/calls"))
+        .header("authorization", token(json!({})))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(ok.status(), StatusCode::OK, "a token that matches every rule");
+    let cases = [
+        ("another issuer", json!({ "iss": "https://evil.example" })),
+        ("no issuer", json!({ "iss": null })),
+        ("another audience", json!({ "aud": "other-service" })),
+        ("no audience", json!({ "aud": null })),
+        ("no issued-at", json!({ "iat": null })),
+        ("ten years to live", json!({ "exp": now + 10 * 365 * 86_400 })),
+    ];
+    for (label, extra) in cases {
+        assert_refused(&app, Some(token(extra)), label).await;
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_an_audience_is_accepted_by_a_server_that_asks_for_none() {
+    let app = spawn_app().await;
+    let t = sign(json!({ "sub": uuid::Uuid::new_v4().to_string(), "role": "provider",
+        "exp": now() + 600, "aud": "vytalcall", "iss": "https://platform.example" }));
+    let r = app
+        .http
+        .get(app.url("/webrtc/calls"))
+        .header("authorization", format!("Bearer {t}"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status(), StatusCode::OK);
+}

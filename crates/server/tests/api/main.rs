@@ -12,6 +12,7 @@ mod limits;
 mod operations;
 mod recording_crash;
 mod recordings;
+mod reports;
 mod storage_s3;
 mod tls;
 mod validation;

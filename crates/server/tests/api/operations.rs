@@ -59,7 +59,9 @@ async fn metrics_count_requests_by_route_and_calls_by_state() {
 #[tokio::test]
 async fn ice_servers_give_time_limited_turn_credentials_in_coturns_scheme() {
     let app = spawn_app().await;
-    let who = user("patient");
+    // A token that outlives the default credential lifetime, so the lifetime shows.
+    let mut who = user("patient");
+    who.token = sign(json!({ "sub": who.id.to_string(), "role": "patient", "exp": now() + 3 * 86_400 }));
     let body = expect_status(app.get(&who, "/webrtc/ice-servers").await, StatusCode::OK).await;
     let servers = body["iceServers"].as_array().expect("iceServers");
     assert_eq!(
@@ -81,6 +83,27 @@ async fn ice_servers_give_time_limited_turn_credentials_in_coturns_scheme() {
     let expected = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
     assert_eq!(turn["credential"], expected);
     assert!(body["expiresAt"].is_string());
+}
+
+#[tokio::test]
+async fn a_turn_credential_expires_with_the_token_it_was_issued_for() {
+    let app = spawn_app().await;
+    let who = user("provider"); // its token expires in 600 s
+    let body = expect_status(app.get(&who, "/webrtc/ice-servers").await, StatusCode::OK).await;
+    let username = body["iceServers"][1]["username"].as_str().expect("username");
+    let expiry: i64 = username
+        .split_once(':')
+        .expect("expiry:user")
+        .0
+        .parse()
+        .expect("unix time");
+    assert!(
+        (expiry - (now() + 600)).abs() < 5,
+        "credential ends with the token, not a day later"
+    );
+    let expires_at =
+        chrono::DateTime::parse_from_rfc3339(body["expiresAt"].as_str().expect("expiresAt")).expect("RFC 3339");
+    assert_eq!(expires_at.timestamp(), expiry);
 }
 
 #[tokio::test]

@@ -35,7 +35,16 @@ async fn the_server_speaks_tls_and_picks_up_a_renewed_certificate() {
     let url = format!("https://localhost:{port}/healthz");
 
     let old = client_trusting(&cert1);
-    assert_eq!(old.get(&url).send().await.expect("https").status(), 200);
+    let first = old.get(&url).send().await.expect("https");
+    assert_eq!(first.status(), 200);
+    assert_eq!(
+        first
+            .headers()
+            .get("strict-transport-security")
+            .map(|v| v.to_str().unwrap_or("")),
+        Some("max-age=63072000; includeSubDomains"),
+        "HSTS over TLS"
+    );
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/healthz")).await;
     assert!(
         plain.map(|r| !r.status().is_success()).unwrap_or(true),
@@ -64,4 +73,11 @@ async fn a_half_configured_tls_setting_is_refused() {
     let vars = std::collections::HashMap::from([("TLS_CERT_FILE".to_string(), "/tmp/cert.pem".to_string())]);
     let err = vytalcall::config::Settings::from_map(&vars).expect_err("key missing");
     assert!(err.to_string().starts_with("TLS_KEY_FILE"), "{err}");
+}
+
+#[tokio::test]
+async fn plain_http_sends_no_hsts() {
+    let app = spawn_app().await;
+    let r = app.http.get(app.url("/healthz")).send().await.expect("request");
+    assert!(r.headers().get("strict-transport-security").is_none());
 }
