@@ -8,10 +8,14 @@
 
 pub mod audit;
 pub mod calls;
+pub mod consents;
+pub mod participants;
+pub mod quality;
+pub mod stats;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -109,4 +113,15 @@ impl Sql {
 
 pub fn flag(b: bool) -> i64 {
     i64::from(b)
+}
+
+/// The error for a stored value that does not parse (the database holds what the server
+/// never writes).
+pub(crate) fn corrupt(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is not valid").into())
+}
+
+/// Reads a text column as a typed id (or any value parsed from text).
+pub(crate) fn parse_id<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, sqlx::Error> {
+    row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col))
 }
