@@ -15,6 +15,7 @@ use std::sync::Arc;
 pub use view::{CallDetails, CallPage, CallStats, CallView};
 use vytalcall_domain::access::{self, CallRequest, Caller, CreateRefused, Denied, Members};
 use vytalcall_domain::call::{Call, CallStatus, CallType, Command, Effect, TransitionError};
+use vytalcall_domain::consent::ConsentMethod;
 use vytalcall_domain::{CallId, Role, UserId};
 
 /// Receives what a transition means for connected clients (ringing, answered, ended...).
@@ -333,17 +334,11 @@ impl CallsService {
                     let consent = ConsentRecord {
                         user: caller.user,
                         consented,
-                        method: "in-app".into(),
+                        method: ConsentMethod::InApp,
                         recorded_by: caller.user,
                         recorded_at: now,
                     };
-                    repo::insert_consent(&mut tx, id, &consent).await?;
-                    let detail = json!({ "consented": consented, "method": "in-app", "subject": caller.user });
-                    storage::audit::append(
-                        &mut tx,
-                        actor.fact("consent.record", Some(id), None, Outcome::Success, detail),
-                    )
-                    .await?;
+                    storage::consents::record(&mut tx, actor, id, None, &consent).await?;
                 }
             }
             let detail = json!({

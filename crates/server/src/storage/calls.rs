@@ -12,7 +12,7 @@ use vytalcall_domain::{CallId, Role, UserId};
 
 // The calls service and its callers reach the call's other tables through this module;
 // new code imports them from their own modules.
-pub use super::consents::{ConsentRecord, consents, insert_consent};
+pub use super::consents::{ConsentRecord, consents};
 pub use super::participants::{
     NewParticipant, ParticipantRecord, close_all_participants, close_participant, insert_participant,
     open_participants, participants, update_participant_media,
