@@ -19,14 +19,9 @@ use vytalcall_domain::consent::ConsentMethod;
 use vytalcall_domain::{CallId, Role, UserId};
 
 /// Receives what a transition means for connected clients (ringing, answered, ended...).
-/// The signaling layer implements it; without signaling nothing is sent.
+/// The signaling layer implements it.
 pub trait CallNotifier: Send + Sync {
     fn notify(&self, call: &StoredCall, effect: &Effect, actor: &Actor);
-}
-
-pub struct NoNotifier;
-impl CallNotifier for NoNotifier {
-    fn notify(&self, _: &StoredCall, _: &Effect, _: &Actor) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -94,10 +89,6 @@ impl CallsService {
             notifier,
             ring_timeout_ms,
         }
-    }
-
-    pub fn set_notifier(&mut self, notifier: Arc<dyn CallNotifier>) {
-        self.notifier = notifier;
     }
 
     pub fn db(&self) -> &Db {

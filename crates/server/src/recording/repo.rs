@@ -1,7 +1,7 @@
 //! The `call_recordings` rows and the reads the recording service needs from the call's
 //! tables (who is present, the consent history).
 
-use crate::storage::flag;
+use crate::storage::{flag, parse_id};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use vytalcall_domain::consent::{ConsentMethod, Statement};
@@ -67,10 +67,6 @@ const COLUMNS: &str = "SELECT id, call_id, status, started_by, started_at, stopp
 
 fn corrupt(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored recording {what} is not valid").into())
-}
-
-fn parse_id<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, sqlx::Error> {
-    row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col))
 }
 
 fn from_row(row: &AnyRow) -> Result<RecordingRow, sqlx::Error> {
