@@ -17,6 +17,50 @@ pub struct Statement {
     pub at: Millis,
 }
 
+/// How a statement was obtained: said aloud, signed, given electronically, or in the app
+/// itself (on answering, or a late joiner's reply). The wire names are `verbal`, `written`,
+/// `electronic` and `in-app`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ConsentMethod {
+    Verbal,
+    Written,
+    Electronic,
+    InApp,
+}
+
+/// A method name that is not one of [`ConsentMethod::ALL`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("consent method must be verbal, written, electronic or in-app")]
+pub struct UnknownMethod;
+
+impl ConsentMethod {
+    pub const ALL: [ConsentMethod; 4] = [
+        ConsentMethod::Verbal,
+        ConsentMethod::Written,
+        ConsentMethod::Electronic,
+        ConsentMethod::InApp,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConsentMethod::Verbal => "verbal",
+            ConsentMethod::Written => "written",
+            ConsentMethod::Electronic => "electronic",
+            ConsentMethod::InApp => "in-app",
+        }
+    }
+}
+
+impl std::str::FromStr for ConsentMethod {
+    type Err = UnknownMethod;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ConsentMethod::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or(UnknownMethod)
+    }
+}
+
 /// Each person's latest statement; ties in time go to the later entry in `history`.
 pub fn latest(history: &[Statement]) -> BTreeMap<UserId, bool> {
     let mut by_user: BTreeMap<UserId, (Millis, bool)> = BTreeMap::new();
@@ -118,6 +162,16 @@ pub fn due_for_deletion(started_at: Millis, days: u32, legal_hold: bool, now: Mi
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_consent_method_reads_back_from_its_wire_name_and_nothing_else_parses() {
+        for m in ConsentMethod::ALL {
+            assert_eq!(m.as_str().parse::<ConsentMethod>(), Ok(m));
+        }
+        for bad in ["", "telepathy", "In-App", "in_app", "verbal "] {
+            assert_eq!(bad.parse::<ConsentMethod>(), Err(UnknownMethod), "{bad:?}");
+        }
+    }
 
     fn user() -> UserId {
         UserId::new_random()

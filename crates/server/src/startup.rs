@@ -71,8 +71,12 @@ impl Application {
             settings.rate_limit_per_address_per_minute,
             settings.rate_limit_per_user_per_minute,
         );
-        let recordings = crate::recording::upkeep::open_service(&settings, db.clone(), true).await?;
-        recordings.set_notifier(Arc::new(notifier));
+        let recordings = crate::recording::upkeep::open_service(
+            &settings,
+            db.clone(),
+            crate::recording::upkeep::OpenFor::Server(Arc::new(notifier)),
+        )
+        .await?;
         let state = AppState(Arc::new(AppInner {
             recordings,
             settings,

@@ -15,17 +15,13 @@ use std::sync::Arc;
 pub use view::{CallDetails, CallPage, CallStats, CallView};
 use vytalcall_domain::access::{self, CallRequest, Caller, CreateRefused, Denied, ListScope, Members};
 use vytalcall_domain::call::{Call, CallStatus, CallType, Command, Effect, TransitionError};
+use vytalcall_domain::consent::ConsentMethod;
 use vytalcall_domain::{CallId, UserId};
 
 /// Receives what a transition means for connected clients (ringing, answered, ended...).
-/// The signaling layer implements it; without signaling nothing is sent.
+/// The signaling layer implements it.
 pub trait CallNotifier: Send + Sync {
     fn notify(&self, call: &StoredCall, effect: &Effect, actor: &Actor);
-}
-
-pub struct NoNotifier;
-impl CallNotifier for NoNotifier {
-    fn notify(&self, _: &StoredCall, _: &Effect, _: &Actor) {}
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -93,10 +89,6 @@ impl CallsService {
             notifier,
             ring_timeout_ms,
         }
-    }
-
-    pub fn set_notifier(&mut self, notifier: Arc<dyn CallNotifier>) {
-        self.notifier = notifier;
     }
 
     pub fn db(&self) -> &Db {
@@ -339,17 +331,11 @@ impl CallsService {
                     let consent = ConsentRecord {
                         user: caller.user,
                         consented,
-                        method: "in-app".into(),
+                        method: ConsentMethod::InApp,
                         recorded_by: caller.user,
                         recorded_at: now,
                     };
-                    repo::insert_consent(&mut tx, id, &consent).await?;
-                    let detail = json!({ "consented": consented, "method": "in-app", "subject": caller.user });
-                    storage::audit::append(
-                        &mut tx,
-                        actor.fact("consent.record", Some(id), None, Outcome::Success, detail),
-                    )
-                    .await?;
+                    storage::consents::record(&mut tx, actor, id, None, &consent).await?;
                 }
             }
             let detail = json!({

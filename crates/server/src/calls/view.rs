@@ -144,7 +144,7 @@ impl From<ConsentRecord> for ConsentView {
         ConsentView {
             user_id: c.user.to_string(),
             consented: c.consented,
-            method: c.method,
+            method: c.method.as_str().into(),
             recorded_by: c.recorded_by.to_string(),
             recorded_at: iso(c.recorded_at),
         }

@@ -11,7 +11,7 @@ use vytalcall_domain::RecordingId;
 /// The recording service as the server would run it, without start-up recovery.
 async fn operator_service(settings: &Settings) -> anyhow::Result<Arc<RecordingService>> {
     let db = Db::open(settings).await?;
-    upkeep::open_service(settings, db, false).await
+    upkeep::open_service(settings, db, upkeep::OpenFor::Operator).await
 }
 
 /// `vytalcall recording export <id> <file>`.

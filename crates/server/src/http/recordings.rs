@@ -27,6 +27,7 @@ use futures_util::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use vytalcall_domain::access::MAX_CALL_MEMBERS;
+use vytalcall_domain::consent::{ConsentMethod, UnknownMethod};
 use vytalcall_domain::{CallId, RecordingId, UserId};
 
 #[derive(Deserialize, ToSchema, Default)]
@@ -43,24 +44,24 @@ pub struct StartRecordingBody {
     pub enable_transcription: bool,
 }
 
-pub const CONSENT_METHODS: [&str; 4] = ["verbal", "written", "electronic", "in-app"];
-
 impl StartRecordingBody {
-    fn validate(&self) -> Result<Vec<UserId>, ApiError> {
+    /// The participants attested and the consent method (`verbal` when none is given).
+    fn validate(&self) -> Result<(Vec<UserId>, ConsentMethod), ApiError> {
         if self.consent_obtained != Some(true) {
             return Err(ApiError::invalid(
                 "consentObtained",
                 "consentObtained must be true to record",
             ));
         }
-        if let Some(m) = &self.consent_method
-            && !CONSENT_METHODS.contains(&m.as_str())
-        {
-            return Err(ApiError::invalid(
-                "consentMethod",
-                "consentMethod must be verbal, written, electronic or in-app",
-            ));
-        }
+        let method = match &self.consent_method {
+            None => ConsentMethod::Verbal,
+            Some(m) => m.parse().map_err(|_: UnknownMethod| {
+                ApiError::invalid(
+                    "consentMethod",
+                    "consentMethod must be verbal, written, electronic or in-app",
+                )
+            })?,
+        };
         // Each must be a member of the call, so a longer list can only repeat someone.
         if self.consented_participants.len() > MAX_CALL_MEMBERS {
             return Err(ApiError::invalid(
@@ -68,7 +69,8 @@ impl StartRecordingBody {
                 format!("at most {MAX_CALL_MEMBERS} participants"),
             ));
         }
-        self.consented_participants
+        let consented = self
+            .consented_participants
             .iter()
             .enumerate()
             .map(|(i, p)| {
@@ -79,7 +81,8 @@ impl StartRecordingBody {
                     )
                 })
             })
-            .collect()
+            .collect::<Result<_, _>>()?;
+        Ok((consented, method))
     }
 }
 
@@ -99,7 +102,7 @@ impl From<ConsentRecord> for ConsentView {
         ConsentView {
             user_id: c.user.to_string(),
             consented: c.consented,
-            method: c.method,
+            method: c.method.as_str().into(),
             recorded_by: c.recorded_by.to_string(),
             recorded_at: iso(c.recorded_at),
         }
@@ -158,7 +161,7 @@ fn view(state: &AppState, row: &RecordingRow, consents: Option<Vec<ConsentRecord
         legal_hold: row.legal_hold,
         expires_at: iso(state.recordings.expires_at(row)),
         participants: row.participants.iter().map(ToString::to_string).collect(),
-        consent_method: row.consent_method.clone(),
+        consent_method: row.consent_method.map(|m| m.as_str().into()),
         media_url: format!("{base}/media"),
         offer_url: format!("{base}/offer"),
         consents: consents.map(|c| c.into_iter().map(Into::into).collect()),
@@ -181,10 +184,10 @@ pub async fn start_recording(
     ValidJson(body): ValidJson<StartRecordingBody>,
 ) -> Result<(StatusCode, Json<RecordingView>), ApiError> {
     let id: CallId = path_id(&id, "id")?;
-    let consented = body.validate()?;
+    let (consented, method) = body.validate()?;
     let request = StartRequest {
         consented,
-        method: body.consent_method.clone().unwrap_or_else(|| "verbal".into()),
+        method,
         transcription: body.enable_transcription,
     };
     let row = state.recordings.start(&state.calls, &user.actor, id, request).await?;

@@ -9,15 +9,21 @@
 //! - [`sink`]: the [`sink::MediaSink`] trait between the peer and the muxer → encryption →
 //!   storage pipeline.
 //! - [`peer`]: the recording peer, a str0m WebRTC endpoint per participant in one task.
-//! - [`service`]: start and stop with consent enforcement, admitting participants.
+//! - [`service`]: start and stop with consent enforcement.
+//! - [`launch`]: the tracks, writer and peer of a recording that starts.
+//! - [`admission`]: participants' offers to the peer and their own consent.
+//! - [`records`]: legal holds and the metadata view.
 //! - [`playback`]: the decrypted media with HTTP ranges.
 //! - [`upkeep`]: crash recovery at start-up, retention, operator export.
 //! - [`repo`]: the recordings' rows.
 
+pub mod admission;
 pub mod crypto;
 pub mod demux;
+pub mod launch;
 pub mod peer;
 pub mod playback;
+pub mod records;
 pub mod repo;
 pub mod service;
 pub mod sink;

@@ -1,10 +1,10 @@
 //! The `call_recordings` rows and the reads the recording service needs from the call's
 //! tables (who is present, the consent history).
 
-use crate::storage::flag;
+use crate::storage::{flag, parse_id};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
-use vytalcall_domain::consent::Statement;
+use vytalcall_domain::consent::{ConsentMethod, Statement};
 use vytalcall_domain::{CallId, RecordingId, UserId};
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,7 +57,7 @@ pub struct RecordingRow {
     pub legal_hold: bool,
     pub media_head: Option<String>,
     pub participants: Vec<UserId>,
-    pub consent_method: Option<String>,
+    pub consent_method: Option<ConsentMethod>,
     pub node_id: Option<String>,
 }
 
@@ -67,10 +67,6 @@ const COLUMNS: &str = "SELECT id, call_id, status, started_by, started_at, stopp
 
 fn corrupt(what: &str) -> sqlx::Error {
     sqlx::Error::Decode(format!("stored recording {what} is not valid").into())
-}
-
-fn parse_id<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, sqlx::Error> {
-    row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col))
 }
 
 fn from_row(row: &AnyRow) -> Result<RecordingRow, sqlx::Error> {
@@ -92,13 +88,18 @@ fn from_row(row: &AnyRow) -> Result<RecordingRow, sqlx::Error> {
         legal_hold: row.try_get::<i64, _>("legal_hold")? != 0,
         media_head: row.try_get("media_head")?,
         participants: serde_json::from_str(&participants).map_err(|_| corrupt("participants"))?,
-        consent_method: row.try_get("consent_method")?,
+        consent_method: row
+            .try_get::<Option<String>, _>("consent_method")?
+            .map(|m| m.parse().map_err(|_| corrupt("consent_method")))
+            .transpose()?,
         node_id: row.try_get("node_id")?,
     })
 }
 
-pub async fn insert(conn: &mut AnyConnection, r: &RecordingRow) -> Result<(), sqlx::Error> {
-    sqlx::query(
+/// Inserts a running recording; false if the call has one running already (the unique index
+/// on running recordings: another start won the race).
+pub async fn insert(conn: &mut AnyConnection, r: &RecordingRow) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
         "INSERT INTO call_recordings (id, call_id, status, started_by, started_at, transcription, storage_key, \
          legal_hold, participants, consent_method, node_id) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8, $9, $10)",
     )
@@ -110,11 +111,15 @@ pub async fn insert(conn: &mut AnyConnection, r: &RecordingRow) -> Result<(), sq
     .bind(flag(r.transcription))
     .bind(r.storage_key.as_deref())
     .bind(serde_json::to_string(&r.participants).unwrap_or_else(|_| "[]".into()))
-    .bind(r.consent_method.as_deref())
+    .bind(r.consent_method.map(ConsentMethod::as_str))
     .bind(r.node_id.as_deref())
     .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await;
+    match inserted {
+        Ok(_) => Ok(true),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Ok(false),
+        Err(e) => Err(e),
+    }
 }
 
 pub async fn load(pool: &AnyPool, id: RecordingId) -> Result<Option<RecordingRow>, sqlx::Error> {
@@ -233,7 +238,7 @@ pub async fn delete(conn: &mut AnyConnection, id: RecordingId) -> Result<(), sql
 
 /// The call's consent history, oldest first.
 pub async fn consent_history(pool: &AnyPool, call: CallId) -> Result<Vec<Statement>, sqlx::Error> {
-    Ok(crate::storage::calls::consents(pool, call)
+    Ok(crate::storage::consents::consents(pool, call)
         .await?
         .into_iter()
         .map(|c| Statement {

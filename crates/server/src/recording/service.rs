@@ -1,32 +1,29 @@
 //! The recording service: starts and stops recordings (consent enforced by
-//! [`vytalcall_domain::consent`]), admits participants to the recording peer, and records
-//! every step in the audit trail. Playback lives in [`super::playback`], retention and
-//! crash recovery in [`super::upkeep`].
+//! [`vytalcall_domain::consent`]) and records every step in the audit trail. Admitting
+//! participants to a running recording lives in [`super::admission`], starting the peer and
+//! its writer in [`super::launch`], legal holds and metadata in [`super::records`], playback
+//! in [`super::playback`], retention and crash recovery in [`super::upkeep`].
 
 use super::RecordingError;
-use super::crypto::{MasterKey, RecordingKey};
-use super::peer::{ParticipantTracks, Peer, PeerHandle};
+use super::crypto::MasterKey;
+use super::launch::{Active, tracks_for};
 use super::repo::{self, Closing, RecordingRow, Status};
-use super::sink::{EncryptedSink, HeadSaver};
 use super::store::{self, Store};
-use super::webm::{Kind, TrackSpec};
 use crate::audit::{self, Actor, Outcome};
 use crate::calls::CallsService;
 use crate::config::{RecordingRtcSettings, Settings};
-use crate::storage::calls::{self as call_repo, ConsentRecord, StoredCall};
+use crate::storage::calls::{self as call_repo, StoredCall};
+use crate::storage::consents::{self, ConsentRecord};
 use crate::storage::{self, Db};
-use base64::Engine;
 use serde_json::json;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
-use vytalcall_domain::access::{MAX_CALL_MEMBERS, Members};
+use std::sync::{Arc, Mutex};
 use vytalcall_domain::call::CallStatus;
-use vytalcall_domain::consent::{self, StartRefused};
-use vytalcall_domain::{CallId, RecordingId, Role, UserId};
+use vytalcall_domain::consent::{self, ConsentMethod, StartRefused};
+use vytalcall_domain::{CallId, RecordingId, UserId};
 
 /// What connected clients hear about recordings. Signaling implements it (emitting
-/// `recording-started`, `recording-stopped`, and a consent request to a late joiner);
-/// without signaling nothing is sent.
+/// `recording-started`, `recording-stopped`, and a consent request to a late joiner).
 pub trait RecordingNotifier: Send + Sync {
     fn recording_started(&self, call: &StoredCall, recording: RecordingId, started_by: UserId, at: i64);
     fn recording_stopped(&self, call: &StoredCall, recording: RecordingId, stopped_by: Option<UserId>, at: i64);
@@ -34,64 +31,24 @@ pub trait RecordingNotifier: Send + Sync {
     fn consent_requested(&self, call: &StoredCall, recording: RecordingId, user: UserId);
 }
 
-pub struct NoRecordingNotifier;
-impl RecordingNotifier for NoRecordingNotifier {
-    fn recording_started(&self, _: &StoredCall, _: RecordingId, _: UserId, _: i64) {}
-    fn recording_stopped(&self, _: &StoredCall, _: RecordingId, _: Option<UserId>, _: i64) {}
-    fn consent_requested(&self, _: &StoredCall, _: RecordingId, _: UserId) {}
-}
-
 /// A parsed start request.
 pub struct StartRequest {
     pub consented: Vec<UserId>,
-    pub method: String,
+    pub method: ConsentMethod,
     pub transcription: bool,
-}
-
-struct Active {
-    call: CallId,
-    peer: Peer<EncryptedSink>,
-    handle: PeerHandle,
-    tracks: HashMap<UserId, ParticipantTracks>,
 }
 
 pub struct RecordingService {
     pub(super) db: Db,
     pub(super) store: Store,
     pub(super) master: MasterKey,
-    rtc: RecordingRtcSettings,
+    pub(super) rtc: RecordingRtcSettings,
     pub(super) retention_days: u32,
     pub(super) node_id: String,
-    notifier: RwLock<Arc<dyn RecordingNotifier>>,
-    active: Mutex<HashMap<RecordingId, Active>>,
-}
-
-fn encode(bytes: &[u8]) -> String {
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
-
-/// One Matroska track per participant stream: audio then video, patient first. Track
-/// numbers are bytes here, which a call's members always fit.
-fn tracks_for(members: &Members) -> (Vec<TrackSpec>, HashMap<UserId, ParticipantTracks>) {
-    const { assert!(2 * MAX_CALL_MEMBERS <= u8::MAX as usize) };
-    let mut specs = Vec::new();
-    let mut map = HashMap::new();
-    for (i, user) in members.all().enumerate().take(MAX_CALL_MEMBERS) {
-        let audio = (2 * i + 1) as u8;
-        let video = audio + 1;
-        specs.push(TrackSpec {
-            number: audio,
-            kind: Kind::Audio,
-            name: format!("{user} audio"),
-        });
-        specs.push(TrackSpec {
-            number: video,
-            kind: Kind::Video,
-            name: format!("{user} video"),
-        });
-        map.insert(user, ParticipantTracks { audio, video });
-    }
-    (specs, map)
+    /// Absent for operator commands, which run without signaling: nobody is connected to
+    /// them, and they never start, stop or admit.
+    notifier: Option<Arc<dyn RecordingNotifier>>,
+    pub(super) active: Mutex<HashMap<RecordingId, Active>>,
 }
 
 impl RecordingService {
@@ -100,6 +57,7 @@ impl RecordingService {
         db: Db,
         master: MasterKey,
         node_id: String,
+        notifier: Option<Arc<dyn RecordingNotifier>>,
     ) -> Result<RecordingService, RecordingError> {
         Ok(RecordingService {
             store: Store::from_settings(&settings.storage, &settings.data_dir)?,
@@ -108,22 +66,16 @@ impl RecordingService {
             rtc: settings.recording_rtc.clone(),
             retention_days: settings.recording_retention_days,
             node_id,
-            notifier: RwLock::new(Arc::new(NoRecordingNotifier)),
+            notifier,
             active: Mutex::new(HashMap::new()),
         })
     }
 
-    pub fn set_notifier(&self, notifier: Arc<dyn RecordingNotifier>) {
-        if let Ok(mut n) = self.notifier.write() {
-            *n = notifier;
+    /// Tells connected clients, if this service has any.
+    pub(super) fn tell(&self, what: impl FnOnce(&dyn RecordingNotifier)) {
+        if let Some(n) = &self.notifier {
+            what(n.as_ref());
         }
-    }
-
-    fn notifier(&self) -> Arc<dyn RecordingNotifier> {
-        self.notifier.read().map_or_else(
-            |_| Arc::new(NoRecordingNotifier) as Arc<dyn RecordingNotifier>,
-            |n| n.clone(),
-        )
     }
 
     /// Loads a recording of a call the actor may manage (its providers and admins).
@@ -145,7 +97,8 @@ impl RecordingService {
 
     /// Starts recording `call` if every current participant's consent is on record (the
     /// request's own attestations included); otherwise nothing changes and the refusal,
-    /// naming who is missing, is audited.
+    /// naming who is missing, is audited. Decides, persists the start with its consents,
+    /// then launches the peer; a launch that fails closes the row as `failed`.
     pub async fn start(
         &self,
         calls: &CallsService,
@@ -155,10 +108,31 @@ impl RecordingService {
     ) -> Result<RecordingRow, RecordingError> {
         let stored = calls.load_for_recordings(actor, call, "recording.start").await?;
         let caller = actor.caller.ok_or(RecordingError::NotRunning)?;
+        let now = crate::now_millis();
+        let present = self.decide_start(actor, &stored, &req, now).await?;
+        let row = self.new_row(call, caller.user, &req, present, now);
+        self.persist_start(actor, &req, &row).await?;
+        if let Err(e) = self.launch(&row, tracks_for(&stored.members)).await {
+            tracing::error!(recording = %row.id, error = %e, "the recording could not start");
+            self.fail_start(&row).await?;
+            return Err(e);
+        }
+        self.tell(|n| n.recording_started(&stored, row.id, caller.user, now));
+        Ok(row)
+    }
+
+    /// Who is present, if the recording may start now; otherwise the audited refusal.
+    async fn decide_start(
+        &self,
+        actor: &Actor,
+        stored: &StoredCall,
+        req: &StartRequest,
+        now: i64,
+    ) -> Result<Vec<UserId>, RecordingError> {
+        let call = stored.call.id;
         if let Some(stranger) = req.consented.iter().find(|u| !stored.members.contains(**u)) {
             return Err(RecordingError::NotAParticipant(*stranger));
         }
-        let now = crate::now_millis();
         let mut history = repo::consent_history(&self.db.pool, call).await?;
         history.extend(req.consented.iter().map(|u| consent::Statement {
             user: *u,
@@ -168,138 +142,117 @@ impl RecordingService {
         let (answered, open) = repo::presence(&self.db.pool, call).await?;
         let present = consent::present(stored.call.initiated_by, &answered, &open);
         let running = repo::running_for_call(&self.db.pool, call).await?.is_some();
-        if let Err(refused) = consent::may_start(stored.call.status == CallStatus::Active, running, &present, &history)
-        {
-            let missing: Vec<String> = match &refused {
-                StartRefused::ConsentMissing(m) => m.iter().map(ToString::to_string).collect(),
-                _ => Vec::new(),
-            };
-            let detail = json!({ "reason": refused.to_string(), "missingConsent": missing });
-            audit::record(
-                &self.db,
-                actor.fact("recording.start", Some(call), None, Outcome::Denied, detail),
-            )
-            .await?;
-            return Err(refused.into());
-        }
+        let active = stored.call.status == CallStatus::Active;
+        let Err(refused) = consent::may_start(active, running, &present, &history) else {
+            return Ok(present);
+        };
+        let missing: Vec<String> = match &refused {
+            StartRefused::ConsentMissing(m) => m.iter().map(ToString::to_string).collect(),
+            _ => Vec::new(),
+        };
+        let detail = json!({ "reason": refused.to_string(), "missingConsent": missing });
+        audit::record(
+            &self.db,
+            actor.fact("recording.start", Some(call), None, Outcome::Denied, detail),
+        )
+        .await?;
+        Err(refused.into())
+    }
 
+    /// The row of a recording starting now on this node.
+    fn new_row(
+        &self,
+        call: CallId,
+        started_by: UserId,
+        req: &StartRequest,
+        participants: Vec<UserId>,
+        now: i64,
+    ) -> RecordingRow {
         let id = RecordingId::new_random();
-        let (specs, tracks) = tracks_for(&stored.members);
-        let key_name = store::key_for(call.0, id.0);
-        let row = RecordingRow {
+        RecordingRow {
             id,
             call_id: call,
             status: Status::Recording,
-            started_by: caller.user,
+            started_by,
             started_at: now,
             stopped_by: None,
             stopped_at: None,
             transcription: req.transcription,
-            storage_key: Some(key_name.clone()),
+            storage_key: Some(store::key_for(call.0, id.0)),
             size_bytes: None,
             stored_bytes: None,
             duration_ms: None,
             legal_hold: false,
             media_head: None,
-            participants: present.clone(),
-            consent_method: Some(req.method.clone()),
+            participants,
+            consent_method: Some(req.method),
             node_id: Some(self.node_id.clone()),
-        };
+        }
+    }
+
+    /// One transaction: the request's consent statements, the running row and the audited
+    /// start. The unique index on running recordings refuses a second start that raced
+    /// this one past [`Self::decide_start`]; any other failure is the database's.
+    async fn persist_start(&self, actor: &Actor, req: &StartRequest, row: &RecordingRow) -> Result<(), RecordingError> {
         let mut tx = self.db.pool.begin().await?;
         for user in &req.consented {
-            let record = ConsentRecord {
+            let statement = ConsentRecord {
                 user: *user,
                 consented: true,
-                method: req.method.clone(),
-                recorded_by: caller.user,
-                recorded_at: now,
+                method: req.method,
+                recorded_by: row.started_by,
+                recorded_at: row.started_at,
             };
-            call_repo::insert_consent(&mut tx, call, &record).await?;
-            let detail = json!({ "consented": true, "method": req.method, "subject": user });
-            storage::audit::append(
-                &mut tx,
-                actor.fact("consent.record", Some(call), Some(id), Outcome::Success, detail),
-            )
-            .await?;
+            consents::record(&mut tx, actor, row.call_id, Some(row.id), &statement).await?;
         }
-        if repo::insert(&mut tx, &row).await.is_err() {
-            // The unique index on running recordings: another start won the race.
+        if !repo::insert(&mut tx, row).await? {
             tx.rollback().await?;
             return Err(StartRefused::AlreadyRecording.into());
         }
-        let detail = json!({ "participants": present, "method": req.method, "transcription": req.transcription });
+        let detail = json!({
+            "participants": row.participants,
+            "method": req.method.as_str(),
+            "transcription": req.transcription,
+        });
         storage::audit::append(
             &mut tx,
-            actor.fact("recording.start", Some(call), Some(id), Outcome::Success, detail),
+            actor.fact(
+                "recording.start",
+                Some(row.call_id),
+                Some(row.id),
+                Outcome::Success,
+                detail,
+            ),
         )
         .await?;
         tx.commit().await?;
-
-        match self.launch(id, call, &key_name, specs, tracks).await {
-            Ok(()) => {}
-            Err(e) => {
-                tracing::error!(recording = %id, error = %e, "the recording could not start");
-                let mut tx = self.db.pool.begin().await?;
-                let closing = Closing {
-                    status: Status::Failed,
-                    stopped_by: None,
-                    stopped_at: crate::now_millis(),
-                    size_bytes: None,
-                    stored_bytes: None,
-                    duration_ms: None,
-                };
-                repo::close(&mut tx, id, &closing).await?;
-                storage::audit::append(
-                    &mut tx,
-                    Actor::system().fact(
-                        "recording.fail",
-                        Some(call),
-                        Some(id),
-                        Outcome::Failed,
-                        json!({ "stage": "start" }),
-                    ),
-                )
-                .await?;
-                tx.commit().await?;
-                return Err(e);
-            }
-        }
-        self.notifier().recording_started(&stored, id, caller.user, now);
-        Ok(row)
+        Ok(())
     }
 
-    /// Opens storage, the encrypted writer and the peer for a new recording.
-    async fn launch(
-        &self,
-        id: RecordingId,
-        call: CallId,
-        key_name: &str,
-        specs: Vec<TrackSpec>,
-        tracks: HashMap<UserId, ParticipantTracks>,
-    ) -> Result<(), RecordingError> {
-        let key = RecordingKey::generate(&self.master, id.0)?;
-        let upload = self.store.create(key_name).await?;
-        let db = self.db.clone();
-        let save_head: HeadSaver = Box::new(move |sealed: Vec<u8>| {
-            let db = db.clone();
-            Box::pin(async move {
-                repo::set_head(&db.pool, id, &encode(&sealed))
-                    .await
-                    .map_err(RecordingError::from)
-            })
-        });
-        let sink = EncryptedSink::start(id.0, specs, key, upload, save_head);
-        let peer = Peer::start(self.rtc.bind, self.rtc.public_ip, sink).await?;
-        let handle = peer.handle();
-        let active = Active {
-            call,
-            peer,
-            handle,
-            tracks,
+    /// Closes a recording whose peer or storage could not start as `failed`, audited.
+    async fn fail_start(&self, row: &RecordingRow) -> Result<(), RecordingError> {
+        let mut tx = self.db.pool.begin().await?;
+        let closing = Closing {
+            status: Status::Failed,
+            stopped_by: None,
+            stopped_at: crate::now_millis(),
+            size_bytes: None,
+            stored_bytes: None,
+            duration_ms: None,
         };
-        if let Ok(mut map) = self.active.lock() {
-            map.insert(id, active);
-        }
+        repo::close(&mut tx, row.id, &closing).await?;
+        storage::audit::append(
+            &mut tx,
+            Actor::system().fact(
+                "recording.fail",
+                Some(row.call_id),
+                Some(row.id),
+                Outcome::Failed,
+                json!({ "stage": "start" }),
+            ),
+        )
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -377,8 +330,7 @@ impl RecordingService {
         if status == Status::Partial {
             self.recover_one(&row).await?;
         }
-        self.notifier()
-            .recording_stopped(stored, id, actor.caller.map(|c| c.user), now);
+        self.tell(|n| n.recording_stopped(stored, id, actor.caller.map(|c| c.user), now));
         repo::load(&self.db.pool, id).await?.ok_or(RecordingError::NotFound)
     }
 
@@ -407,189 +359,6 @@ impl RecordingService {
             }
         }
         Ok(stopped)
-    }
-
-    /// A participant's SDP offer to the recording peer. Only a member of the call whose
-    /// latest statement is consent is connected; anyone else is refused and audited.
-    pub async fn offer(
-        &self,
-        calls: &CallsService,
-        actor: &Actor,
-        call: CallId,
-        id: RecordingId,
-        sdp: String,
-    ) -> Result<String, RecordingError> {
-        let stored = calls.load_for_participant(actor, call, "recording.connect").await?;
-        let caller = actor.caller.ok_or(RecordingError::ConsentRequired)?;
-        let row = repo::load(&self.db.pool, id)
-            .await?
-            .filter(|r| r.call_id == call)
-            .ok_or(RecordingError::NotFound)?;
-        if row.status != Status::Recording {
-            return Err(RecordingError::NotRunning);
-        }
-        let history = repo::consent_history(&self.db.pool, call).await?;
-        if !stored.members.contains(caller.user) || !consent::has_consented(caller.user, &history) {
-            let detail = json!({ "reason": "no consent on record" });
-            audit::record(
-                &self.db,
-                actor.fact("recording.connect", Some(call), Some(id), Outcome::Denied, detail),
-            )
-            .await?;
-            if stored.members.contains(caller.user) {
-                self.notifier().consent_requested(&stored, id, caller.user);
-            }
-            return Err(RecordingError::ConsentRequired);
-        }
-        let (handle, tracks) = {
-            let map = self.active.lock().map_err(|_| RecordingError::NotRunning)?;
-            let active = map.get(&id).ok_or(RecordingError::NotRunning)?;
-            let tracks = *active
-                .tracks
-                .get(&caller.user)
-                .ok_or(RecordingError::NotAParticipant(caller.user))?;
-            (active.handle.clone(), tracks)
-        };
-        let answer = handle.offer(caller.user, tracks, sdp).await;
-        let outcome = if answer.is_ok() {
-            Outcome::Success
-        } else {
-            Outcome::Failed
-        };
-        audit::record(
-            &self.db,
-            actor.fact("recording.connect", Some(call), Some(id), outcome, json!({})),
-        )
-        .await?;
-        answer
-    }
-
-    /// A participant gives or refuses consent for themselves (a late joiner answering the
-    /// consent request). A refusal disconnects them from a running recording at once.
-    pub async fn consent(
-        &self,
-        calls: &CallsService,
-        actor: &Actor,
-        call: CallId,
-        consented: bool,
-    ) -> Result<(), RecordingError> {
-        let stored = calls.load_for_participant(actor, call, "consent.record").await?;
-        let caller = actor.caller.ok_or(RecordingError::ConsentRequired)?;
-        if !stored.members.contains(caller.user) {
-            return Err(RecordingError::NotAParticipant(caller.user));
-        }
-        let running = repo::running_for_call(&self.db.pool, call).await?;
-        let now = crate::now_millis();
-        let mut tx = self.db.pool.begin().await?;
-        let record = ConsentRecord {
-            user: caller.user,
-            consented,
-            method: "in-app".into(),
-            recorded_by: caller.user,
-            recorded_at: now,
-        };
-        call_repo::insert_consent(&mut tx, call, &record).await?;
-        let detail = json!({ "consented": consented, "method": "in-app", "subject": caller.user });
-        let recording = running.as_ref().map(|r| r.id);
-        storage::audit::append(
-            &mut tx,
-            actor.fact("consent.record", Some(call), recording, Outcome::Success, detail),
-        )
-        .await?;
-        tx.commit().await?;
-        if !consented && let Some(r) = running {
-            let handle = self
-                .active
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&r.id).map(|a| a.handle.clone()));
-            if let Some(h) = handle {
-                h.drop_participant(caller.user).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// For signaling, when someone joins a call: if it is being recorded and their consent
-    /// is not on record, ask them (and do not record them until they agree).
-    pub async fn on_participant_joined(&self, call: CallId, user: UserId) -> Result<(), RecordingError> {
-        let Some(row) = repo::running_for_call(&self.db.pool, call).await? else {
-            return Ok(());
-        };
-        let history = repo::consent_history(&self.db.pool, call).await?;
-        if consent::has_consented(user, &history) {
-            return Ok(());
-        }
-        if let Some(stored) = call_repo::load(&self.db.pool, call).await? {
-            let detail = json!({ "subject": user });
-            audit::record(
-                &self.db,
-                Actor::system().fact("consent.request", Some(call), Some(row.id), Outcome::Success, detail),
-            )
-            .await?;
-            self.notifier().consent_requested(&stored, row.id, user);
-        }
-        Ok(())
-    }
-
-    /// Places or lifts a legal hold (admins only): a held recording is never deleted by
-    /// retention.
-    pub async fn set_legal_hold(
-        &self,
-        calls: &CallsService,
-        actor: &Actor,
-        call: CallId,
-        id: RecordingId,
-        hold: bool,
-    ) -> Result<RecordingRow, RecordingError> {
-        let (_, row) = self.load_for(calls, actor, call, id, "recording.legal_hold").await?;
-        if actor.caller.map(|c| c.role) != Some(Role::Admin) {
-            audit::record(
-                &self.db,
-                actor.fact(
-                    "recording.legal_hold",
-                    Some(call),
-                    Some(id),
-                    Outcome::Denied,
-                    json!({ "hold": hold }),
-                ),
-            )
-            .await?;
-            return Err(crate::calls::CallError::Forbidden("only an admin may place or lift a legal hold").into());
-        }
-        let mut tx = self.db.pool.begin().await?;
-        repo::set_legal_hold(&mut tx, row.id, hold).await?;
-        storage::audit::append(
-            &mut tx,
-            actor.fact(
-                "recording.legal_hold",
-                Some(call),
-                Some(id),
-                Outcome::Success,
-                json!({ "hold": hold }),
-            ),
-        )
-        .await?;
-        tx.commit().await?;
-        repo::load(&self.db.pool, id).await?.ok_or(RecordingError::NotFound)
-    }
-
-    /// A recording's metadata with the call's consent history; the view is audited.
-    pub async fn metadata(
-        &self,
-        calls: &CallsService,
-        actor: &Actor,
-        call: CallId,
-        id: RecordingId,
-    ) -> Result<(RecordingRow, Vec<ConsentRecord>), RecordingError> {
-        let (_, row) = self.load_for(calls, actor, call, id, "recording.view").await?;
-        let consents = call_repo::consents(&self.db.pool, call).await?;
-        audit::record(
-            &self.db,
-            actor.fact("recording.view", Some(call), Some(id), Outcome::Success, json!({})),
-        )
-        .await?;
-        Ok((row, consents))
     }
 
     pub fn expires_at(&self, row: &RecordingRow) -> i64 {

@@ -1,7 +1,7 @@
 //! Where the recording peer's frames go: a [`MediaSink`]. The real one, [`EncryptedSink`],
 //! muxes frames into WebM clusters and hands each closed cluster to a writer task that
 //! encrypts it as one chunk and appends it to storage, so a slow disk or object store never
-//! stalls the peer's packet loop. Tests can put a [`MemorySink`] in its place.
+//! stalls the peer's packet loop.
 
 use super::RecordingError;
 use super::crypto::RecordingKey;
@@ -15,19 +15,6 @@ pub trait MediaSink: Send {
     /// Called regularly with the media clock, so a quiet call still gets its clusters
     /// written out.
     fn tick(&mut self, now_ms: u64);
-}
-
-/// Keeps frames in memory (tests and benchmarks).
-#[derive(Default)]
-pub struct MemorySink {
-    pub frames: Vec<Frame>,
-}
-
-impl MediaSink for MemorySink {
-    fn frame(&mut self, frame: Frame) {
-        self.frames.push(frame);
-    }
-    fn tick(&mut self, _: u64) {}
 }
 
 /// The duration credited to the last frame (an Opus packet is 20 ms).

@@ -257,13 +257,22 @@ fn node_id(data_dir: &std::path::Path) -> String {
     id
 }
 
-/// Builds the recording service from the settings and recovers what a crash left behind.
-/// `recover` is false for operator commands, which run beside a live server and must not
-/// touch its running recordings.
+/// Who a recording service is opened for.
+pub enum OpenFor {
+    /// The server: it recovers what a crash left behind and tells connected clients through
+    /// the notifier.
+    Server(std::sync::Arc<dyn super::RecordingNotifier>),
+    /// An operator command, run beside a live server: it must not touch that server's
+    /// running recordings, and has no clients to tell.
+    Operator,
+}
+
+/// Builds the recording service from the settings (for the server, after recovering what a
+/// crash left behind).
 pub async fn open_service(
     settings: &crate::config::Settings,
     db: crate::storage::Db,
-    recover: bool,
+    open_for: OpenFor,
 ) -> anyhow::Result<std::sync::Arc<RecordingService>> {
     use anyhow::Context;
     use secrecy::ExposeSecret;
@@ -272,7 +281,11 @@ pub async fn open_service(
         .as_ref()
         .context("RECORDING_MASTER_KEY is not set")?;
     let master = super::crypto::MasterKey::parse(key.expose_secret()).context("RECORDING_MASTER_KEY is invalid")?;
-    let service = RecordingService::new(settings, db, master, node_id(&settings.data_dir))
+    let (notifier, recover) = match open_for {
+        OpenFor::Server(notifier) => (Some(notifier), true),
+        OpenFor::Operator => (None, false),
+    };
+    let service = RecordingService::new(settings, db, master, node_id(&settings.data_dir), notifier)
         .context("cannot set up recording storage")?;
     let recovered = if recover {
         service

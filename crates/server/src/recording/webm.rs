@@ -13,6 +13,9 @@
 //! every member of the call when the recording starts, so a late joiner's tracks exist
 //! before their first frame. Clusters start at a video key frame once the open one is a
 //! second old, and at least every two seconds: a crash loses at most the open cluster.
+//!
+//! One cohesive thing, longer than most files here: the element writers, the head and the
+//! cluster logic share the fixed-width layout above and are only correct together.
 
 /// Timestamps are in milliseconds (TimecodeScale 1,000,000 ns).
 const TIMECODE_SCALE: u64 = 1_000_000;

@@ -1,11 +1,24 @@
-//! Calls, their members, participants, transitions and consents.
+//! The `calls` rows with their members (`call_members`) and their history of transitions
+//! (`call_transitions`); the list of `GET /calls`. The call's other tables have their own
+//! files: [`super::participants`], [`super::consents`], [`super::quality`], and the
+//! aggregates in [`super::stats`].
 
-use super::{Arg, Sql, flag};
+use super::{Arg, Sql, corrupt, flag, parse_id};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use vytalcall_domain::access::Members;
 use vytalcall_domain::call::{Call, CallStatus, CallType, Transition};
 use vytalcall_domain::{CallId, Role, UserId};
+
+// The calls service and its callers reach the call's other tables through this module;
+// new code imports them from their own modules.
+pub use super::consents::{ConsentRecord, consents};
+pub use super::participants::{
+    NewParticipant, ParticipantRecord, close_all_participants, close_participant, insert_participant,
+    open_participants, participants, update_participant_media,
+};
+pub use super::quality::{QualitySample, insert_quality_sample_if_due};
+pub use super::stats::{StatusAggregate, aggregate, count_by_status};
 
 /// A call as stored, with everyone who belongs to it.
 #[derive(Clone, Debug)]
@@ -61,23 +74,15 @@ macro_rules! call_columns {
     };
 }
 
-fn corrupt(what: &str) -> sqlx::Error {
-    sqlx::Error::Decode(format!("stored {what} is not valid").into())
-}
-
-fn id<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, sqlx::Error> {
-    row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col))
-}
-
 fn call_from_row(row: &AnyRow, providers: Vec<UserId>) -> Result<StoredCall, sqlx::Error> {
     let status: String = row.try_get("status")?;
     let call_type: String = row.try_get("call_type")?;
-    let patient: UserId = id(row, "patient_id")?;
+    let patient: UserId = parse_id(row, "patient_id")?;
     Ok(StoredCall {
         call: Call {
-            id: id(row, "id")?,
+            id: parse_id(row, "id")?,
             status: status.parse().map_err(|_| corrupt("status"))?,
-            initiated_by: id(row, "initiated_by")?,
+            initiated_by: parse_id(row, "initiated_by")?,
             created_at: row.try_get("created_at")?,
             ringing_at: row.try_get("ringing_at")?,
             answered_at: row.try_get("answered_at")?,
@@ -141,7 +146,7 @@ async fn providers_of(pool: &AnyPool, call: CallId) -> Result<Vec<UserId>, sqlx:
     .bind(call.to_string())
     .fetch_all(pool)
     .await?;
-    rows.iter().map(|r| id(r, "user_id")).collect()
+    rows.iter().map(|r| parse_id(r, "user_id")).collect()
 }
 
 pub async fn load(pool: &AnyPool, call: CallId) -> Result<Option<StoredCall>, sqlx::Error> {
@@ -234,52 +239,6 @@ pub async fn record_answer(
     Ok(())
 }
 
-pub struct ConsentRecord {
-    pub user: UserId,
-    pub consented: bool,
-    pub method: String,
-    pub recorded_by: UserId,
-    pub recorded_at: i64,
-}
-
-pub async fn insert_consent(conn: &mut AnyConnection, call: CallId, c: &ConsentRecord) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO recording_consents (id, call_id, user_id, consented, method, recorded_by, recorded_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(call.to_string())
-    .bind(c.user.to_string())
-    .bind(flag(c.consented))
-    .bind(c.method.as_str())
-    .bind(c.recorded_by.to_string())
-    .bind(c.recorded_at)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-pub async fn consents(pool: &AnyPool, call: CallId) -> Result<Vec<ConsentRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT user_id, consented, method, recorded_by, recorded_at FROM recording_consents \
-         WHERE call_id = $1 ORDER BY recorded_at, id",
-    )
-    .bind(call.to_string())
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ConsentRecord {
-                user: id(r, "user_id")?,
-                consented: r.try_get::<i64, _>("consented")? != 0,
-                method: r.try_get("method")?,
-                recorded_by: id(r, "recorded_by")?,
-                recorded_at: r.try_get("recorded_at")?,
-            })
-        })
-        .collect()
-}
-
 pub struct TransitionRecord {
     pub from: Option<String>,
     pub to: String,
@@ -311,43 +270,6 @@ pub async fn transitions(pool: &AnyPool, call: CallId) -> Result<Vec<TransitionR
         .collect()
 }
 
-pub struct ParticipantRecord {
-    pub user_id: String,
-    pub role: String,
-    pub device_id: Option<String>,
-    pub joined_at: i64,
-    pub left_at: Option<i64>,
-    pub leave_reason: Option<String>,
-    pub video_enabled: bool,
-    pub audio_enabled: bool,
-    pub screen_share_enabled: bool,
-}
-
-pub async fn participants(pool: &AnyPool, call: CallId) -> Result<Vec<ParticipantRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT user_id, role, device_id, joined_at, left_at, leave_reason, video_enabled, audio_enabled, \
-         screen_share_enabled FROM call_participants WHERE call_id = $1 ORDER BY joined_at, id",
-    )
-    .bind(call.to_string())
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(ParticipantRecord {
-                user_id: r.try_get("user_id")?,
-                role: r.try_get("role")?,
-                device_id: r.try_get("device_id")?,
-                joined_at: r.try_get("joined_at")?,
-                left_at: r.try_get("left_at")?,
-                leave_reason: r.try_get("leave_reason")?,
-                video_enabled: r.try_get::<i64, _>("video_enabled")? != 0,
-                audio_enabled: r.try_get::<i64, _>("audio_enabled")? != 0,
-                screen_share_enabled: r.try_get::<i64, _>("screen_share_enabled")? != 0,
-            })
-        })
-        .collect()
-}
-
 /// Filters of `GET /calls` and `GET /stats`, already parsed.
 #[derive(Default, Clone, Debug)]
 pub struct CallFilter {
@@ -361,7 +283,7 @@ pub struct CallFilter {
 }
 
 impl CallFilter {
-    fn where_clause(&self, sql: &mut Sql) {
+    pub(super) fn where_clause(&self, sql: &mut Sql) {
         sql.push(" WHERE 1 = 1");
         if let Some(u) = self.visible_to {
             sql.push(" AND c.id IN (SELECT call_id FROM call_members WHERE user_id = ")
@@ -407,48 +329,10 @@ pub async fn list(
     let rows = page.query().fetch_all(pool).await?;
     let mut calls = Vec::with_capacity(rows.len());
     for row in &rows {
-        let call_id: CallId = id(row, "id")?;
+        let call_id: CallId = parse_id(row, "id")?;
         calls.push(call_from_row(row, providers_of(pool, call_id).await?)?);
     }
     Ok((calls, total))
-}
-
-/// Aggregates for `GET /stats`: per status, the number of calls and the seconds they lasted.
-/// Sums are cast to BIGINT because PostgreSQL widens `SUM(bigint)` to `numeric`.
-pub struct StatusAggregate {
-    pub status: CallStatus,
-    pub count: i64,
-    pub answered: i64,
-    pub rang: i64,
-    pub connected_ms: i64,
-    pub completed_with_duration: i64,
-}
-
-pub async fn aggregate(pool: &AnyPool, filter: &CallFilter) -> Result<Vec<StatusAggregate>, sqlx::Error> {
-    let mut sql = Sql::new(
-        "SELECT c.status AS status, COUNT(*) AS n, \
-         CAST(SUM(CASE WHEN c.answered_at IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS answered, \
-         CAST(SUM(CASE WHEN c.ringing_at IS NULL AND c.answered_at IS NULL THEN 0 ELSE 1 END) AS BIGINT) AS rang, \
-         CAST(SUM(CASE WHEN c.answered_at IS NOT NULL AND c.ended_at IS NOT NULL THEN c.ended_at - c.answered_at ELSE 0 END) AS BIGINT) AS connected_ms, \
-         CAST(SUM(CASE WHEN c.answered_at IS NOT NULL AND c.ended_at IS NOT NULL THEN 1 ELSE 0 END) AS BIGINT) AS with_duration \
-         FROM calls c",
-    );
-    filter.where_clause(&mut sql);
-    sql.push(" GROUP BY c.status");
-    let rows = sql.query().fetch_all(pool).await?;
-    rows.iter()
-        .map(|r| {
-            let status: String = r.try_get("status")?;
-            Ok(StatusAggregate {
-                status: status.parse().map_err(|_| corrupt("status"))?,
-                count: r.try_get("n")?,
-                answered: r.try_get::<Option<i64>, _>("answered")?.unwrap_or(0),
-                rang: r.try_get::<Option<i64>, _>("rang")?.unwrap_or(0),
-                connected_ms: r.try_get::<Option<i64>, _>("connected_ms")?.unwrap_or(0),
-                completed_with_duration: r.try_get::<Option<i64>, _>("with_duration")?.unwrap_or(0),
-            })
-        })
-        .collect()
 }
 
 /// Calls still ringing whose ring started at or before `rang_before`.
@@ -457,177 +341,5 @@ pub async fn ringing_since(pool: &AnyPool, rang_before: i64) -> Result<Vec<CallI
         .bind(rang_before)
         .fetch_all(pool)
         .await?;
-    rows.iter().map(|r| id(r, "id")).collect()
-}
-
-pub async fn count_by_status(pool: &AnyPool) -> Result<Vec<(String, i64)>, sqlx::Error> {
-    let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM calls GROUP BY status")
-        .fetch_all(pool)
-        .await?;
-    rows.iter()
-        .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
-        .collect()
-}
-
-/// One device's session in a call, as the signaling layer opens it.
-pub struct NewParticipant<'a> {
-    pub call: CallId,
-    pub user: UserId,
-    pub role: Role,
-    pub device_id: &'a str,
-    pub joined_at: i64,
-    pub video: bool,
-    pub audio: bool,
-}
-
-/// Opens a participant row; returns its id.
-pub async fn insert_participant(conn: &mut AnyConnection, p: &NewParticipant<'_>) -> Result<String, sqlx::Error> {
-    let id = uuid::Uuid::new_v4().to_string();
-    sqlx::query(
-        "INSERT INTO call_participants (id, call_id, user_id, role, device_id, joined_at, \
-         video_enabled, audio_enabled, screen_share_enabled) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-    )
-    .bind(id.as_str())
-    .bind(p.call.to_string())
-    .bind(p.user.to_string())
-    .bind(p.role.as_str())
-    .bind(p.device_id)
-    .bind(p.joined_at)
-    .bind(flag(p.video))
-    .bind(flag(p.audio))
-    .execute(&mut *conn)
-    .await?;
-    Ok(id)
-}
-
-/// Closes a participant row unless it is closed already; true if it was open.
-pub async fn close_participant(
-    conn: &mut AnyConnection,
-    participant: &str,
-    at: i64,
-    reason: &str,
-) -> Result<bool, sqlx::Error> {
-    let done =
-        sqlx::query("UPDATE call_participants SET left_at = $1, leave_reason = $2 WHERE id = $3 AND left_at IS NULL")
-            .bind(at)
-            .bind(reason)
-            .bind(participant)
-            .execute(&mut *conn)
-            .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-/// Device rows still open in calls that are not over, of everyone or of one user in one
-/// call: `(row id, call, user)`.
-pub async fn open_participants(
-    pool: &AnyPool,
-    only: Option<(CallId, UserId)>,
-) -> Result<Vec<(String, CallId, UserId)>, sqlx::Error> {
-    const OPEN: &str = "SELECT p.id, p.call_id, p.user_id FROM call_participants p JOIN calls c ON c.id = p.call_id \
-                        WHERE p.left_at IS NULL AND c.status IN ('ringing', 'active')";
-    let rows = match only {
-        None => {
-            sqlx::query(sqlx::AssertSqlSafe(format!("{OPEN} ORDER BY p.joined_at")))
-                .fetch_all(pool)
-                .await?
-        }
-        Some((call, user)) => {
-            sqlx::query(sqlx::AssertSqlSafe(format!(
-                "{OPEN} AND p.call_id = $1 AND p.user_id = $2"
-            )))
-            .bind(call.to_string())
-            .bind(user.to_string())
-            .fetch_all(pool)
-            .await?
-        }
-    };
-    rows.iter()
-        .map(|r| Ok((r.try_get("id")?, id(r, "call_id")?, id(r, "user_id")?)))
-        .collect()
-}
-
-/// Closes every open participant row of a call (the call is over).
-pub async fn close_all_participants(pool: &AnyPool, call: CallId, at: i64, reason: &str) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE call_participants SET left_at = $1, leave_reason = $2 WHERE call_id = $3 AND left_at IS NULL",
-    )
-    .bind(at)
-    .bind(reason)
-    .bind(call.to_string())
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected())
-}
-
-pub async fn update_participant_media(
-    pool: &AnyPool,
-    participant: &str,
-    media: (bool, bool, bool),
-    at: i64,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE call_participants SET video_enabled = $1, audio_enabled = $2, screen_share_enabled = $3, \
-         media_updated_at = $4 WHERE id = $5",
-    )
-    .bind(flag(media.0))
-    .bind(flag(media.1))
-    .bind(flag(media.2))
-    .bind(at)
-    .bind(participant)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
-/// A connection-quality report in integer units.
-pub struct QualitySample<'a> {
-    pub call: CallId,
-    pub user: UserId,
-    pub device_id: &'a str,
-    pub at: i64,
-    pub bandwidth_kbps: i64,
-    pub latency_ms: i64,
-    pub packet_loss_milli: i64,
-    pub jitter_ms: i64,
-    pub video_resolution: Option<&'a str>,
-    pub warning: Option<&'a str>,
-}
-
-/// Stores the sample unless this participant already has one newer than `interval_ms`;
-/// true if stored. The check and the insert are one statement, so sampling holds across
-/// server processes too.
-pub async fn insert_quality_sample_if_due(
-    pool: &AnyPool,
-    s: &QualitySample<'_>,
-    interval_ms: i64,
-) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "INSERT INTO call_quality_samples (id, call_id, user_id, device_id, at, bandwidth_kbps, latency_ms, \
-         packet_loss_milli, jitter_ms, video_resolution, warning) \
-         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 WHERE NOT EXISTS (\
-         SELECT 1 FROM call_quality_samples WHERE call_id = $2 AND user_id = $3 AND at > $12)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(s.call.to_string())
-    .bind(s.user.to_string())
-    .bind(s.device_id)
-    .bind(s.at)
-    .bind(s.bandwidth_kbps)
-    .bind(s.latency_ms)
-    .bind(s.packet_loss_milli)
-    .bind(s.jitter_ms)
-    .bind(s.video_resolution)
-    .bind(s.warning)
-    .bind(s.at - interval_ms)
-    .execute(pool)
-    .await?;
-    Ok(done.rows_affected() == 1)
-}
-
-pub async fn count_quality_samples(pool: &AnyPool, call: CallId) -> Result<i64, sqlx::Error> {
-    sqlx::query("SELECT COUNT(*) AS n FROM call_quality_samples WHERE call_id = $1")
-        .bind(call.to_string())
-        .fetch_one(pool)
-        .await?
-        .try_get("n")
+    rows.iter().map(|r| parse_id(r, "id")).collect()
 }

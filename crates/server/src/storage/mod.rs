@@ -8,11 +8,15 @@
 
 pub mod audit;
 pub mod calls;
+pub mod consents;
+pub mod participants;
+pub mod quality;
 pub mod reports;
+pub mod stats;
 
-use sqlx::any::{AnyPoolOptions, install_default_drivers};
+use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};
 use sqlx::migrate::Migrator;
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Executor, Row};
 use std::time::Duration;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../../migrations/sqlite");
@@ -154,4 +158,15 @@ pub fn create_data_dir(dir: &std::path::Path) -> std::io::Result<()> {
         std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
     }
     Ok(())
+}
+
+/// The error for a stored value that does not parse (the database holds what the server
+/// never writes).
+pub(crate) fn corrupt(what: &str) -> sqlx::Error {
+    sqlx::Error::Decode(format!("stored {what} is not valid").into())
+}
+
+/// Reads a text column as a typed id (or any value parsed from text).
+pub(crate) fn parse_id<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, sqlx::Error> {
+    row.try_get::<String, _>(col)?.parse().map_err(|_| corrupt(col))
 }

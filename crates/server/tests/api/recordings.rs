@@ -822,3 +822,91 @@ async fn a_recording_nobody_sent_media_to_is_still_a_valid_file() {
     let probe = ffprobe(&file);
     assert_eq!(probe.kinds.len(), 4, "{:?}", probe.kinds);
 }
+
+/// Makes every insert into `call_recordings` fail as a broken database would, while the
+/// rest of the database keeps working.
+async fn break_recording_inserts(app: &TestApp) {
+    let statements: &[&'static str] = if test_database_is_postgres() {
+        &[
+            "CREATE FUNCTION refuse_recording_insert() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'the disk is failing'; END $$",
+            "CREATE TRIGGER refuse_recording_insert BEFORE INSERT ON call_recordings \
+             FOR EACH ROW EXECUTE FUNCTION refuse_recording_insert()",
+        ]
+    } else {
+        &[
+            "CREATE TRIGGER refuse_recording_insert BEFORE INSERT ON call_recordings \
+           BEGIN SELECT RAISE(ABORT, 'the disk is failing'); END",
+        ]
+    };
+    for sql in statements {
+        sqlx::query(*sql)
+            .execute(&app.db.pool)
+            .await
+            .expect("install the failure");
+    }
+}
+
+#[tokio::test]
+async fn a_database_failure_while_starting_a_recording_is_an_internal_error_and_keeps_nothing() {
+    let app = spawn_app().await;
+    let c = cast();
+    let call = app.active_call(&c.provider, &c.patient).await;
+    break_recording_inserts(&app).await;
+    let r = app
+        .post(
+            &c.provider,
+            &format!("/webrtc/calls/{call}/record"),
+            start_body(&[&c.patient, &c.provider]),
+        )
+        .await;
+    let problem = expect_problem(r, StatusCode::INTERNAL_SERVER_ERROR, None).await;
+    assert!(
+        !problem["detail"].as_str().unwrap_or("").contains("already"),
+        "not reported as already recording: {problem}"
+    );
+    assert_eq!(app.count("SELECT COUNT(*) FROM call_recordings").await, 0);
+    // The request's consent statements went with the failed transaction.
+    assert_eq!(app.count("SELECT COUNT(*) FROM recording_consents").await, 0);
+}
+
+#[tokio::test]
+async fn a_second_running_recording_of_a_call_is_refused_by_the_store_as_already_running() {
+    use vytalcall::recording::repo;
+    let app = spawn_app().await;
+    let c = cast();
+    let call = app.active_call(&c.provider, &c.patient).await;
+    let rec = start(&app, &c, &call).await;
+    let running = repo::load(&app.db.pool, rec.parse().expect("recording id"))
+        .await
+        .expect("load")
+        .expect("the running recording");
+    // What a start that raced past the check would write: the same call, another id.
+    let rival = repo::RecordingRow {
+        id: vytalcall_domain::RecordingId::new_random(),
+        ..running
+    };
+    let mut conn = app.db.pool.acquire().await.expect("connection");
+    let inserted = repo::insert(&mut conn, &rival).await.expect("a refusal, not a failure");
+    assert!(!inserted, "the unique index refuses a second running recording");
+    drop(conn);
+    // Any other failure is reported as one.
+    break_recording_inserts(&app).await;
+    let other_call = app.active_call(&c.provider, &c.patient).await;
+    let fresh = repo::RecordingRow {
+        id: vytalcall_domain::RecordingId::new_random(),
+        call_id: other_call.parse().expect("call id"),
+        ..rival
+    };
+    let mut conn = app.db.pool.acquire().await.expect("connection");
+    assert!(repo::insert(&mut conn, &fresh).await.is_err());
+    drop(conn);
+    let r = app
+        .post(
+            &c.provider,
+            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
+            json!({}),
+        )
+        .await;
+    expect_status(r, StatusCode::OK).await;
+}

@@ -1,0 +1,132 @@
+//! Admitting participants to a running recording: an SDP offer to the recording peer is
+//! answered only for a member whose latest statement is consent; a late joiner is asked for
+//! consent, and a refusal disconnects them from the peer at once.
+
+use super::RecordingError;
+use super::repo::{self, Status};
+use super::service::RecordingService;
+use crate::audit::{self, Actor, Outcome};
+use crate::calls::CallsService;
+use crate::storage::calls as call_repo;
+use crate::storage::consents::{self, ConsentRecord};
+use serde_json::json;
+use vytalcall_domain::consent::{self, ConsentMethod};
+use vytalcall_domain::{CallId, RecordingId, UserId};
+
+impl RecordingService {
+    /// A participant's SDP offer to the recording peer. Only a member of the call whose
+    /// latest statement is consent is connected; anyone else is refused and audited.
+    pub async fn offer(
+        &self,
+        calls: &CallsService,
+        actor: &Actor,
+        call: CallId,
+        id: RecordingId,
+        sdp: String,
+    ) -> Result<String, RecordingError> {
+        let stored = calls.load_for_participant(actor, call, "recording.connect").await?;
+        let caller = actor.caller.ok_or(RecordingError::ConsentRequired)?;
+        let row = repo::load(&self.db.pool, id)
+            .await?
+            .filter(|r| r.call_id == call)
+            .ok_or(RecordingError::NotFound)?;
+        if row.status != Status::Recording {
+            return Err(RecordingError::NotRunning);
+        }
+        let history = repo::consent_history(&self.db.pool, call).await?;
+        if !stored.members.contains(caller.user) || !consent::has_consented(caller.user, &history) {
+            let detail = json!({ "reason": "no consent on record" });
+            audit::record(
+                &self.db,
+                actor.fact("recording.connect", Some(call), Some(id), Outcome::Denied, detail),
+            )
+            .await?;
+            if stored.members.contains(caller.user) {
+                self.tell(|n| n.consent_requested(&stored, id, caller.user));
+            }
+            return Err(RecordingError::ConsentRequired);
+        }
+        let (handle, tracks) = {
+            let map = self.active.lock().map_err(|_| RecordingError::NotRunning)?;
+            let active = map.get(&id).ok_or(RecordingError::NotRunning)?;
+            let tracks = *active
+                .tracks
+                .get(&caller.user)
+                .ok_or(RecordingError::NotAParticipant(caller.user))?;
+            (active.handle.clone(), tracks)
+        };
+        let answer = handle.offer(caller.user, tracks, sdp).await;
+        let outcome = if answer.is_ok() {
+            Outcome::Success
+        } else {
+            Outcome::Failed
+        };
+        audit::record(
+            &self.db,
+            actor.fact("recording.connect", Some(call), Some(id), outcome, json!({})),
+        )
+        .await?;
+        answer
+    }
+
+    /// A participant gives or refuses consent for themselves (a late joiner answering the
+    /// consent request). A refusal disconnects them from a running recording at once.
+    pub async fn consent(
+        &self,
+        calls: &CallsService,
+        actor: &Actor,
+        call: CallId,
+        consented: bool,
+    ) -> Result<(), RecordingError> {
+        let stored = calls.load_for_participant(actor, call, "consent.record").await?;
+        let caller = actor.caller.ok_or(RecordingError::ConsentRequired)?;
+        if !stored.members.contains(caller.user) {
+            return Err(RecordingError::NotAParticipant(caller.user));
+        }
+        let running = repo::running_for_call(&self.db.pool, call).await?;
+        let now = crate::now_millis();
+        let mut tx = self.db.pool.begin().await?;
+        let statement = ConsentRecord {
+            user: caller.user,
+            consented,
+            method: ConsentMethod::InApp,
+            recorded_by: caller.user,
+            recorded_at: now,
+        };
+        consents::record(&mut tx, actor, call, running.as_ref().map(|r| r.id), &statement).await?;
+        tx.commit().await?;
+        if !consented && let Some(r) = running {
+            let handle = self
+                .active
+                .lock()
+                .ok()
+                .and_then(|m| m.get(&r.id).map(|a| a.handle.clone()));
+            if let Some(h) = handle {
+                h.drop_participant(caller.user).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// For signaling, when someone joins a call: if it is being recorded and their consent
+    /// is not on record, ask them (and do not record them until they agree).
+    pub async fn on_participant_joined(&self, call: CallId, user: UserId) -> Result<(), RecordingError> {
+        let Some(row) = repo::running_for_call(&self.db.pool, call).await? else {
+            return Ok(());
+        };
+        let history = repo::consent_history(&self.db.pool, call).await?;
+        if consent::has_consented(user, &history) {
+            return Ok(());
+        }
+        if let Some(stored) = call_repo::load(&self.db.pool, call).await? {
+            let detail = json!({ "subject": user });
+            audit::record(
+                &self.db,
+                Actor::system().fact("consent.request", Some(call), Some(row.id), Outcome::Success, detail),
+            )
+            .await?;
+            self.tell(|n| n.consent_requested(&stored, row.id, user));
+        }
+        Ok(())
+    }
+}
