@@ -45,6 +45,7 @@ pub fn fill_development_secrets(settings: &mut Settings) -> std::io::Result<()> 
     crate::storage::create_data_dir(&settings.data_dir)?;
     if settings.jwt.secret.is_none() && settings.jwt.public_key_pem.is_none() {
         settings.jwt.secret = Some(SecretString::from(generated_secret(&settings.data_dir, "jwt-secret")?));
+        settings.jwt.generated_secret = true;
     }
     if settings.recording_master_key.is_none() {
         settings.recording_master_key = Some(SecretString::from(generated_secret(
@@ -79,10 +80,19 @@ pub fn app_link(base: &str, token: &str, patient: Option<UserId>) -> String {
     }
 }
 
-/// The start-up banner: where to go, and ready-to-use demo tokens when we can mint them.
+/// The start-up banner: where to go, and ready-to-use demo tokens when vytalcall generated
+/// the signing secret itself. A token signed with an operator's real secret would be a
+/// working credential in the console, journald and every log collector, so with a
+/// configured secret or key the banner says how to mint one instead.
 pub fn banner(base: &str, verifier: &Verifier, users: Option<DemoUsers>) -> String {
     let mut out = format!("\nvytalcall is running at {base}\n  Web app:     {base}/\n  API docs:    {base}/docs\n");
-    let Some(users) = users else { return out };
+    let Some(users) = users else {
+        out.push_str(
+            "\n  Sign in with a token from your platform (the configured JWT_SECRET or JWT_PUBLIC_KEY\n  \
+             verifies it). A development token for a user: vytalcall token --user <uuid> --role provider\n",
+        );
+        return out;
+    };
     let now = crate::now_millis() / 1000;
     let people = [
         ("Demo provider", users.provider, Role::Provider, "Dr. Demo Provider"),

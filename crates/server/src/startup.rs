@@ -36,7 +36,8 @@ impl Application {
     /// dispatch). The background jobs start here; an application dropped without being run
     /// stops them.
     pub async fn build(settings: Settings) -> anyhow::Result<Application> {
-        let demo_users = if settings.mode == Mode::Development {
+        // Demo users and their printed tokens only with a secret vytalcall generated itself.
+        let demo_users = if settings.mode == Mode::Development && settings.jwt.generated_secret {
             Some(demo::demo_users(&settings.data_dir).context("cannot create the demo users")?)
         } else {
             None

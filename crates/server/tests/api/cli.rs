@@ -219,3 +219,47 @@ fn migrate_creates_the_schema_and_exits() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(dir.path().join("data/vytalcall.db").exists());
 }
+
+#[test]
+fn with_a_configured_secret_the_banner_prints_no_token_but_says_how_to_mint_one() {
+    let dir = tempfile::tempdir().expect("dir");
+    let secret = "the-operators-real-secret-0123456789abcdef";
+    let mut child = Command::new(env!("CARGO_BIN_EXE_vytalcall"))
+        .current_dir(dir.path())
+        .args(["--port", "0"])
+        .env("JWT_SECRET", secret)
+        .env_remove("VYTALCALL_ENV")
+        .env_remove("DATABASE_URL")
+        .env_remove("DATA_DIR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut reader = BufReader::new(stdout).lines();
+    let mut lines = Vec::new();
+    for line in reader.by_ref().map_while(Result::ok) {
+        let last = line.contains("vytalcall token");
+        lines.push(line);
+        if last {
+            break;
+        }
+    }
+    std::thread::spawn(move || reader.for_each(drop));
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = lines.join("\n");
+    assert!(text.contains("vytalcall is running at"), "{text}");
+    assert!(
+        text.contains("vytalcall token --user"),
+        "says how to mint a token: {text}"
+    );
+    assert!(
+        !text.contains("token: ") && !text.contains("#token=") && !text.contains("eyJ"),
+        "no token printed: {text}"
+    );
+    assert!(
+        !dir.path().join("data/demo-users.json").exists(),
+        "no demo users either"
+    );
+}
