@@ -192,6 +192,12 @@ export class VytalcallClient {
   private statsSnapshot: StatsSnapshot | undefined;
   private wasDisconnected = false;
   private _state: CallState = initialCallState;
+  /**
+   * Ends of calls we did not know yet: a callee can decline before our `POST /webrtc/calls`
+   * returns the call's id, and its `call-ended` then arrives first. Kept (the latest few) so
+   * that joining that call reports the end instead of ringing forever.
+   */
+  private endedCalls = new Map<string, CallEndedEvent>();
 
   constructor(options: VytalcallClientOptions) {
     this.opts = options;
@@ -438,6 +444,7 @@ export class VytalcallClient {
       this.emit('call-answered', e);
     });
     const ended = (e: CallEndedEvent) => {
+      this.rememberEnded(e);
       if (e.callId !== this._state.callId) return;
       this.teardown();
       this.dispatch({ type: 'ended', reason: e.reason });
@@ -517,6 +524,28 @@ export class VytalcallClient {
     socket.on('session-expired', () => this.emit('session-expired'));
   }
 
+  private rememberEnded(e: CallEndedEvent) {
+    this.endedCalls.delete(e.callId);
+    this.endedCalls.set(e.callId, e);
+    while (this.endedCalls.size > 32) this.endedCalls.delete(this.endedCalls.keys().next().value!);
+  }
+
+  /**
+   * While joining `callId`: if the call ended meanwhile (or before we knew its id), make the
+   * state say so with the server's reason, emit the `call-ended` we held back, and throw
+   * `SignalingRequestError` code `call-ended`.
+   */
+  private throwIfEnded(callId: string) {
+    const e = this.endedCalls.get(callId);
+    if (!e) return;
+    this.teardown();
+    if (this._state.callId !== callId || this._state.phase !== 'ended') {
+      this.dispatch({ type: 'ended', reason: e.reason, callId });
+      this.emit('call-ended', e);
+    }
+    throw new SignalingRequestError('join-call', 'call-ended', `the call has ended (${e.reason})`);
+  }
+
   // ---- media ---------------------------------------------------------------------------------
 
   /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
@@ -543,15 +572,28 @@ export class VytalcallClient {
     const audioOnly = o.callType === 'audio' || (o.callType === undefined && this._state.callId === callId && this._state.callType === 'audio');
     const videoEnabled = audioOnly ? false : (o.videoEnabled ?? true);
     const audioEnabled = o.audioEnabled ?? true;
+    // A call that ended before we knew its id (declined while createCall was under way).
+    this.throwIfEnded(callId);
     this.dispatch({ type: 'join', callId, callType: o.callType ?? (audioOnly ? 'audio' : undefined), videoEnabled, audioEnabled });
     try {
       await this.fetchIceServers();
+      this.throwIfEnded(callId);
       await this.ensureLocalMedia(!audioOnly, true);
+      this.throwIfEnded(callId);
       this.applyTrackEnabled(videoEnabled, audioEnabled);
-      const reply = await this.request<JoinCallResult>('join-call', { callId, videoEnabled, audioEnabled });
+      let reply: JoinCallResult;
+      try {
+        reply = await this.request<JoinCallResult>('join-call', { callId, videoEnabled, audioEnabled });
+      } catch (err) {
+        this.throwIfEnded(callId); // refused because it ended meanwhile: say that
+        throw err;
+      }
+      this.throwIfEnded(callId);
       this.afterJoin(reply);
       return reply;
     } catch (err) {
+      // Ended while joining: the state already holds the server's reason.
+      if (err instanceof SignalingRequestError && err.code === 'call-ended') throw err;
       // Not in the call after all: release the camera and microphone we just took.
       this.dispatch({ type: 'error', message: (err as Error).message });
       this.teardown();

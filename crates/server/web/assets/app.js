@@ -102,7 +102,8 @@ async function main() {
       await client.join(callId, { callType });
     } catch (err) {
       activeCall.clear();
-      announce(`Could not join the call: ${err.message}`);
+      // A call that ended before we got in was announced by call-ended already.
+      if (err.code !== 'call-ended') announce(`Could not join the call: ${err.message}`);
     }
   }
 
