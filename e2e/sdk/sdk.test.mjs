@@ -1,6 +1,7 @@
 // Browser test of the client SDK itself against the real server: a provider page and a
 // patient page (separate contexts of Debian's chromium, fake camera and microphone) hold a
-// video call through VytalcallClient only. Run: node --test sdk.test.mjs (bench/browser-setup/run-tests).
+// video call through VytalcallClient only. Run: node --test sdk/ in e2e/ (e2e/run runs it with the
+// other suites).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
