@@ -31,6 +31,10 @@ import { isErrorReply } from './events.js';
 import { callReducer, initialCallState, type CallAction, type CallState } from './state.js';
 import { parseStats, type StatLike, type StatsSnapshot } from './stats.js';
 import { isPolite, normalizeApiUrl, safeErrorText, sdpFingerprint, tokenSubject } from './util.js';
+import { RestError, SignalingRequestError } from './errors.js';
+import { offerToRecorder, recorderConnection } from './recorder.js';
+
+export { RestError, SignalingRequestError };
 
 export interface VytalcallClientOptions {
   /**
@@ -105,34 +109,6 @@ export interface VytalcallClientEvents {
   'recorder-connection': (e: { recordingId: string; connected: boolean; error?: string }) => void;
 }
 
-/** A REST request answered with an error status; `problem` is the server's problem body (if JSON). */
-export class RestError extends Error {
-  constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly status: number,
-    readonly problem: unknown,
-    detail?: string,
-  ) {
-    const p = problem as { detail?: unknown; title?: unknown } | null;
-    const d = detail ?? (p && typeof p === 'object' ? String(p.detail ?? p.title ?? '') : '');
-    super(`${method} ${path}: HTTP ${status}${d ? `: ${d}` : ''}`);
-    this.name = 'RestError';
-  }
-}
-
-/** An event refused by the server (`{ error: { code, message } }`). */
-export class SignalingRequestError extends Error {
-  constructor(
-    readonly event: string,
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${event}: ${code}: ${message}`);
-    this.name = 'SignalingRequestError';
-  }
-}
-
 interface Peer {
   userId: UserId;
   pc: RTCPeerConnection;
@@ -156,23 +132,6 @@ interface Peer {
 }
 
 type Listener = (...args: any[]) => void;
-
-/** Resolves when ICE gathering is complete, or after `ms` (with the candidates found so far). */
-function gatheringComplete(pc: RTCPeerConnection, ms: number): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') done();
-    };
-    const timer = setTimeout(done, ms);
-    pc.addEventListener('icegatheringstatechange', check);
-  });
-}
 
 export class VytalcallClient {
   readonly userId: UserId;
@@ -1045,31 +1004,25 @@ export class VytalcallClient {
     const callId = this._state.callId;
     const stream = this.localStream;
     if (!callId || !stream) return;
-    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: [] });
-    this.recorder = { recordingId, pc };
-    const audio = stream.getAudioTracks()[0];
     const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
-    if (audio) pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
-    else pc.addTransceiver('audio', { direction: 'sendonly' });
-    if (!this._state.audioOnly || video) pc.addTransceiver(video ?? 'video', { direction: 'sendonly', streams: [stream] });
+    const pc = recorderConnection(this.opts.RTCPeerConnection ?? RTCPeerConnection, stream, video, this._state.audioOnly);
+    this.recorder = { recordingId, pc };
     pc.onconnectionstatechange = () => {
       if (this.recorder?.pc !== pc) return;
       if (pc.connectionState === 'connected') this.emit('recorder-connection', { recordingId, connected: true });
       if (pc.connectionState === 'failed') this.emit('recorder-connection', { recordingId, connected: false, error: 'connection failed' });
     };
     try {
-      await pc.setLocalDescription();
-      await gatheringComplete(pc, 3_000);
-      const offer = pc.localDescription;
-      if (!offer || this.recorder?.pc !== pc) return;
-      const answer = await this.rest<RTCSessionDescriptionInit>(
-        'POST',
-        `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
-        { type: offer.type, sdp: offer.sdp },
+      await offerToRecorder(
+        pc,
+        (offer) =>
+          this.rest<RTCSessionDescriptionInit>(
+            'POST',
+            `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+            offer,
+          ),
+        () => this.recorder?.pc === pc,
       );
-      if (this.recorder?.pc !== pc) return;
-      await pc.setRemoteDescription(answer);
     } catch (err) {
       if (this.recorder?.pc === pc) this.closeRecorder();
       const consent = err instanceof RestError && err.status === 409;

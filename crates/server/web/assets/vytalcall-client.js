@@ -3662,7 +3662,7 @@ Object.assign(lookup2, {
   connect: lookup2
 });
 
-// src/client.ts
+// src/errors.ts
 var RestError = class extends Error {
   constructor(method, path, status, problem, detail) {
     const p = problem;
@@ -3683,6 +3683,8 @@ var SignalingRequestError = class extends Error {
     this.name = "SignalingRequestError";
   }
 };
+
+// src/recorder.ts
 function gatheringComplete(pc, ms) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
@@ -3698,6 +3700,25 @@ function gatheringComplete(pc, ms) {
     pc.addEventListener("icegatheringstatechange", check);
   });
 }
+function recorderConnection(Ctor, stream, video, audioOnly) {
+  const pc = new Ctor({ iceServers: [] });
+  const audio = stream.getAudioTracks()[0];
+  if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+  else pc.addTransceiver("audio", { direction: "sendonly" });
+  if (!audioOnly || video) pc.addTransceiver(video ?? "video", { direction: "sendonly", streams: [stream] });
+  return pc;
+}
+async function offerToRecorder(pc, post, current) {
+  await pc.setLocalDescription();
+  await gatheringComplete(pc, 3e3);
+  const offer = pc.localDescription;
+  if (!offer || !current()) return;
+  const answer = await post({ type: offer.type, sdp: offer.sdp });
+  if (!current()) return;
+  await pc.setRemoteDescription(answer);
+}
+
+// src/client.ts
 var VytalcallClient = class {
   constructor(options) {
     __publicField(this, "userId");
@@ -4468,31 +4489,24 @@ var VytalcallClient = class {
     const callId = this._state.callId;
     const stream = this.localStream;
     if (!callId || !stream) return;
-    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: [] });
-    this.recorder = { recordingId, pc };
-    const audio = stream.getAudioTracks()[0];
     const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
-    if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
-    else pc.addTransceiver("audio", { direction: "sendonly" });
-    if (!this._state.audioOnly || video) pc.addTransceiver(video ?? "video", { direction: "sendonly", streams: [stream] });
+    const pc = recorderConnection(this.opts.RTCPeerConnection ?? RTCPeerConnection, stream, video, this._state.audioOnly);
+    this.recorder = { recordingId, pc };
     pc.onconnectionstatechange = () => {
       if (this.recorder?.pc !== pc) return;
       if (pc.connectionState === "connected") this.emit("recorder-connection", { recordingId, connected: true });
       if (pc.connectionState === "failed") this.emit("recorder-connection", { recordingId, connected: false, error: "connection failed" });
     };
     try {
-      await pc.setLocalDescription();
-      await gatheringComplete(pc, 3e3);
-      const offer = pc.localDescription;
-      if (!offer || this.recorder?.pc !== pc) return;
-      const answer = await this.rest(
-        "POST",
-        `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
-        { type: offer.type, sdp: offer.sdp }
+      await offerToRecorder(
+        pc,
+        (offer) => this.rest(
+          "POST",
+          `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+          offer
+        ),
+        () => this.recorder?.pc === pc
       );
-      if (this.recorder?.pc !== pc) return;
-      await pc.setRemoteDescription(answer);
     } catch (err) {
       if (this.recorder?.pc === pc) this.closeRecorder();
       const consent = err instanceof RestError && err.status === 409;
