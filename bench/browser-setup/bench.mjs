@@ -8,7 +8,7 @@ import { writeFileSync, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
-import { startServer, launchBrowser, openClientPage, serverServesBundle, sleep, CHROMIUM } from './harness.mjs';
+import { startServer, launchBrowser, openClientPage, serverServesBundle, sleep, CHROMIUM } from '../../e2e/sdk/harness.mjs';
 
 const args = process.argv.slice(2);
 const runs = Number(args.find((a) => /^\d+$/.test(a)) ?? process.env.RUNS ?? 20);

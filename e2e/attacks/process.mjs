@@ -1,14 +1,14 @@
 // A vytalcall process that can be killed with SIGKILL and started again on the same port,
-// the same database and the same DATA_DIR (unlike ./server.mjs and ../signaling/helpers.mjs,
-// whose handles pick a new port and delete their data directory when stopped). Also the
+// the same database and the same DATA_DIR (the launcher of ../lib/server.mjs, given all three,
+// neither picks a new port nor deletes the data directory when stopped). Also the
 // two databases a crash test runs on: SQLite in the data directory (the embedded default,
 // a file the killed process itself was writing) or a fresh PostgreSQL database of its own.
-import { spawn, execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BINARY, SECRET, sleep, freePort } from '../signaling/helpers.mjs';
+import { launchServer, BINARY, SECRET, freePort } from '../lib/server.mjs';
 
 const PG = { host: process.env.E2E_PG_HOST ?? '127.0.0.1', user: process.env.E2E_PG_USER ?? 'postgres' };
 
@@ -70,49 +70,10 @@ export function serverEnv(store, port, extra = {}) {
 }
 
 
-/** Starts `vytalcall serve` with `env` and waits for `/readyz`. */
-export async function startProcess(env) {
-  const child = spawn(BINARY, ['serve'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let logs = '';
-  const keep = (d) => {
-    logs += d;
-    if (logs.length > 200000) logs = logs.slice(-100000);
-  };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
-  const exited = new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
-  const url = `http://127.0.0.1:${env.PORT}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`server exited: ${logs.slice(-4000)}`);
-    try {
-      const r = await fetch(`${url}/readyz`);
-      if (r.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`server did not become ready: ${logs.slice(-4000)}`);
-    }
-    await sleep(50);
-  }
-  return {
-    url,
-    pid: child.pid,
-    logs: () => logs,
-    /** SIGKILL, no shutdown work at all; sends the signal synchronously, resolves once reaped. */
-    kill() {
-      child.kill('SIGKILL');
-      return exited;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await exited;
-      }
-    },
-  };
+/** Starts `vytalcall serve` with exactly `env` (its port, database and data directory, kept
+ * across restarts) and waits for `/readyz`. */
+export function startProcess(env) {
+  return launchServer({ env, ready: '/readyz', name: 'crash', logLimit: 200000 });
 }
 
 /** Runs `vytalcall <args>` on the same settings, to completion: `{ status, stdout, stderr }`. */

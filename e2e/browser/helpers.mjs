@@ -102,26 +102,59 @@ export function inboundBytes(page) {
   });
 }
 
-/** Asserts that the remote video shows moving frames: a size, and currentTime advancing. */
+/** Polls `check` (true, or a text saying what is missing) until it holds or `timeout` passes. */
+export async function eventually(what, check, { timeout = 20000, every = 250 } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const r = await check();
+    if (r === true) return;
+    if (Date.now() > end) throw new Error(`${what}: ${r}`);
+    await new Promise((res) => setTimeout(res, every));
+  }
+}
+
+/** Asserts that the remote video shows moving frames: a size, and currentTime advancing
+ * (seen to advance, however slowly a loaded machine lets it). */
 export async function expectMovingVideo(page, label) {
   await until(page, `${label}: remote video has frames`, () => {
     const v = document.querySelector('[data-testid=remote-video]');
     return v && v.videoWidth > 0 && v.currentTime > 0;
   });
   const a = await remoteVideo(page);
-  await new Promise((r) => setTimeout(r, 1200));
-  const b = await remoteVideo(page);
-  if (!(b.width > 0 && b.time > a.time)) throw new Error(`${label}: remote video is not moving: ${JSON.stringify({ a, b })}`);
+  let b = a;
+  await eventually(`${label}: remote video is not moving`, async () => {
+    b = await remoteVideo(page);
+    return (b.width > 0 && b.time > a.time) || JSON.stringify({ a, b });
+  });
   return b;
 }
 
-/** Asserts inbound RTP bytes of `kind` grow on `page` over ~1.5 s. */
+/** Asserts that inbound RTP bytes of `kind` grow on `page`; returns the growth seen. */
 export async function expectInboundGrowing(page, kind, label) {
   const a = await inboundBytes(page);
-  await new Promise((r) => setTimeout(r, 1500));
-  const b = await inboundBytes(page);
-  if (!(b[kind] > a[kind])) throw new Error(`${label}: inbound ${kind} bytes did not grow: ${JSON.stringify({ a, b })}`);
+  let b = a;
+  await eventually(`${label}: inbound ${kind} bytes did not grow`, async () => {
+    b = await inboundBytes(page);
+    return b[kind] > a[kind] || JSON.stringify({ a, b });
+  });
   return b[kind] - a[kind];
+}
+
+/**
+ * Asserts that inbound video has stopped on `page` while audio goes on: over one window of
+ * `windowMs` not a video byte arrives and audio bytes do. Packets already on the way when the
+ * sender stopped may still land, so windows are tried until one is quiet.
+ */
+export async function expectVideoStoppedAudioFlowing(page, label, windowMs = 1000) {
+  let last = await inboundBytes(page);
+  await eventually(`${label}: video did not stop while audio flows`, async () => {
+    await new Promise((res) => setTimeout(res, windowMs));
+    const now = await inboundBytes(page);
+    const quiet = now.video === last.video && now.audio > last.audio;
+    const seen = `video +${now.video - last.video}, audio +${now.audio - last.audio} bytes in ${windowMs} ms`;
+    last = now;
+    return quiet || seen;
+  });
 }
 
 /** The label and kind of the track each video sender carries. */

@@ -1,12 +1,12 @@
 // Several vytalcall processes sharing one fresh PostgreSQL database and one Redis (under a
 // key prefix of their own), as a scaled-out deployment runs them. Each node can be stopped
 // cleanly or killed with SIGKILL.
-import { spawn, execFileSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { BINARY, SECRET, sleep, freePort } from '../signaling/helpers.mjs';
+import { launchServer, sleep, freePort } from '../lib/server.mjs';
 
 const PG = { host: process.env.E2E_PG_HOST ?? '127.0.0.1', user: process.env.E2E_PG_USER ?? 'postgres' };
 export const REDIS_PORT = process.env.E2E_REDIS_PORT ?? '6379';
@@ -115,56 +115,9 @@ export async function cluster({ grace = 6, env = {}, redisUrl = `redis://127.0.0
   };
 }
 
-async function startNode(name, env) {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), `vytalcall-mn-${name}-`));
-  const child = spawn(BINARY, ['serve'], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      JWT_SECRET: SECRET,
-      JWT_LEEWAY_SECONDS: '0',
-      RUST_LOG: process.env.RUST_LOG ?? 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    if (stderr.length > 40000) stderr = stderr.slice(-40000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`node ${name} exited: ${stderr}`);
-    try {
-      const r = await fetch(`${url}/readyz`);
-      if (r.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`node ${name} did not start: ${stderr}`);
-    await sleep(100);
-  }
-  const exited = new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r() : child.once('exit', r)));
-  return {
-    name,
-    url,
-    logs: () => stderr,
-    /** SIGKILL: no shutdown work at all, as when a machine dies. */
-    async kill() {
-      child.kill('SIGKILL');
-      await exited;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      await exited;
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
+/** One node (../lib/server.mjs): ready once `/readyz` says its database and Redis answer. */
+function startNode(name, env) {
+  return launchServer({ env, ready: '/readyz', name: `mn-${name}`, logLimit: 40000 }).then((node) => ({ ...node, name }));
 }
 
 export async function readyz(node) {

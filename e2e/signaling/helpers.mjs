@@ -1,83 +1,17 @@
 // Test helpers: a real vytalcall binary per suite (free port, temporary DATA_DIR), tokens,
 // REST calls and the real npm socket.io-client. Every wait times out fast with a message
 // that says what was expected, so a failing test points at the missing event.
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { randomUUID } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { io } from 'socket.io-client';
+import { launchServer, e2eDatabase, BINARY, SECRET, sleep, freePort } from '../lib/server.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const BINARY = process.env.VYTALCALL_BIN ?? join(root, 'target', 'debug', 'vytalcall');
-export const SECRET = 'e2e-secret-e2e-secret-e2e-secret-e2e';
+export { BINARY, SECRET, sleep, freePort };
 
-/** A TCP port nobody listens on right now. */
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
+/** Starts the server (../lib/server.mjs); `env` overrides settings (e.g. RECONNECT_GRACE_SECONDS). */
+export function startServer(env = {}) {
+  return launchServer({ env: { ...e2eDatabase(), ...env }, name: 'e2e' });
 }
-
-/** Starts the server; `env` overrides settings (e.g. RECONNECT_GRACE_SECONDS). */
-export async function startServer(env = {}) {
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'vytalcall-e2e-'));
-  const child = spawn(BINARY, ['serve'], {
-    env: {
-      PATH: process.env.PATH,
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      DATA_DIR: dataDir,
-      JWT_SECRET: SECRET,
-      JWT_LEEWAY_SECONDS: '0',
-      RUST_LOG: process.env.RUST_LOG ?? 'warn',
-      // E2E_DATABASE_URL runs the suites against PostgreSQL (ids are random, so suites share it).
-      ...(process.env.E2E_DATABASE_URL ? { DATABASE_URL: process.env.E2E_DATABASE_URL } : {}),
-      ...env,
-    },
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr += d;
-    if (stderr.length > 20000) stderr = stderr.slice(-20000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 20000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
-    try {
-      const r = await fetch(`${url}/healthz`);
-      if (r.ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-    await sleep(50);
-  }
-  return {
-    url,
-    dataDir,
-    logs: () => stderr,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** A person with a token. */
 export function user(role, { ttlSeconds = 3600, id = randomUUID() } = {}) {

@@ -31,6 +31,10 @@ import { isErrorReply } from './events.js';
 import { callReducer, initialCallState, type CallAction, type CallState } from './state.js';
 import { parseStats, type StatLike, type StatsSnapshot } from './stats.js';
 import { isPolite, normalizeApiUrl, safeErrorText, sdpFingerprint, tokenSubject } from './util.js';
+import { RestError, SignalingRequestError } from './errors.js';
+import { offerToRecorder, recorderConnection } from './recorder.js';
+
+export { RestError, SignalingRequestError };
 
 export interface VytalcallClientOptions {
   /**
@@ -105,34 +109,6 @@ export interface VytalcallClientEvents {
   'recorder-connection': (e: { recordingId: string; connected: boolean; error?: string }) => void;
 }
 
-/** A REST request answered with an error status; `problem` is the server's problem body (if JSON). */
-export class RestError extends Error {
-  constructor(
-    readonly method: string,
-    readonly path: string,
-    readonly status: number,
-    readonly problem: unknown,
-    detail?: string,
-  ) {
-    const p = problem as { detail?: unknown; title?: unknown } | null;
-    const d = detail ?? (p && typeof p === 'object' ? String(p.detail ?? p.title ?? '') : '');
-    super(`${method} ${path}: HTTP ${status}${d ? `: ${d}` : ''}`);
-    this.name = 'RestError';
-  }
-}
-
-/** An event refused by the server (`{ error: { code, message } }`). */
-export class SignalingRequestError extends Error {
-  constructor(
-    readonly event: string,
-    readonly code: string,
-    message: string,
-  ) {
-    super(`${event}: ${code}: ${message}`);
-    this.name = 'SignalingRequestError';
-  }
-}
-
 interface Peer {
   userId: UserId;
   pc: RTCPeerConnection;
@@ -157,23 +133,6 @@ interface Peer {
 
 type Listener = (...args: any[]) => void;
 
-/** Resolves when ICE gathering is complete, or after `ms` (with the candidates found so far). */
-function gatheringComplete(pc: RTCPeerConnection, ms: number): Promise<void> {
-  if (pc.iceGatheringState === 'complete') return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      pc.removeEventListener('icegatheringstatechange', check);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === 'complete') done();
-    };
-    const timer = setTimeout(done, ms);
-    pc.addEventListener('icegatheringstatechange', check);
-  });
-}
-
 export class VytalcallClient {
   readonly userId: UserId;
   private readonly opts: VytalcallClientOptions;
@@ -192,6 +151,12 @@ export class VytalcallClient {
   private statsSnapshot: StatsSnapshot | undefined;
   private wasDisconnected = false;
   private _state: CallState = initialCallState;
+  /**
+   * Ends of calls we did not know yet: a callee can decline before our `POST /webrtc/calls`
+   * returns the call's id, and its `call-ended` then arrives first. Kept (the latest few) so
+   * that joining that call reports the end instead of ringing forever.
+   */
+  private endedCalls = new Map<string, CallEndedEvent>();
 
   constructor(options: VytalcallClientOptions) {
     this.opts = options;
@@ -438,6 +403,7 @@ export class VytalcallClient {
       this.emit('call-answered', e);
     });
     const ended = (e: CallEndedEvent) => {
+      this.rememberEnded(e);
       if (e.callId !== this._state.callId) return;
       this.teardown();
       this.dispatch({ type: 'ended', reason: e.reason });
@@ -517,6 +483,28 @@ export class VytalcallClient {
     socket.on('session-expired', () => this.emit('session-expired'));
   }
 
+  private rememberEnded(e: CallEndedEvent) {
+    this.endedCalls.delete(e.callId);
+    this.endedCalls.set(e.callId, e);
+    while (this.endedCalls.size > 32) this.endedCalls.delete(this.endedCalls.keys().next().value!);
+  }
+
+  /**
+   * While joining `callId`: if the call ended meanwhile (or before we knew its id), make the
+   * state say so with the server's reason, emit the `call-ended` we held back, and throw
+   * `SignalingRequestError` code `call-ended`.
+   */
+  private throwIfEnded(callId: string) {
+    const e = this.endedCalls.get(callId);
+    if (!e) return;
+    this.teardown();
+    if (this._state.callId !== callId || this._state.phase !== 'ended') {
+      this.dispatch({ type: 'ended', reason: e.reason, callId });
+      this.emit('call-ended', e);
+    }
+    throw new SignalingRequestError('join-call', 'call-ended', `the call has ended (${e.reason})`);
+  }
+
   // ---- media ---------------------------------------------------------------------------------
 
   /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
@@ -543,15 +531,28 @@ export class VytalcallClient {
     const audioOnly = o.callType === 'audio' || (o.callType === undefined && this._state.callId === callId && this._state.callType === 'audio');
     const videoEnabled = audioOnly ? false : (o.videoEnabled ?? true);
     const audioEnabled = o.audioEnabled ?? true;
+    // A call that ended before we knew its id (declined while createCall was under way).
+    this.throwIfEnded(callId);
     this.dispatch({ type: 'join', callId, callType: o.callType ?? (audioOnly ? 'audio' : undefined), videoEnabled, audioEnabled });
     try {
       await this.fetchIceServers();
+      this.throwIfEnded(callId);
       await this.ensureLocalMedia(!audioOnly, true);
+      this.throwIfEnded(callId);
       this.applyTrackEnabled(videoEnabled, audioEnabled);
-      const reply = await this.request<JoinCallResult>('join-call', { callId, videoEnabled, audioEnabled });
+      let reply: JoinCallResult;
+      try {
+        reply = await this.request<JoinCallResult>('join-call', { callId, videoEnabled, audioEnabled });
+      } catch (err) {
+        this.throwIfEnded(callId); // refused because it ended meanwhile: say that
+        throw err;
+      }
+      this.throwIfEnded(callId);
       this.afterJoin(reply);
       return reply;
     } catch (err) {
+      // Ended while joining: the state already holds the server's reason.
+      if (err instanceof SignalingRequestError && err.code === 'call-ended') throw err;
       // Not in the call after all: release the camera and microphone we just took.
       this.dispatch({ type: 'error', message: (err as Error).message });
       this.teardown();
@@ -1003,31 +1004,25 @@ export class VytalcallClient {
     const callId = this._state.callId;
     const stream = this.localStream;
     if (!callId || !stream) return;
-    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: [] });
-    this.recorder = { recordingId, pc };
-    const audio = stream.getAudioTracks()[0];
     const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
-    if (audio) pc.addTransceiver(audio, { direction: 'sendonly', streams: [stream] });
-    else pc.addTransceiver('audio', { direction: 'sendonly' });
-    if (!this._state.audioOnly || video) pc.addTransceiver(video ?? 'video', { direction: 'sendonly', streams: [stream] });
+    const pc = recorderConnection(this.opts.RTCPeerConnection ?? RTCPeerConnection, stream, video, this._state.audioOnly);
+    this.recorder = { recordingId, pc };
     pc.onconnectionstatechange = () => {
       if (this.recorder?.pc !== pc) return;
       if (pc.connectionState === 'connected') this.emit('recorder-connection', { recordingId, connected: true });
       if (pc.connectionState === 'failed') this.emit('recorder-connection', { recordingId, connected: false, error: 'connection failed' });
     };
     try {
-      await pc.setLocalDescription();
-      await gatheringComplete(pc, 3_000);
-      const offer = pc.localDescription;
-      if (!offer || this.recorder?.pc !== pc) return;
-      const answer = await this.rest<RTCSessionDescriptionInit>(
-        'POST',
-        `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
-        { type: offer.type, sdp: offer.sdp },
+      await offerToRecorder(
+        pc,
+        (offer) =>
+          this.rest<RTCSessionDescriptionInit>(
+            'POST',
+            `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+            offer,
+          ),
+        () => this.recorder?.pc === pc,
       );
-      if (this.recorder?.pc !== pc) return;
-      await pc.setRemoteDescription(answer);
     } catch (err) {
       if (this.recorder?.pc === pc) this.closeRecorder();
       const consent = err instanceof RestError && err.status === 409;

@@ -53,7 +53,8 @@ export type CallAction =
   | { type: 'recording-stopped' }
   | { type: 'consent-requested'; recordingId: string }
   | { type: 'consent-given'; consented: boolean }
-  | { type: 'ended'; reason: string }
+  /** `callId`: the end of a call we were not in yet (it ended before we joined it). */
+  | { type: 'ended'; reason: string; callId?: string }
   | { type: 'error'; message: string }
   | { type: 'reset' };
 
@@ -112,7 +113,8 @@ export function callReducer(state: CallState, action: CallAction): CallState {
       };
     }
     case 'joined': {
-      if (action.callId !== state.callId) return state;
+      // A late reply does not bring back a call that ended meanwhile.
+      if (action.callId !== state.callId || state.phase === 'ended' || state.phase === 'idle') return state;
       const participants: Record<UserId, RemoteParticipant> = {};
       for (const id of action.participants) {
         if (id === action.self) continue;
@@ -171,6 +173,11 @@ export function callReducer(state: CallState, action: CallAction): CallState {
     case 'consent-given':
       return { ...state, consentRequested: null, recordingConsent: action.consented };
     case 'ended':
+      if (action.callId !== undefined && action.callId !== state.callId) {
+        // Another call than ours: it does not disturb a call in progress.
+        if (state.phase !== 'idle' && state.phase !== 'ended') return state;
+        return { ...initialCallState, phase: 'ended', callId: action.callId, endReason: action.reason };
+      }
       if (state.phase === 'idle') return state;
       return { ...state, phase: 'ended', endReason: action.reason, participants: {}, recording: null, consentRequested: null };
     case 'error':

@@ -122,6 +122,11 @@ async function main() {
         mediaProblem.querySelector('h2').focus();
         return;
       }
+      // A call that ended before we got in was announced by call-ended already.
+      if (err.code === 'call-ended') {
+        void calls.refresh();
+        return;
+      }
       const gone = /not-joinable|not-found/.test(String(err.code ?? err.message));
       fail(err, gone ? 'This call has already ended.' : 'We could not connect you to the call. Try again in a moment.');
       void calls.refresh();

@@ -97,7 +97,7 @@ function callReducer(state, action) {
       };
     }
     case "joined": {
-      if (action.callId !== state.callId) return state;
+      if (action.callId !== state.callId || state.phase === "ended" || state.phase === "idle") return state;
       const participants = {};
       for (const id of action.participants) {
         if (id === action.self) continue;
@@ -156,6 +156,10 @@ function callReducer(state, action) {
     case "consent-given":
       return { ...state, consentRequested: null, recordingConsent: action.consented };
     case "ended":
+      if (action.callId !== void 0 && action.callId !== state.callId) {
+        if (state.phase !== "idle" && state.phase !== "ended") return state;
+        return { ...initialCallState, phase: "ended", callId: action.callId, endReason: action.reason };
+      }
       if (state.phase === "idle") return state;
       return { ...state, phase: "ended", endReason: action.reason, participants: {}, recording: null, consentRequested: null };
     case "error":
@@ -3658,7 +3662,7 @@ Object.assign(lookup2, {
   connect: lookup2
 });
 
-// src/client.ts
+// src/errors.ts
 var RestError = class extends Error {
   constructor(method, path, status, problem, detail) {
     const p = problem;
@@ -3679,6 +3683,8 @@ var SignalingRequestError = class extends Error {
     this.name = "SignalingRequestError";
   }
 };
+
+// src/recorder.ts
 function gatheringComplete(pc, ms) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
   return new Promise((resolve) => {
@@ -3694,6 +3700,25 @@ function gatheringComplete(pc, ms) {
     pc.addEventListener("icegatheringstatechange", check);
   });
 }
+function recorderConnection(Ctor, stream, video, audioOnly) {
+  const pc = new Ctor({ iceServers: [] });
+  const audio = stream.getAudioTracks()[0];
+  if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
+  else pc.addTransceiver("audio", { direction: "sendonly" });
+  if (!audioOnly || video) pc.addTransceiver(video ?? "video", { direction: "sendonly", streams: [stream] });
+  return pc;
+}
+async function offerToRecorder(pc, post, current) {
+  await pc.setLocalDescription();
+  await gatheringComplete(pc, 3e3);
+  const offer = pc.localDescription;
+  if (!offer || !current()) return;
+  const answer = await post({ type: offer.type, sdp: offer.sdp });
+  if (!current()) return;
+  await pc.setRemoteDescription(answer);
+}
+
+// src/client.ts
 var VytalcallClient = class {
   constructor(options) {
     __publicField(this, "userId");
@@ -3713,6 +3738,12 @@ var VytalcallClient = class {
     __publicField(this, "statsSnapshot");
     __publicField(this, "wasDisconnected", false);
     __publicField(this, "_state", initialCallState);
+    /**
+     * Ends of calls we did not know yet: a callee can decline before our `POST /webrtc/calls`
+     * returns the call's id, and its `call-ended` then arrives first. Kept (the latest few) so
+     * that joining that call reports the end instead of ringing forever.
+     */
+    __publicField(this, "endedCalls", /* @__PURE__ */ new Map());
     /** The device came back online (new network): look for a new path at once. */
     __publicField(this, "onOnline", () => {
       for (const peer of this.peers.values()) if (peer.pc.connectionState !== "connected") peer.pc.restartIce();
@@ -3926,6 +3957,7 @@ var VytalcallClient = class {
       this.emit("call-answered", e);
     });
     const ended = (e) => {
+      this.rememberEnded(e);
       if (e.callId !== this._state.callId) return;
       this.teardown();
       this.dispatch({ type: "ended", reason: e.reason });
@@ -4000,6 +4032,26 @@ var VytalcallClient = class {
     socket.on("error", (e) => this.emit("signaling-error", e));
     socket.on("session-expired", () => this.emit("session-expired"));
   }
+  rememberEnded(e) {
+    this.endedCalls.delete(e.callId);
+    this.endedCalls.set(e.callId, e);
+    while (this.endedCalls.size > 32) this.endedCalls.delete(this.endedCalls.keys().next().value);
+  }
+  /**
+   * While joining `callId`: if the call ended meanwhile (or before we knew its id), make the
+   * state say so with the server's reason, emit the `call-ended` we held back, and throw
+   * `SignalingRequestError` code `call-ended`.
+   */
+  throwIfEnded(callId) {
+    const e = this.endedCalls.get(callId);
+    if (!e) return;
+    this.teardown();
+    if (this._state.callId !== callId || this._state.phase !== "ended") {
+      this.dispatch({ type: "ended", reason: e.reason, callId });
+      this.emit("call-ended", e);
+    }
+    throw new SignalingRequestError("join-call", "call-ended", `the call has ended (${e.reason})`);
+  }
   // ---- media ---------------------------------------------------------------------------------
   /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
   setLocalStream(stream) {
@@ -4022,15 +4074,26 @@ var VytalcallClient = class {
     const audioOnly = o.callType === "audio" || o.callType === void 0 && this._state.callId === callId && this._state.callType === "audio";
     const videoEnabled = audioOnly ? false : o.videoEnabled ?? true;
     const audioEnabled = o.audioEnabled ?? true;
+    this.throwIfEnded(callId);
     this.dispatch({ type: "join", callId, callType: o.callType ?? (audioOnly ? "audio" : void 0), videoEnabled, audioEnabled });
     try {
       await this.fetchIceServers();
+      this.throwIfEnded(callId);
       await this.ensureLocalMedia(!audioOnly, true);
+      this.throwIfEnded(callId);
       this.applyTrackEnabled(videoEnabled, audioEnabled);
-      const reply = await this.request("join-call", { callId, videoEnabled, audioEnabled });
+      let reply;
+      try {
+        reply = await this.request("join-call", { callId, videoEnabled, audioEnabled });
+      } catch (err) {
+        this.throwIfEnded(callId);
+        throw err;
+      }
+      this.throwIfEnded(callId);
       this.afterJoin(reply);
       return reply;
     } catch (err) {
+      if (err instanceof SignalingRequestError && err.code === "call-ended") throw err;
       this.dispatch({ type: "error", message: err.message });
       this.teardown();
       this.dispatch({ type: "ended", reason: err instanceof SignalingRequestError ? err.code : "join failed" });
@@ -4426,31 +4489,24 @@ var VytalcallClient = class {
     const callId = this._state.callId;
     const stream = this.localStream;
     if (!callId || !stream) return;
-    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: [] });
-    this.recorder = { recordingId, pc };
-    const audio = stream.getAudioTracks()[0];
     const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
-    if (audio) pc.addTransceiver(audio, { direction: "sendonly", streams: [stream] });
-    else pc.addTransceiver("audio", { direction: "sendonly" });
-    if (!this._state.audioOnly || video) pc.addTransceiver(video ?? "video", { direction: "sendonly", streams: [stream] });
+    const pc = recorderConnection(this.opts.RTCPeerConnection ?? RTCPeerConnection, stream, video, this._state.audioOnly);
+    this.recorder = { recordingId, pc };
     pc.onconnectionstatechange = () => {
       if (this.recorder?.pc !== pc) return;
       if (pc.connectionState === "connected") this.emit("recorder-connection", { recordingId, connected: true });
       if (pc.connectionState === "failed") this.emit("recorder-connection", { recordingId, connected: false, error: "connection failed" });
     };
     try {
-      await pc.setLocalDescription();
-      await gatheringComplete(pc, 3e3);
-      const offer = pc.localDescription;
-      if (!offer || this.recorder?.pc !== pc) return;
-      const answer = await this.rest(
-        "POST",
-        `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
-        { type: offer.type, sdp: offer.sdp }
+      await offerToRecorder(
+        pc,
+        (offer) => this.rest(
+          "POST",
+          `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+          offer
+        ),
+        () => this.recorder?.pc === pc
       );
-      if (this.recorder?.pc !== pc) return;
-      await pc.setRemoteDescription(answer);
     } catch (err) {
       if (this.recorder?.pc === pc) this.closeRecorder();
       const consent = err instanceof RestError && err.status === 409;

@@ -1,20 +1,18 @@
-// Shared by the benchmark and the browser test: a real vytalcall binary (free port, temporary
+// Shared by the SDK's browser test (./sdk.test.mjs) and the set-up benchmark
+// (bench/browser-setup/bench.mjs): a real vytalcall binary (free port, temporary
 // DATA_DIR, its own JWT_SECRET), tokens minted by `vytalcall token`, Debian's chromium through
 // playwright-core with fake camera/microphone, and pages on the server's origin that load the
 // client SDK with a dynamic `import('/assets/vytalcall-client.js')`.
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { randomUUID, randomBytes } from 'node:crypto';
 import { chromium } from 'playwright-core';
+import { launchServer, ROOT, sleep } from '../lib/server.mjs';
 
-export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export { ROOT, sleep };
 export const BUNDLE = join(ROOT, 'crates', 'server', 'web', 'assets', 'vytalcall-client.js');
 export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 /** The binary: $VYTALCALL_BIN, else target/release, else target/debug. */
 export function binaryPath() {
@@ -23,71 +21,26 @@ export function binaryPath() {
   return existsSync(release) ? release : join(ROOT, 'target', 'debug', 'vytalcall');
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts the server; resolves once /healthz answers. `env` overrides settings. */
+/** Starts the server (../lib/server.mjs) with a secret of its own; resolves once /healthz
+ * answers. `env` overrides settings. `user(role)` mints a token with `vytalcall token`. */
 export async function startServer(env = {}) {
   const binary = binaryPath();
-  const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'vytalcall-browser-'));
-  const secret = randomBytes(32).toString('hex');
-  const childEnv = {
-    PATH: process.env.PATH,
-    HOST: '127.0.0.1',
-    PORT: String(port),
-    DATA_DIR: dataDir,
-    JWT_SECRET: secret,
-    RUST_LOG: process.env.RUST_LOG ?? 'warn',
-    ...env,
-  };
-  const child = spawn(binary, ['serve'], { env: childEnv, stdio: ['ignore', 'ignore', 'pipe'] });
-  // Never leave the server behind, even when this process is interrupted.
-  const killChild = () => child.exitCode === null && child.kill('SIGTERM');
-  process.once('exit', killChild);
-  for (const sig of ['SIGINT', 'SIGTERM']) process.once(sig, () => (killChild(), process.exit(130)));
-  let stderr = '';
-  child.stderr.on('data', (d) => {
-    stderr = (stderr + d).slice(-20000);
-  });
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`server exited: ${stderr}`);
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) break;
-    } catch {
-      /* not listening yet */
-    }
-    if (Date.now() > deadline) throw new Error(`server did not start: ${stderr}`);
-    await sleep(50);
-  }
-  return {
-    url,
+  const server = await launchServer({
     binary,
-    logs: () => stderr,
+    name: 'browser',
+    env: { JWT_SECRET: randomBytes(32).toString('hex'), JWT_LEEWAY_SECONDS: undefined, ...env },
+  });
+  return {
+    ...server,
+    binary,
     /** A token for a new user with this role, minted by the binary itself. */
     user(role, id = randomUUID()) {
       const token = execFileSync(binary, ['token', '--user', id, '--role', role], {
-        env: childEnv,
+        env: server.env,
         encoding: 'utf8',
       }).trim();
       if (token.split('.').length !== 3) throw new Error('vytalcall token printed no JWT');
       return { id, role, token };
-    },
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r() : child.once('exit', r)));
-      rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,0 +1,162 @@
+// Unit tests of VytalcallClient against an in-memory Socket.IO socket and REST API: the order
+// in which a call's events and our own requests' replies arrive is chosen by the test.
+import { test, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { VytalcallClient } from '../dist/index.js';
+
+const clients = [];
+afterEach(async () => {
+  for (const c of clients.splice(0)) await c.close();
+});
+
+const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+const PROVIDER = '11111111-1111-4111-8111-111111111111';
+const CALL = 'cccccccc-cccc-4ccc-8ccc-cccccccccccc';
+const token = `${b64({ alg: 'none' })}.${b64({ sub: PROVIDER, role: 'provider' })}.x`;
+
+/** A socket.io-client socket whose server side is the test: `serverEmit` delivers an event,
+ * `replies[event]` answers a request (a function of the payload). */
+function fakeSocket() {
+  const handlers = new Map();
+  const sent = [];
+  const socket = {
+    connected: false,
+    active: true,
+    auth: {},
+    replies: {},
+    sent,
+    on(event, fn) {
+      if (!handlers.has(event)) handlers.set(event, new Set());
+      handlers.get(event).add(fn);
+      return socket;
+    },
+    once(event, fn) {
+      const wrap = (...a) => {
+        socket.off(event, wrap);
+        fn(...a);
+      };
+      return socket.on(event, wrap);
+    },
+    off(event, fn) {
+      handlers.get(event)?.delete(fn);
+      return socket;
+    },
+    serverEmit(event, ...args) {
+      for (const fn of [...(handlers.get(event) ?? [])]) fn(...args);
+    },
+    timeout() {
+      return {
+        emit(event, payload, ack) {
+          sent.push({ event, payload });
+          const reply = socket.replies[event];
+          queueMicrotask(() => ack(null, reply ? reply(payload) : { callId: payload?.callId }));
+        },
+      };
+    },
+    connect() {},
+    disconnect() {
+      socket.connected = false;
+    },
+  };
+  return socket;
+}
+
+/** A client connected to the fake socket; `rest[path]` answers `fetch` (may return a promise). */
+async function connectedClient(rest) {
+  const socket = fakeSocket();
+  const media = [];
+  const client = new VytalcallClient({
+    apiUrl: 'http://server.test',
+    token,
+    io: () => socket,
+    fetch: async (url, init = {}) => {
+      const path = new URL(url).pathname.replace(/^\/webrtc/, '');
+      const answer = rest[`${init.method ?? 'GET'} ${path}`];
+      assert.ok(answer, `unexpected request ${init.method ?? 'GET'} ${path}`);
+      const body = await answer(init.body ? JSON.parse(init.body) : undefined);
+      return { ok: true, status: 200, text: async () => JSON.stringify(body), json: async () => body };
+    },
+    getUserMedia: async (c) => {
+      media.push(c);
+      return { getTracks: () => [], getAudioTracks: () => [], getVideoTracks: () => [] };
+    },
+    RTCPeerConnection: class {
+      constructor() {
+        throw new Error('no peer connection expected in this test');
+      }
+    },
+  });
+  clients.push(client);
+  const connected = client.connect();
+  socket.connected = true;
+  socket.serverEmit('connect');
+  await connected;
+  const ended = [];
+  client.on('call-ended', (e) => ended.push(e));
+  return { client, socket, media, ended };
+}
+
+const declined = { callId: CALL, reason: 'declined', timestamp: '2026-01-01T00:00:00Z' };
+
+test('a call declined before its creation returns is reported as ended when we join it, and is not joined', async () => {
+  const { client, socket, media, ended } = await connectedClient({
+    // The patient declines while our POST /calls is still under way.
+    'POST /calls': async () => {
+      socket.serverEmit('call-cancelled', declined);
+      return { id: CALL, type: 'audio', status: 'ringing' };
+    },
+    'GET /ice-servers': async () => ({ iceServers: [] }),
+  });
+  socket.replies['join-call'] = () => ({ error: { code: 'call-not-joinable', message: 'the call is over' } });
+  const call = await client.createCall({ patientId: '22222222-2222-4222-8222-222222222222', type: 'audio' });
+  await assert.rejects(client.join(call.id, { callType: 'audio' }), (err) => err.code === 'call-ended');
+  assert.equal(client.state.phase, 'ended');
+  assert.equal(client.state.callId, CALL);
+  assert.equal(client.state.endReason, 'declined', 'the server’s reason, not a join error');
+  assert.deepEqual(ended, [declined], 'the held-back call-ended is emitted once');
+  assert.deepEqual(media, [], 'no camera or microphone is taken for a call that is over');
+  assert.deepEqual(socket.sent.map((s) => s.event), [], 'nothing is sent to the server');
+});
+
+test('a call that ends while we are joining it ends the join with the server’s reason', async () => {
+  const { client, socket, media, ended } = await connectedClient({
+    'GET /ice-servers': async () => {
+      socket.serverEmit('call-ended', declined);
+      return { iceServers: [] };
+    },
+  });
+  await assert.rejects(client.join(CALL, { callType: 'audio' }), (err) => err.code === 'call-ended');
+  assert.equal(client.state.phase, 'ended');
+  assert.equal(client.state.endReason, 'declined');
+  assert.deepEqual(ended, [declined]);
+  assert.deepEqual(media, []);
+  assert.deepEqual(socket.sent.map((s) => s.event), []);
+});
+
+test('a join-call refused for a call that ended meanwhile reports the end; other refusals stay refusals', async () => {
+  const { client, socket, ended } = await connectedClient({ 'GET /ice-servers': async () => ({ iceServers: [] }) });
+  socket.replies['join-call'] = () => {
+    socket.serverEmit('call-ended', declined);
+    return { error: { code: 'call-not-joinable', message: 'the call is over' } };
+  };
+  await assert.rejects(client.join(CALL, { callType: 'audio' }), (err) => err.code === 'call-ended');
+  assert.equal(client.state.endReason, 'declined');
+  assert.deepEqual(ended, [declined]);
+
+  const other = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
+  socket.replies['join-call'] = () => ({ error: { code: 'call-not-joinable', message: 'the call is over' } });
+  await assert.rejects(client.join(other, { callType: 'audio' }), (err) => err.code === 'call-not-joinable');
+  assert.equal(client.state.callId, other);
+  assert.equal(client.state.endReason, 'call-not-joinable');
+});
+
+test('the end of another call does not disturb the call we are in', async () => {
+  const { client, socket, ended } = await connectedClient({ 'GET /ice-servers': async () => ({ iceServers: [] }) });
+  socket.replies['join-call'] = (p) => ({ callId: p.callId, participants: [PROVIDER] });
+  await client.join(CALL, { callType: 'audio' });
+  assert.equal(client.state.phase, 'waiting');
+  socket.serverEmit('call-ended', { ...declined, callId: 'dddddddd-dddd-4ddd-8ddd-dddddddddddd' });
+  assert.equal(client.state.phase, 'waiting');
+  assert.equal(client.state.callId, CALL);
+  assert.deepEqual(ended, []);
+});
