@@ -285,7 +285,7 @@ pub struct Verified {
     pub entries: i64,
     /// Unkeyed legacy entries at the start of the chain (`1..=legacy`).
     pub legacy: i64,
-    /// The checkpoint the chain was checked against, if any was found.
+    /// The newest checkpoint the chain was checked against, if any was given.
     pub checkpoint: Option<Checkpoint>,
 }
 
@@ -294,7 +294,7 @@ pub struct Verified {
 /// each entry's code and the chain against a checkpoint.
 pub struct ChainVerifier {
     key: Option<AuditKey>,
-    checkpoint: Option<Checkpoint>,
+    checkpoints: Vec<Checkpoint>,
     expected_seq: i64,
     last_hash: String,
     keyed_seen: bool,
@@ -305,7 +305,7 @@ impl Default for ChainVerifier {
     fn default() -> Self {
         ChainVerifier {
             key: None,
-            checkpoint: None,
+            checkpoints: Vec::new(),
             expected_seq: 1,
             last_hash: GENESIS_HASH.to_string(),
             keyed_seen: false,
@@ -315,10 +315,14 @@ impl Default for ChainVerifier {
 }
 
 impl ChainVerifier {
-    pub fn new(key: AuditKey, checkpoint: Option<Checkpoint>) -> ChainVerifier {
+    /// A verifier that checks codes under `key` and the chain against every checkpoint in
+    /// `checkpoints` (each must be reached, and match the entry it names).
+    pub fn new(key: AuditKey, checkpoints: impl IntoIterator<Item = Checkpoint>) -> ChainVerifier {
+        let mut checkpoints: Vec<Checkpoint> = checkpoints.into_iter().collect();
+        checkpoints.sort_by_key(|c| c.seq);
         ChainVerifier {
             key: Some(key),
-            checkpoint,
+            checkpoints,
             ..ChainVerifier::default()
         }
     }
@@ -359,10 +363,7 @@ impl ChainVerifier {
         if entry.prev_hash != self.last_hash {
             return Err(ChainBreak::BadLink { seq });
         }
-        if let Some(cp) = &self.checkpoint
-            && cp.seq == seq
-            && cp.hash != entry.hash
-        {
+        if let Some(cp) = self.checkpoints.iter().find(|c| c.seq == seq && c.hash != entry.hash) {
             return Err(ChainBreak::DivergesFromCheckpoint { seq, at_ms: cp.at });
         }
         self.expected_seq += 1;
@@ -377,9 +378,9 @@ impl ChainVerifier {
 
     /// Ends the walk: the chain must reach the checkpoint, and match the head row if the
     /// store keeps one.
-    pub fn conclude(self, head: Option<(i64, &str)>) -> Result<Verified, ChainBreak> {
+    pub fn conclude(mut self, head: Option<(i64, &str)>) -> Result<Verified, ChainBreak> {
         let last_seq = self.expected_seq - 1;
-        if let Some(cp) = &self.checkpoint
+        if let Some(cp) = self.checkpoints.last()
             && last_seq < cp.seq
         {
             return Err(ChainBreak::ShorterThanCheckpoint {
@@ -399,7 +400,7 @@ impl ChainVerifier {
         Ok(Verified {
             entries: last_seq,
             legacy: self.legacy,
-            checkpoint: self.checkpoint,
+            checkpoint: self.checkpoints.pop(),
         })
     }
 }
@@ -452,7 +453,7 @@ mod tests {
     }
 
     fn verify_keyed(entries: &[ChainedFact], checkpoint: Option<Checkpoint>) -> Result<Verified, ChainBreak> {
-        let mut v = ChainVerifier::new(key(), checkpoint);
+        let mut v = ChainVerifier::new(key(), checkpoint.into_iter().chain([checkpoint_of(&[], 0)]));
         for e in entries {
             v.push(e)?;
         }

@@ -130,6 +130,37 @@ pub struct Settings {
     pub tls: Option<TlsSettings>,
     /// A client must send a request's headers within this time, or its connection is closed.
     pub header_read_timeout_seconds: u64,
+    pub audit: AuditSettings,
+}
+
+/// The audit trail's key and checkpoints (docs/audit-trail.md).
+#[derive(Clone, Debug)]
+pub struct AuditSettings {
+    /// `AUDIT_KEY`: 32 bytes (hex or base64) the database never sees; generated in development.
+    pub key: Option<SecretString>,
+    /// `AUDIT_CHECKPOINT_SECONDS`: how often the head is checkpointed outside the database.
+    pub checkpoint_seconds: u64,
+}
+
+impl AuditSettings {
+    fn from_vars(v: &Vars<'_>, mode: Mode) -> Result<AuditSettings, ConfigError> {
+        use secrecy::ExposeSecret;
+        let key = v.get("AUDIT_KEY").map(SecretString::from);
+        if let Some(k) = &key {
+            vytalcall_domain::audit::AuditKey::parse(k.expose_secret())
+                .map_err(|e| invalid("AUDIT_KEY", "(hidden)", &e.to_string()))?;
+        } else if mode == Mode::Production {
+            return Err(ConfigError::RequiredInProduction {
+                var: "AUDIT_KEY",
+                why: "audit entries and checkpoints are authenticated under it (32 bytes, base64 or hex)",
+            });
+        }
+        let checkpoint_seconds = v.parse("AUDIT_CHECKPOINT_SECONDS", 60, "expected a number of seconds")?;
+        if checkpoint_seconds == 0 {
+            return Err(invalid("AUDIT_CHECKPOINT_SECONDS", "0", "must be at least 1"));
+        }
+        Ok(AuditSettings { key, checkpoint_seconds })
+    }
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -336,6 +367,7 @@ impl Settings {
             (None, Some(_)) => return Err(invalid("TLS_CERT_FILE", "", "must be set together with TLS_KEY_FILE")),
         };
         Ok(Settings {
+            audit: AuditSettings::from_vars(&v, mode)?,
             header_read_timeout_seconds: v.parse(
                 "HTTP_HEADER_READ_TIMEOUT_SECONDS",
                 10,
@@ -508,10 +540,18 @@ mod tests {
         .expect_err("short secret");
         assert!(err.to_string().starts_with("JWT_SECRET"));
         assert!(!err.to_string().contains("short"), "secrets never echoed");
+        let err = settings(&[
+            ("VYTALCALL_ENV", "production"),
+            ("JWT_SECRET", "x".repeat(40).as_str()),
+            ("RECORDING_MASTER_KEY", KEY),
+        ])
+        .expect_err("no audit key");
+        assert!(matches!(err, ConfigError::RequiredInProduction { var: "AUDIT_KEY", .. }));
         settings(&[
             ("VYTALCALL_ENV", "production"),
             ("JWT_SECRET", "x".repeat(40).as_str()),
             ("RECORDING_MASTER_KEY", KEY),
+            ("AUDIT_KEY", KEY),
         ])
         .expect("complete production settings");
     }

@@ -37,9 +37,11 @@ pub async fn connect_database(settings: &Settings) -> anyhow::Result<Db> {
         demo::ensure_data_dir(&settings.data_dir)
             .with_context(|| format!("cannot create the data directory {}", settings.data_dir.display()))?;
     }
-    Db::connect(&settings.effective_database_url())
+    let mut db = Db::connect(&settings.effective_database_url())
         .await
-        .context("cannot open the database")
+        .context("cannot open the database")?;
+    db.audit_key = Some(crate::audit::key(settings).context("cannot load the audit key (AUDIT_KEY)")?);
+    Ok(db)
 }
 
 impl Application {
@@ -147,6 +149,7 @@ impl Application {
             "recording upkeep",
             crate::recording::upkeep::run_jobs(state.recordings.clone(), retention_every),
         );
+        crate::audit::checkpoint::start(&mut jobs, &state);
         let app = http::router(state.clone())
             .merge(self.signaling)
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -179,6 +182,7 @@ impl Application {
         };
         jobs.shutdown().await;
         state.recordings.stop_all().await;
+        crate::audit::checkpoint::at_shutdown(&state).await;
         result
     }
 }

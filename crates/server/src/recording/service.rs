@@ -214,8 +214,7 @@ impl RecordingService {
             };
             call_repo::insert_consent(&mut tx, call, &record).await?;
             let detail = json!({ "consented": true, "method": req.method, "subject": user });
-            storage::audit::append(
-                &mut tx,
+            storage::audit::append(&self.db, &mut tx,
                 actor.fact("consent.record", Some(call), Some(id), Outcome::Success, detail),
             )
             .await?;
@@ -226,8 +225,7 @@ impl RecordingService {
             return Err(StartRefused::AlreadyRecording.into());
         }
         let detail = json!({ "participants": present, "method": req.method, "transcription": req.transcription });
-        storage::audit::append(
-            &mut tx,
+        storage::audit::append(&self.db, &mut tx,
             actor.fact("recording.start", Some(call), Some(id), Outcome::Success, detail),
         )
         .await?;
@@ -247,8 +245,7 @@ impl RecordingService {
                     duration_ms: None,
                 };
                 repo::close(&mut tx, id, &closing).await?;
-                storage::audit::append(
-                    &mut tx,
+                storage::audit::append(&self.db, &mut tx,
                     Actor::system().fact(
                         "recording.fail",
                         Some(call),
@@ -366,8 +363,7 @@ impl RecordingService {
         };
         let detail =
             json!({ "status": status.as_str(), "durationMs": closing.duration_ms, "sizeBytes": closing.size_bytes });
-        storage::audit::append(
-            &mut tx,
+        storage::audit::append(&self.db, &mut tx,
             actor.fact("recording.stop", Some(row.call_id), Some(id), outcome, detail),
         )
         .await?;
@@ -489,8 +485,7 @@ impl RecordingService {
         call_repo::insert_consent(&mut tx, call, &record).await?;
         let detail = json!({ "consented": consented, "method": "in-app", "subject": caller.user });
         let recording = running.as_ref().map(|r| r.id);
-        storage::audit::append(
-            &mut tx,
+        storage::audit::append(&self.db, &mut tx,
             actor.fact("consent.record", Some(call), recording, Outcome::Success, detail),
         )
         .await?;
@@ -557,8 +552,7 @@ impl RecordingService {
         }
         let mut tx = self.db.pool.begin().await?;
         repo::set_legal_hold(&mut tx, row.id, hold).await?;
-        storage::audit::append(
-            &mut tx,
+        storage::audit::append(&self.db, &mut tx,
             actor.fact(
                 "recording.legal_hold",
                 Some(call),

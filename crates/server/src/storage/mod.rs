@@ -27,6 +27,8 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The key audit entries are authenticated under (`AUDIT_KEY`); appends fail without it.
+    pub audit_key: Option<vytalcall_domain::audit::AuditKey>,
 }
 
 impl Db {
@@ -46,7 +48,11 @@ impl Db {
             // WAL lets readers proceed while one writer commits; it persists in the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            audit_key: None,
+        })
     }
 
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {

@@ -3,6 +3,7 @@
 
 mod access;
 mod audit;
+mod audit_bench;
 mod auth;
 mod calls;
 mod cli;
