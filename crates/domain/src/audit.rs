@@ -248,7 +248,7 @@ pub enum ChainBreak {
     #[error("the chain ends at entry {last_seq} but its head row says entry {head_seq}: the head row was changed")]
     HeadMismatch { last_seq: i64, head_seq: i64 },
     #[error(
-        "the chain is shorter than its last checkpoint: it ends at entry {last_seq} but a checkpoint of {at_ms} (Unix ms) recorded entry {checkpoint_seq} (the tail was deleted, the table emptied or an older database restored)"
+        "the chain is shorter than its last checkpoint: it ends at entry {last_seq} but a checkpoint of {at_ms} (Unix ms) recorded entry {checkpoint_seq}: entries were removed from the end (the tail deleted, the table emptied or an older database restored)"
     )]
     ShorterThanCheckpoint {
         last_seq: i64,
@@ -265,7 +265,7 @@ impl ChainBreak {
     /// The first entry the break concerns.
     pub fn seq(&self) -> i64 {
         match self {
-            ChainBreak::Missing { expected: seq, .. }
+            ChainBreak::Missing { seq, .. }
             | ChainBreak::OutOfOrder { seq, .. }
             | ChainBreak::BadHash { seq }
             | ChainBreak::BadMac { seq }

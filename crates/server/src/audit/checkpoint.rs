@@ -114,8 +114,7 @@ impl Checkpoints {
         }
         let checkpoint = Checkpoint::sign(&self.key, seq, &hash, crate::now_millis());
         let text = format!("{checkpoint}\n");
-        let tmp = self.local.with_extension("part");
-        let _ = tokio::fs::remove_file(&tmp).await;
+        let tmp = self.local.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -123,7 +122,16 @@ impl Checkpoints {
         let mut file = options.open(&tmp).await?;
         tokio::io::AsyncWriteExt::write_all(&mut file, text.as_bytes()).await?;
         file.sync_all().await?;
-        tokio::fs::rename(&tmp, &self.local).await?;
+        // Another writer (the CLI next to a server) may have stored a newer one meanwhile.
+        let newer = match tokio::fs::read_to_string(&self.local).await {
+            Ok(text) => Checkpoint::parse_verified(&text, &self.key).is_ok_and(|c| c.seq > seq),
+            Err(_) => false,
+        };
+        if newer {
+            tokio::fs::remove_file(&tmp).await?;
+        } else {
+            tokio::fs::rename(&tmp, &self.local).await?;
+        }
         if let Some(s3) = &self.s3 {
             let name = format!("{S3_PREFIX}/{:019}-{:013}", i64::MAX - seq, checkpoint.at);
             s3.put(&ObjectPath::from(name), PutPayload::from(text.into_bytes())).await?;
