@@ -55,11 +55,21 @@ impl Db {
         })
     }
 
+    /// Brings the schema up to date. A schema that already is needs no DDL at all, so a
+    /// server whose role may not create tables (docs/audit-trail.md) starts on it.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .ok();
+        if applied == Some(migrator.iter().count() as i64) {
+            return Ok(());
         }
+        migrator.run(&self.pool).await
     }
 
     /// Readiness: can we run a query right now?

@@ -4,6 +4,7 @@
 mod access;
 mod audit;
 mod audit_bench;
+mod audit_postgres;
 mod auth;
 mod calls;
 mod cli;
