@@ -594,6 +594,30 @@ mod tests {
         assert_ne!(key().entry_mac(&cp.hash), cp.mac);
     }
 
+    /// The CPU cost the key adds to an append (run by hand; figures in docs/audit-trail.md):
+    /// `cargo test -p vytalcall-domain --release audit_key_cost -- --ignored --nocapture`.
+    #[test]
+    #[ignore = "benchmark; run by hand"]
+    fn audit_key_cost_per_entry() {
+        let n = 20_000;
+        let started = std::time::Instant::now();
+        let mut head = (0, GENESIS_HASH.to_string());
+        for i in 0..n {
+            let e = chain(head.0, &head.1, fact(i));
+            head = (e.seq, e.hash);
+        }
+        let plain = started.elapsed().as_secs_f64() / n as f64 * 1e6;
+        let started = std::time::Instant::now();
+        let mut head = (0, GENESIS_HASH.to_string());
+        for i in 0..n {
+            let e = chain_keyed(&key(), head.0, &head.1, fact(i));
+            head = (e.seq, e.hash);
+        }
+        let keyed = started.elapsed().as_secs_f64() / n as f64 * 1e6;
+        println!("per entry: {plain:.1} µs hash chain only, {keyed:.1} µs with its HMAC");
+        assert!(head.0 == n);
+    }
+
     #[test]
     fn audit_keys_parse_from_hex_or_base64_and_nothing_else() {
         let hex_key = "11".repeat(32);

@@ -407,3 +407,34 @@ async fn concurrent_writers_never_fork_the_chain() {
     assert!(ok, "{out}");
     assert_eq!(count(&app).await, 12);
 }
+
+#[tokio::test]
+async fn a_stopping_server_checkpoints_its_last_head() {
+    let data_dir = tempfile::tempdir().expect("dir");
+    let database_url = fresh_database_url(data_dir.path()).await;
+    let vars: std::collections::HashMap<String, String> = [
+        ("PORT", "0"),
+        ("JWT_SECRET", SECRET),
+        ("AUDIT_CHECKPOINT_SECONDS", "3600"),
+        ("DATA_DIR", &data_dir.path().display().to_string()),
+        ("DATABASE_URL", &database_url),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let app = vytalcall::startup::Application::build(vytalcall::config::Settings::from_map(&vars).expect("settings"))
+        .await
+        .expect("server builds");
+    let db = app.state().db.clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run(async move {
+        let _ = stopped.await;
+    }));
+    let fact = vytalcall::audit::Actor::system().fact("test.fact", None, None, vytalcall::audit::Outcome::Success, json!({}));
+    let seq = vytalcall::audit::record(&db, fact).await.expect("append");
+    assert!(seq >= 1);
+    let _ = stop.send(());
+    server.await.expect("server task").expect("server stops cleanly");
+    let text = std::fs::read_to_string(data_dir.path().join("audit-checkpoint")).expect("checkpoint");
+    assert!(text.contains(&format!("seq={seq} ")), "{text}");
+}

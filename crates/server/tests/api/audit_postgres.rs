@@ -155,3 +155,37 @@ async fn verify_passes_while_two_servers_append_to_one_database() {
         assert!(text.contains("checked against the checkpoint"), "{text}");
     }
 }
+
+/// An auditor verifies under a PostgreSQL role that may only read the trail: `audit verify`
+/// changes nothing (it does not migrate), so it needs no more than that.
+#[tokio::test]
+async fn verify_runs_under_a_role_that_may_only_read_the_trail() {
+    let database_url = fresh_postgres_url().await;
+    let app = spawn_app_with(&[("DATABASE_URL", &database_url), ("AUDIT_KEY", KEY)]).await;
+    let (provider, patient) = (user("provider"), user("patient"));
+    app.active_call(&provider, &patient).await;
+    let role = format!("auditor_{}", uuid::Uuid::new_v4().simple());
+    let database = database_url.rsplit('/').next().expect("database name");
+    run_all(
+        &app.db.pool,
+        &[
+            format!("CREATE ROLE {role} LOGIN"),
+            format!("GRANT CONNECT ON DATABASE {database} TO {role}"),
+            format!("GRANT SELECT ON audit_log TO {role}"),
+        ],
+    )
+    .await;
+    let auditor_url = database_url.replacen("postgres@", &format!("{role}@"), 1);
+    assert_ne!(auditor_url, database_url, "the test server URL names the postgres user");
+    let stdout = ok_or_show(&vytalcall(&auditor_url, app.data_dir.path(), &["audit", "verify"]));
+    assert!(stdout.starts_with("OK: "), "{stdout}");
+    // The role really is read-only: it cannot write the trail.
+    let auditor = sqlx::AnyPool::connect(&auditor_url).await.expect("auditor connects");
+    assert!(
+        sqlx::query("INSERT INTO audit_log (seq, occurred_at, action, outcome, detail, prev_hash, hash) VALUES (999, 0, 'x', 'x', '{}', 'x', 'x')")
+            .execute(&auditor)
+            .await
+            .is_err()
+    );
+    auditor.close().await;
+}
