@@ -180,7 +180,11 @@ impl Checkpoint {
     }
 
     pub fn sign(key: &AuditKey, seq: i64, hash: &str, at: i64) -> Checkpoint {
-        let mac = hex::encode(key.hmac(CHECKPOINT_LABEL, &Self::message(seq, hash, at)).finalize().into_bytes());
+        let mac = hex::encode(
+            key.hmac(CHECKPOINT_LABEL, &Self::message(seq, hash, at))
+                .finalize()
+                .into_bytes(),
+        );
         Checkpoint {
             seq,
             hash: hash.to_string(),
@@ -344,7 +348,10 @@ impl ChainVerifier {
         if link_hash(seq, &entry.prev_hash, &entry.fact) != entry.hash {
             let window = (seq - REORDER_WINDOW).max(1)..=seq.saturating_add(REORDER_WINDOW);
             return Err(
-                match window.filter(|s| *s != seq).find(|s| link_hash(*s, &entry.prev_hash, &entry.fact) == entry.hash) {
+                match window
+                    .filter(|s| *s != seq)
+                    .find(|s| link_hash(*s, &entry.prev_hash, &entry.fact) == entry.hash)
+                {
                     Some(belongs_at) => ChainBreak::OutOfOrder { seq, belongs_at },
                     None => ChainBreak::BadHash { seq },
                 },
@@ -461,7 +468,10 @@ mod tests {
     }
 
     fn checkpoint_of(entries: &[ChainedFact], seq: i64) -> Checkpoint {
-        let hash = entries.iter().find(|e| e.seq == seq).map_or(GENESIS_HASH, |e| e.hash.as_str());
+        let hash = entries
+            .iter()
+            .find(|e| e.seq == seq)
+            .map_or(GENESIS_HASH, |e| e.hash.as_str());
         Checkpoint::sign(&key(), seq, hash, 1_000)
     }
 
@@ -523,7 +533,10 @@ mod tests {
             let prev = entries[i - 1].hash.clone();
             entries[i] = chain(i as i64, &prev, entries[i].fact.clone());
         }
-        assert_eq!(verify_keyed(&entries, None), Err(ChainBreak::Unauthenticated { seq: 4 }));
+        assert_eq!(
+            verify_keyed(&entries, None),
+            Err(ChainBreak::Unauthenticated { seq: 4 })
+        );
         entries[3].mac = Some(key().entry_mac(&entries[3].hash).replace('a', "b").replace('0', "1"));
         assert_eq!(verify_keyed(&entries, None), Err(ChainBreak::BadMac { seq: 4 }));
         let other = AuditKey::from_bytes([8; 32]);
@@ -588,8 +601,14 @@ mod tests {
         let moved = cp.to_string().replace("seq=12", "seq=11");
         assert_eq!(Checkpoint::parse_verified(&moved, &key()), Err(BadCheckpoint::Forged));
         let other = AuditKey::from_bytes([1; 32]);
-        assert_eq!(Checkpoint::parse_verified(&cp.to_string(), &other), Err(BadCheckpoint::Forged));
-        assert_eq!(Checkpoint::parse_verified("hello", &key()), Err(BadCheckpoint::Malformed));
+        assert_eq!(
+            Checkpoint::parse_verified(&cp.to_string(), &other),
+            Err(BadCheckpoint::Forged)
+        );
+        assert_eq!(
+            Checkpoint::parse_verified("hello", &key()),
+            Err(BadCheckpoint::Malformed)
+        );
         // An entry's code is not a checkpoint's code for the same text.
         assert_ne!(key().entry_mac(&cp.hash), cp.mac);
     }

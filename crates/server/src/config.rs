@@ -159,7 +159,10 @@ impl AuditSettings {
         if checkpoint_seconds == 0 {
             return Err(invalid("AUDIT_CHECKPOINT_SECONDS", "0", "must be at least 1"));
         }
-        Ok(AuditSettings { key, checkpoint_seconds })
+        Ok(AuditSettings {
+            key,
+            checkpoint_seconds,
+        })
     }
 }
 
@@ -546,7 +549,10 @@ mod tests {
             ("RECORDING_MASTER_KEY", KEY),
         ])
         .expect_err("no audit key");
-        assert!(matches!(err, ConfigError::RequiredInProduction { var: "AUDIT_KEY", .. }));
+        assert!(matches!(
+            err,
+            ConfigError::RequiredInProduction { var: "AUDIT_KEY", .. }
+        ));
         settings(&[
             ("VYTALCALL_ENV", "production"),
             ("JWT_SECRET", "x".repeat(40).as_str()),

@@ -114,7 +114,9 @@ impl Checkpoints {
         }
         let checkpoint = Checkpoint::sign(&self.key, seq, &hash, crate::now_millis());
         let text = format!("{checkpoint}\n");
-        let tmp = self.local.with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
+        let tmp = self
+            .local
+            .with_extension(format!("{}.part", uuid::Uuid::new_v4().simple()));
         let mut options = tokio::fs::OpenOptions::new();
         options.write(true).create_new(true);
         #[cfg(unix)]
@@ -134,7 +136,8 @@ impl Checkpoints {
         }
         if let Some(s3) = &self.s3 {
             let name = format!("{S3_PREFIX}/{:019}-{:013}", i64::MAX - seq, checkpoint.at);
-            s3.put(&ObjectPath::from(name), PutPayload::from(text.into_bytes())).await?;
+            s3.put(&ObjectPath::from(name), PutPayload::from(text.into_bytes()))
+                .await?;
         }
         Ok(checkpoint)
     }

@@ -53,9 +53,7 @@ fn report(v: &Verified) -> String {
             c.seq,
             crate::calls::view::iso(c.at)
         )),
-        _ => out.push_str(
-            "\n  warning: no checkpoint found, so entries removed from the end could not be detected",
-        ),
+        _ => out.push_str("\n  warning: no checkpoint found, so entries removed from the end could not be detected"),
     }
     out
 }

@@ -148,7 +148,9 @@ impl CallsService {
         let actor_pair = Some((caller.user, caller.role));
         repo::insert_transition(&mut tx, id, None, stored.call.status, now, actor_pair, None).await?;
         let detail = json!({ "status": stored.call.status.as_str(), "type": stored.call_type.as_str() });
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact("call.create", Some(id), None, Outcome::Success, detail),
         )
         .await?;
@@ -338,7 +340,9 @@ impl CallsService {
                     };
                     repo::insert_consent(&mut tx, id, &consent).await?;
                     let detail = json!({ "consented": consented, "method": "in-app", "subject": caller.user });
-                    storage::audit::append(&self.db, &mut tx,
+                    storage::audit::append(
+                        &self.db,
+                        &mut tx,
                         actor.fact("consent.record", Some(id), None, Outcome::Success, detail),
                     )
                     .await?;
@@ -349,7 +353,12 @@ impl CallsService {
                 "to": transition.to.as_str(),
                 "reason": transition.reason,
             });
-            storage::audit::append(&self.db, &mut tx, actor.fact(action, Some(id), None, Outcome::Success, detail)).await?;
+            storage::audit::append(
+                &self.db,
+                &mut tx,
+                actor.fact(action, Some(id), None, Outcome::Success, detail),
+            )
+            .await?;
             tx.commit().await?;
             next.version += 1;
             for effect in &transition.effects {

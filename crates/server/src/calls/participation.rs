@@ -75,7 +75,9 @@ impl CallsService {
         )
         .await?;
         let detail = json!({ "status": stored.call.status.as_str(), "participant": participant_id });
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact("call.join", Some(id), None, Outcome::Success, detail),
         )
         .await?;
@@ -150,7 +152,9 @@ impl CallsService {
         let mut tx = self.db.pool.begin().await?;
         let closed = repo::close_participant(&mut tx, participant_id, now, reason).await?;
         let detail = json!({ "participant": participant_id, "reason": reason, "wasOpen": closed });
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact("call.leave", Some(id), None, Outcome::Success, detail),
         )
         .await?;
@@ -189,7 +193,9 @@ impl CallsService {
             let closed = repo::close_participant(&mut tx, &participant, now, "disconnected").await?;
             let detail =
                 json!({ "participant": participant, "reason": "disconnected", "wasOpen": closed, "recovered": true });
-            storage::audit::append(&self.db, &mut tx,
+            storage::audit::append(
+                &self.db,
+                &mut tx,
                 Actor::system().fact("call.leave", Some(call), None, Outcome::Success, detail),
             )
             .await?;

@@ -214,7 +214,9 @@ impl RecordingService {
             };
             call_repo::insert_consent(&mut tx, call, &record).await?;
             let detail = json!({ "consented": true, "method": req.method, "subject": user });
-            storage::audit::append(&self.db, &mut tx,
+            storage::audit::append(
+                &self.db,
+                &mut tx,
                 actor.fact("consent.record", Some(call), Some(id), Outcome::Success, detail),
             )
             .await?;
@@ -225,7 +227,9 @@ impl RecordingService {
             return Err(StartRefused::AlreadyRecording.into());
         }
         let detail = json!({ "participants": present, "method": req.method, "transcription": req.transcription });
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact("recording.start", Some(call), Some(id), Outcome::Success, detail),
         )
         .await?;
@@ -245,7 +249,9 @@ impl RecordingService {
                     duration_ms: None,
                 };
                 repo::close(&mut tx, id, &closing).await?;
-                storage::audit::append(&self.db, &mut tx,
+                storage::audit::append(
+                    &self.db,
+                    &mut tx,
                     Actor::system().fact(
                         "recording.fail",
                         Some(call),
@@ -363,7 +369,9 @@ impl RecordingService {
         };
         let detail =
             json!({ "status": status.as_str(), "durationMs": closing.duration_ms, "sizeBytes": closing.size_bytes });
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact("recording.stop", Some(row.call_id), Some(id), outcome, detail),
         )
         .await?;
@@ -485,7 +493,9 @@ impl RecordingService {
         call_repo::insert_consent(&mut tx, call, &record).await?;
         let detail = json!({ "consented": consented, "method": "in-app", "subject": caller.user });
         let recording = running.as_ref().map(|r| r.id);
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact("consent.record", Some(call), recording, Outcome::Success, detail),
         )
         .await?;
@@ -552,7 +562,9 @@ impl RecordingService {
         }
         let mut tx = self.db.pool.begin().await?;
         repo::set_legal_hold(&mut tx, row.id, hold).await?;
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             actor.fact(
                 "recording.legal_hold",
                 Some(call),

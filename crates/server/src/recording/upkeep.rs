@@ -117,7 +117,9 @@ impl RecordingService {
             repo::set_sizes(&self.db.pool, row.id, &status, sizes).await?;
         }
         let detail = json!({ "status": status.as_str(), "durationMs": sizes.2, "chunks": scan.chunks });
-        storage::audit::append(&self.db, &mut tx,
+        storage::audit::append(
+            &self.db,
+            &mut tx,
             Actor::system().fact(
                 "recording.recover",
                 Some(row.call_id),
@@ -163,7 +165,9 @@ impl RecordingService {
             repo::delete(&mut tx, row.id).await?;
             let detail =
                 json!({ "reason": "retention", "retentionDays": self.retention_days, "startedAt": row.started_at });
-            storage::audit::append(&self.db, &mut tx,
+            storage::audit::append(
+                &self.db,
+                &mut tx,
                 Actor::system().fact(
                     "recording.delete",
                     Some(row.call_id),

@@ -120,7 +120,10 @@ pub async fn hash_at(pool: &sqlx::AnyPool, seq: i64) -> Result<Option<String>, s
 /// transaction; REPEATABLE READ on PostgreSQL), so appends by other nodes while it runs can
 /// never look like a gap or a shortened chain. The outer error is the store's, the inner one
 /// the chain's.
-pub async fn verify_snapshot(db: &Db, mut verifier: ChainVerifier) -> Result<Result<Verified, ChainBreak>, sqlx::Error> {
+pub async fn verify_snapshot(
+    db: &Db,
+    mut verifier: ChainVerifier,
+) -> Result<Result<Verified, ChainBreak>, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
     if db.backend == Backend::Postgres {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")

@@ -25,7 +25,11 @@ fn vytalcall(database_url: &str, data_dir: &std::path::Path, args: &[&str]) -> O
 fn verify_with(app: &TestApp, extra: &[&str]) -> (bool, String) {
     let args: Vec<&str> = ["audit", "verify"].iter().chain(extra).copied().collect();
     let out = vytalcall(&app.database_url, app.data_dir.path(), &args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -98,7 +102,11 @@ async fn hash_of(app: &TestApp, seq: i64) -> String {
 /// SQLite keeps a head row; an attacker moves it to match what they left.
 async fn move_head(app: &TestApp, seq: i64, hash: &str) {
     if !test_database_is_postgres() {
-        exec(app, format!("UPDATE audit_head SET seq = {seq}, hash = '{hash}' WHERE id = 1")).await;
+        exec(
+            app,
+            format!("UPDATE audit_head SET seq = {seq}, hash = '{hash}' WHERE id = 1"),
+        )
+        .await;
     }
 }
 
@@ -382,7 +390,10 @@ async fn the_server_checkpoints_its_head_periodically_into_a_private_file() {
         if seq >= n {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "no checkpoint of entry {n}: {text}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no checkpoint of entry {n}: {text}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     #[cfg(unix)]
@@ -430,7 +441,8 @@ async fn a_stopping_server_checkpoints_its_last_head() {
     let server = tokio::spawn(app.run(async move {
         let _ = stopped.await;
     }));
-    let fact = vytalcall::audit::Actor::system().fact("test.fact", None, None, vytalcall::audit::Outcome::Success, json!({}));
+    let fact =
+        vytalcall::audit::Actor::system().fact("test.fact", None, None, vytalcall::audit::Outcome::Success, json!({}));
     let seq = vytalcall::audit::record(&db, fact).await.expect("append");
     assert!(seq >= 1);
     let _ = stop.send(());

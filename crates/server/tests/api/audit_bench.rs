@@ -32,7 +32,11 @@ async fn audit_bench_appends_per_second() {
     let writers = (0..8).map(|_| append_n(&app, n / 8));
     futures_util::future::join_all(writers).await;
     let eight = (n / 8 * 8) as f64 / started.elapsed().as_secs_f64();
-    let backend = if test_database_is_postgres() { "postgres" } else { "sqlite" };
+    let backend = if test_database_is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     println!("audit appends per second ({backend}): {one:.0} from one writer, {eight:.0} from 8 writers");
     assert_eq!(
         app.count("SELECT COUNT(*) FROM audit_log").await as usize,

@@ -26,7 +26,11 @@ fn vytalcall(database_url: &str, data_dir: &std::path::Path, args: &[&str]) -> O
 }
 
 fn ok_or_show(out: &Output) -> String {
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}");
     text
 }
@@ -62,7 +66,11 @@ async fn the_serving_role_may_only_insert_and_select_the_trail() {
     let serve_url = url.replacen("postgres@", &format!("{serve}@"), 1);
     let dir = tempfile::tempdir().expect("dir");
     // Migrations run under the owner, named on the command line.
-    ok_or_show(&vytalcall(&serve_url, dir.path(), &["migrate", "--database-url", &owner_url]));
+    ok_or_show(&vytalcall(
+        &serve_url,
+        dir.path(),
+        &["migrate", "--database-url", &owner_url],
+    ));
     let owner_pool = sqlx::AnyPool::connect(&owner_url).await.expect("owner");
     run_all(
         &owner_pool,
@@ -112,8 +120,15 @@ async fn the_serving_role_may_only_insert_and_select_the_trail() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_while_two_servers_append_to_one_database() {
     let url = fresh_postgres_url().await;
-    let settings = [("DATABASE_URL", url.as_str()), ("AUDIT_KEY", KEY), ("AUDIT_CHECKPOINT_SECONDS", "1")];
-    let (a, b) = (Arc::new(spawn_app_with(&settings).await), Arc::new(spawn_app_with(&settings).await));
+    let settings = [
+        ("DATABASE_URL", url.as_str()),
+        ("AUDIT_KEY", KEY),
+        ("AUDIT_CHECKPOINT_SECONDS", "1"),
+    ];
+    let (a, b) = (
+        Arc::new(spawn_app_with(&settings).await),
+        Arc::new(spawn_app_with(&settings).await),
+    );
     let stop = Arc::new(AtomicBool::new(false));
     let writers: Vec<_> = [a.clone(), b.clone(), a.clone(), b.clone()]
         .into_iter()
@@ -122,7 +137,9 @@ async fn verify_passes_while_two_servers_append_to_one_database() {
             tokio::spawn(async move {
                 let (provider, patient) = (user("provider"), user("patient"));
                 while !stop.load(Ordering::Relaxed) {
-                    let r = app.post(&provider, "/webrtc/calls", json!({ "patientId": patient.id })).await;
+                    let r = app
+                        .post(&provider, "/webrtc/calls", json!({ "patientId": patient.id }))
+                        .await;
                     assert_eq!(r.status(), StatusCode::CREATED);
                 }
             })
