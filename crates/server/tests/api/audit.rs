@@ -262,9 +262,7 @@ const FORGED: &str = r#"{"forged":true}"#;
 /// Rewrites every entry from `from` on with its detail changed, the SHA-256 chain recomputed
 /// and the authentication code kept (`keep_mac`) or removed, as someone without the key must.
 async fn rewrite_from(app: &TestApp, from: i64, keep_mac: bool) {
-    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "SELECT seq, occurred_at, actor_id, actor_role, device_id, client_addr, action, call_id, recording_id, outcome, detail FROM audit_log ORDER BY seq"
-    )))
+    let rows = sqlx::query("SELECT seq, occurred_at, actor_id, actor_role, device_id, client_addr, action, call_id, recording_id, outcome, detail FROM audit_log ORDER BY seq")
     .fetch_all(&app.db.pool)
     .await
     .expect("rows");
