@@ -13,6 +13,7 @@ fuzz_target!(|data: &[u8]| {
             fact: AuditFact { action: action.clone(), ..Default::default() },
             prev_hash: prev_hash.clone(),
             hash: hash.clone(),
+            mac: None,
         };
         if verifier.push(&entry).is_err() {
             return;

@@ -53,7 +53,16 @@ pub fn fill_development_secrets(settings: &mut Settings) -> std::io::Result<()> 
             "recording-master-key",
         )?));
     }
+    if settings.audit.key.is_none() {
+        settings.audit.key = Some(SecretString::from(development_audit_key(&settings.data_dir)?));
+    }
     Ok(())
+}
+
+/// The development audit key (`audit-key` in the data directory), created on first use.
+pub fn development_audit_key(dir: &Path) -> std::io::Result<String> {
+    crate::storage::create_data_dir(dir)?;
+    generated_secret(dir, "audit-key")
 }
 
 pub fn demo_users(dir: &Path) -> std::io::Result<DemoUsers> {

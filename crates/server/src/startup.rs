@@ -153,6 +153,7 @@ impl Application {
         let rest = http::edge::with_deadline(http::router(state.clone()), &state.settings);
         let app = http::edge::around(rest.merge(signaling), &state.settings)
             .into_make_service_with_connect_info::<SocketAddr>();
+        crate::audit::checkpoint::start(&mut jobs, &state);
         let handle = axum_server::Handle::new();
         let stopper = handle.clone();
         jobs.spawn("shutdown signal", async move {
@@ -163,6 +164,7 @@ impl Application {
         let result = serve(listener, app, tls, handle, header_timeout).await;
         jobs.shutdown().await;
         state.recordings.stop_all().await;
+        crate::audit::checkpoint::at_shutdown(&state).await;
         // Closing the pool now, rather than when the runtime drops it, ends SQLite's worker
         // threads at once, so the process exits promptly.
         state.db.pool.close().await;

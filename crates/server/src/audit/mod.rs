@@ -1,12 +1,16 @@
 //! The audit trail as the rest of the server sees it: who did what ([`Actor`]), writing
 //! facts (inside a caller's transaction with [`crate::storage::audit::append`], or alone with
-//! [`record`]) and checking the whole chain ([`verify`]).
+//! [`record`]), keyed checkpoints of its head outside the database ([`checkpoint`]) and
+//! checking the whole chain ([`verify`]). docs/audit-trail.md describes the threat model.
 
+pub mod checkpoint;
+pub mod command;
+
+use crate::config::{Mode, Settings};
 use crate::storage::{self, Db};
-use futures_util::TryStreamExt;
 use serde_json::Value;
 use vytalcall_domain::access::Caller;
-use vytalcall_domain::audit::{AuditFact, ChainBreak, ChainVerifier};
+use vytalcall_domain::audit::{AuditFact, AuditKey, ChainBreak, ChainVerifier, Checkpoint, Verified};
 use vytalcall_domain::{CallId, RecordingId};
 
 /// Who is acting, as the audit trail records it. `caller` is `None` for the server itself
@@ -64,12 +68,46 @@ impl Actor {
     }
 }
 
+/// `fact` as done by a named operator at the command line (`actor_role` "operator").
+pub fn by_operator(mut fact: AuditFact, operator: &str) -> AuditFact {
+    fact.actor_id = Some(operator.to_string());
+    fact.actor_role = Some("operator".to_string());
+    fact
+}
+
+/// The operating-system user running this command (`USER`, `LOGNAME`, else the uid).
+pub fn os_user() -> String {
+    let named = ["USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()));
+    #[cfg(unix)]
+    let uid = || {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata("/proc/self").map_or_else(|_| "unknown".to_string(), |m| format!("uid {}", m.uid()))
+    };
+    #[cfg(not(unix))]
+    let uid = || "unknown".to_string();
+    named.unwrap_or_else(uid)
+}
+
 /// Appends one fact in a transaction of its own.
 pub async fn record(db: &Db, fact: AuditFact) -> Result<i64, sqlx::Error> {
     let mut tx = db.pool.begin().await?;
-    let seq = storage::audit::append(&mut tx, fact).await?;
+    let seq = storage::audit::append(db, &mut tx, fact).await?;
     tx.commit().await?;
     Ok(seq)
+}
+
+/// The audit key the settings name: `AUDIT_KEY`, or in development the key generated into
+/// the data directory (production settings cannot lack it).
+pub fn key(settings: &Settings) -> anyhow::Result<AuditKey> {
+    use secrecy::ExposeSecret;
+    let text = match &settings.audit.key {
+        Some(k) => k.expose_secret().to_string(),
+        None if settings.mode == Mode::Development => crate::demo::development_audit_key(&settings.data_dir)?,
+        None => anyhow::bail!("AUDIT_KEY is required"),
+    };
+    Ok(AuditKey::parse(&text)?)
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,17 +116,20 @@ pub enum VerifyError {
     Broken(#[from] ChainBreak),
     #[error("could not read the audit log: {0}")]
     Store(#[from] sqlx::Error),
+    #[error(transparent)]
+    Checkpoint(#[from] checkpoint::CheckpointError),
+    #[error("the audit key is not loaded")]
+    NoKey,
 }
 
-/// Walks the whole chain in order; returns the number of entries checked.
-pub async fn verify(db: &Db) -> Result<i64, VerifyError> {
-    let (head_seq, head_hash) = storage::audit::head(&db.pool).await?;
-    let mut verifier = ChainVerifier::default();
-    let mut sql = storage::Sql::new(storage::audit::SELECT_ALL);
-    sql.push(" ORDER BY seq");
-    let mut rows = sql.query().fetch(&db.pool);
-    while let Some(row) = rows.try_next().await? {
-        verifier.push(&storage::audit::from_row(&row)?)?;
-    }
-    Ok(verifier.finish(head_seq, &head_hash)?)
+/// Walks the whole chain in order from one snapshot, checking every entry's code and the
+/// chain against the newest checkpoints found (and `expected`, an operator's own copy).
+/// The checkpoints are read before the snapshot is taken: a checkpoint is only ever written
+/// for a committed head, so one read first can never be ahead of the snapshot.
+pub async fn verify(db: &Db, settings: &Settings, expected: Option<Checkpoint>) -> Result<Verified, VerifyError> {
+    let key = db.audit_key.clone().ok_or(VerifyError::NoKey)?;
+    let mut found = checkpoint::Checkpoints::new(settings, key.clone())?.newest().await?;
+    found.extend(expected);
+    let verifier = ChainVerifier::new(key, found);
+    Ok(storage::audit::verify_snapshot(db, verifier).await??)
 }

@@ -148,6 +148,7 @@ impl CallsService {
         repo::insert_transition(&mut tx, id, None, stored.call.status, now, actor_pair, None).await?;
         let detail = json!({ "status": stored.call.status.as_str(), "type": stored.call_type.as_str() });
         storage::audit::append(
+            &self.db,
             &mut tx,
             actor.fact("call.create", Some(id), None, Outcome::Success, detail),
         )
@@ -335,7 +336,7 @@ impl CallsService {
                         recorded_by: caller.user,
                         recorded_at: now,
                     };
-                    storage::consents::record(&mut tx, actor, id, None, &consent).await?;
+                    storage::consents::record(&self.db, &mut tx, actor, id, None, &consent).await?;
                 }
             }
             let detail = json!({
@@ -343,7 +344,12 @@ impl CallsService {
                 "to": transition.to.as_str(),
                 "reason": transition.reason,
             });
-            storage::audit::append(&mut tx, actor.fact(action, Some(id), None, Outcome::Success, detail)).await?;
+            storage::audit::append(
+                &self.db,
+                &mut tx,
+                actor.fact(action, Some(id), None, Outcome::Success, detail),
+            )
+            .await?;
             tx.commit().await?;
             next.version += 1;
             for effect in &transition.effects {

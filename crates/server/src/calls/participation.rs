@@ -75,6 +75,7 @@ impl CallsService {
         .await?;
         let detail = json!({ "status": stored.call.status.as_str(), "participant": participant_id });
         storage::audit::append(
+            &self.db,
             &mut tx,
             actor.fact("call.join", Some(id), None, Outcome::Success, detail),
         )
@@ -136,6 +137,7 @@ impl CallsService {
         let closed = repo::close_participant(&mut tx, participant_id, now, reason).await?;
         let detail = json!({ "participant": participant_id, "reason": reason, "wasOpen": closed });
         storage::audit::append(
+            &self.db,
             &mut tx,
             actor.fact("call.leave", Some(id), None, Outcome::Success, detail),
         )
@@ -176,6 +178,7 @@ impl CallsService {
             let detail =
                 json!({ "participant": participant, "reason": "disconnected", "wasOpen": closed, "recovered": true });
             storage::audit::append(
+                &self.db,
                 &mut tx,
                 Actor::system().fact("call.leave", Some(call), None, Outcome::Success, detail),
             )

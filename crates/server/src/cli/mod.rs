@@ -100,8 +100,11 @@ enum RecordingCommand {
     Export {
         /// The recording's id.
         id: vytalcall_domain::RecordingId,
-        /// Where to write the WebM file.
+        /// Where to write the WebM file (created with mode 0600; never overwritten).
         file: PathBuf,
+        /// Who is exporting, for the audit trail [default: the OS user].
+        #[arg(long)]
+        operator: Option<String>,
     },
 }
 
@@ -113,8 +116,14 @@ enum RetentionCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the whole hash chain; prints OK or the first broken entry and exits non-zero.
-    Verify,
+    /// Check the chain, every entry's code (AUDIT_KEY) and the newest checkpoints; prints OK or what was found and exits non-zero.
+    Verify {
+        /// Also check against this checkpoint (a line printed by `audit checkpoint`).
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
+    /// Sign the current head, store it as a checkpoint and print it.
+    Checkpoint,
 }
 
 impl Command {
@@ -187,27 +196,17 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
             println!("{}", crate::http::api().1.to_pretty_json()?);
         }
         Command::Recording {
-            command: RecordingCommand::Export { id, file },
-        } => recording::export(&settings, id, &file).await?,
+            command: RecordingCommand::Export { id, file, operator },
+        } => recording::export(&settings, id, &file, operator).await?,
         Command::Retention {
             command: RetentionCommand::Run,
         } => recording::retention(&settings).await?,
         Command::Audit {
-            command: AuditCommand::Verify,
-        } => {
-            let db = Db::open_as_is(&settings).await?;
-            return Ok(match audit::verify(&db).await {
-                Ok(n) => {
-                    println!("OK: {n} audit entries verified");
-                    ExitCode::SUCCESS
-                }
-                Err(audit::VerifyError::Broken(b)) => {
-                    println!("BROKEN at entry {}: {b}", b.seq());
-                    ExitCode::FAILURE
-                }
-                Err(e) => return Err(e.into()),
-            });
-        }
+            command: AuditCommand::Verify { expect_head },
+        } => return audit::command::run_verify(&settings, expect_head.as_deref()).await,
+        Command::Audit {
+            command: AuditCommand::Checkpoint,
+        } => return audit::command::run_checkpoint(&settings).await,
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -15,9 +15,17 @@ async fn operator_service(settings: &Settings) -> anyhow::Result<Arc<RecordingSe
 }
 
 /// `vytalcall recording export <id> <file>`.
-pub(super) async fn export(settings: &Settings, id: RecordingId, out: &Path) -> anyhow::Result<()> {
+/// The file is created 0600 and never overwritten; the audit entry names `operator` (or
+/// the OS user).
+pub(super) async fn export(
+    settings: &Settings,
+    id: RecordingId,
+    out: &Path,
+    operator: Option<String>,
+) -> anyhow::Result<()> {
+    let operator = operator.unwrap_or_else(crate::audit::os_user);
     let service = operator_service(settings).await?;
-    let bytes = service.export(id, out).await?;
+    let bytes = service.export(id, out, &operator).await?;
     println!("exported {bytes} bytes of WebM to {}", out.display());
     Ok(())
 }

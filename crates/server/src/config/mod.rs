@@ -12,6 +12,7 @@
 //! [`recording`] (master key, storage, recording peer, retention). Rules that span groups
 //! (production requires secrets) sit with the setting they require.
 
+mod audit;
 mod auth;
 mod clinic;
 mod recording;
@@ -21,6 +22,7 @@ mod signaling;
 mod tests;
 mod vars;
 
+pub use audit::AuditSettings;
 pub use auth::JwtSettings;
 pub use clinic::ClinicSettings;
 pub use recording::{RecordingRtcSettings, StorageProvider, StorageSettings};
@@ -91,6 +93,7 @@ pub struct Settings {
     pub trusted_proxies: crate::http::client_addr::TrustedProxies,
     /// `REPORT_TIMEZONE`: the IANA zone whose calendar months the reports follow.
     pub report_time_zone: jiff::tz::TimeZone,
+    pub audit: AuditSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -157,6 +160,7 @@ impl Settings {
             request_timeout_seconds: http.request_timeout_seconds,
             trusted_proxies: http.trusted_proxies,
             report_time_zone: server::report_time_zone(&v)?,
+            audit: audit::parse(&v, mode)?,
         })
     }
 

@@ -100,10 +100,21 @@ fn production_refuses_to_start_without_explicit_secrets() {
     .expect_err("short secret");
     assert!(err.to_string().starts_with("JWT_SECRET"));
     assert!(!err.to_string().contains("short"), "secrets never echoed");
+    let err = settings(&[
+        ("VYTALCALL_ENV", "production"),
+        ("JWT_SECRET", "x".repeat(40).as_str()),
+        ("RECORDING_MASTER_KEY", KEY),
+    ])
+    .expect_err("no audit key");
+    assert!(matches!(
+        err,
+        ConfigError::RequiredInProduction { var: "AUDIT_KEY", .. }
+    ));
     settings(&[
         ("VYTALCALL_ENV", "production"),
         ("JWT_SECRET", "x".repeat(40).as_str()),
         ("RECORDING_MASTER_KEY", KEY),
+        ("AUDIT_KEY", KEY),
     ])
     .expect("complete production settings");
 }

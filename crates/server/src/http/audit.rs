@@ -7,12 +7,11 @@ use super::problems::{BadRequest, Forbidden, Unauthorized};
 use crate::audit::{self, Outcome};
 use crate::auth::AuthUser;
 use crate::state::AppState;
-use crate::storage::{self, Arg, Sql};
+use crate::storage;
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use sqlx::Row;
 use utoipa::{IntoParams, ToSchema};
 use vytalcall_domain::CallId;
 use vytalcall_domain::access;
@@ -81,24 +80,9 @@ pub async fn list_audit(
         .map_err(|_| ApiError::bad_request("callId", "callId must be a UUID"))?;
     let super::page::Page { limit, offset } = super::page::AUDIT.parse(q.limit.as_deref(), q.offset.as_deref())?;
 
-    let filter = |sql: &mut Sql| {
-        if let Some(c) = call {
-            sql.push(" WHERE call_id = ").bind(Arg::Text(c.to_string()));
-        }
-    };
-    let mut count = Sql::new("SELECT COUNT(*) AS n FROM audit_log");
-    filter(&mut count);
-    let total: i64 = count.query().fetch_one(&state.db.pool).await?.try_get("n")?;
-    let mut page = Sql::new(storage::audit::SELECT_ALL);
-    filter(&mut page);
-    page.push(" ORDER BY seq DESC LIMIT ")
-        .bind(Arg::Int(limit))
-        .push(" OFFSET ")
-        .bind(Arg::Int(offset));
-    let rows = page.query().fetch_all(&state.db.pool).await?;
+    let (total, rows) = storage::audit::page(&state.db.pool, call.map(|c| c.to_string()), limit, offset).await?;
     let mut entries = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let e = storage::audit::from_row(row)?;
+    for e in rows {
         entries.push(AuditEntryView {
             seq: e.seq,
             occurred_at: crate::calls::view::iso(e.fact.occurred_at),

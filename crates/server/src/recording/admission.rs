@@ -93,7 +93,15 @@ impl RecordingService {
             recorded_by: caller.user,
             recorded_at: now,
         };
-        consents::record(&mut tx, actor, call, running.as_ref().map(|r| r.id), &statement).await?;
+        consents::record(
+            &self.db,
+            &mut tx,
+            actor,
+            call,
+            running.as_ref().map(|r| r.id),
+            &statement,
+        )
+        .await?;
         tx.commit().await?;
         if !consented && let Some(r) = running {
             let handle = self

@@ -41,6 +41,7 @@ impl RecordingService {
         let mut tx = self.db.pool.begin().await?;
         repo::set_legal_hold(&mut tx, row.id, hold).await?;
         storage::audit::append(
+            &self.db,
             &mut tx,
             actor.fact(
                 "recording.legal_hold",

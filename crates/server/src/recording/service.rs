@@ -203,7 +203,7 @@ impl RecordingService {
                 recorded_by: row.started_by,
                 recorded_at: row.started_at,
             };
-            consents::record(&mut tx, actor, row.call_id, Some(row.id), &statement).await?;
+            consents::record(&self.db, &mut tx, actor, row.call_id, Some(row.id), &statement).await?;
         }
         if !repo::insert(&mut tx, row).await? {
             tx.rollback().await?;
@@ -215,6 +215,7 @@ impl RecordingService {
             "transcription": req.transcription,
         });
         storage::audit::append(
+            &self.db,
             &mut tx,
             actor.fact(
                 "recording.start",
@@ -242,6 +243,7 @@ impl RecordingService {
         };
         repo::close(&mut tx, row.id, &closing).await?;
         storage::audit::append(
+            &self.db,
             &mut tx,
             Actor::system().fact(
                 "recording.fail",
@@ -322,6 +324,7 @@ impl RecordingService {
         let detail =
             json!({ "status": status.as_str(), "durationMs": closing.duration_ms, "sizeBytes": closing.size_bytes });
         storage::audit::append(
+            &self.db,
             &mut tx,
             actor.fact("recording.stop", Some(row.call_id), Some(id), outcome, detail),
         )

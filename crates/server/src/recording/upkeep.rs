@@ -119,6 +119,7 @@ impl RecordingService {
         }
         let detail = json!({ "status": status.as_str(), "durationMs": sizes.2, "chunks": scan.chunks });
         storage::audit::append(
+            &self.db,
             &mut tx,
             Actor::system().fact(
                 "recording.recover",
@@ -166,6 +167,7 @@ impl RecordingService {
             let detail =
                 json!({ "reason": "retention", "retentionDays": self.retention_days, "startedAt": row.started_at });
             storage::audit::append(
+                &self.db,
                 &mut tx,
                 Actor::system().fact(
                     "recording.delete",
@@ -182,20 +184,35 @@ impl RecordingService {
         Ok(deleted)
     }
 
-    /// Writes a recording's decrypted WebM to `out` (operators; audited). A completed
-    /// recording must be whole; a partial one yields what survived.
-    pub async fn export(&self, id: RecordingId, out: &std::path::Path) -> Result<u64, RecordingError> {
+    /// Writes a recording's decrypted WebM to `out` (operators; audited under `operator`'s
+    /// name). The file is created owner-only (0600) and never replaces an existing one. A
+    /// completed recording must be whole; a partial one yields what survived.
+    pub async fn export(&self, id: RecordingId, out: &std::path::Path, operator: &str) -> Result<u64, RecordingError> {
         let row = repo::load(&self.db.pool, id).await?.ok_or(RecordingError::NotFound)?;
         match row.status {
             Status::Recording => return Err(RecordingError::StillRunning),
             Status::Failed => return Err(RecordingError::NotFound),
             Status::Completed | Status::Partial => {}
         }
+        let fact = |outcome, detail| {
+            let fact = Actor::system().fact("recording.export", Some(row.call_id), Some(id), outcome, detail);
+            crate::audit::by_operator(fact, operator)
+        };
+        let io = super::store::StoreError::from;
+        if tokio::fs::symlink_metadata(out).await.is_ok() {
+            return Err(io(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!("{} exists; refusing to overwrite it", out.display()),
+            ))
+            .into());
+        }
         let mut media = self.read_media(&row, None).await?;
         let tmp = out.with_extension("part");
-        let mut file = tokio::fs::File::create(&tmp)
-            .await
-            .map_err(super::store::StoreError::from)?;
+        let mut options = tokio::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options.open(&tmp).await.map_err(io)?;
         let mut written = 0u64;
         while let Some(piece) = media.body.next().await {
             let piece = match piece {
@@ -204,33 +221,20 @@ impl RecordingService {
                     drop(file);
                     let _ = tokio::fs::remove_file(&tmp).await;
                     let detail = json!({ "error": e.to_string() });
-                    crate::audit::record(
-                        &self.db,
-                        Actor::system().fact("recording.export", Some(row.call_id), Some(id), Outcome::Failed, detail),
-                    )
-                    .await?;
+                    crate::audit::record(&self.db, fact(Outcome::Failed, detail)).await?;
                     return Err(e);
                 }
             };
-            file.write_all(&piece).await.map_err(super::store::StoreError::from)?;
+            file.write_all(&piece).await.map_err(io)?;
             written += piece.len() as u64;
         }
-        file.sync_all().await.map_err(super::store::StoreError::from)?;
-        tokio::fs::rename(&tmp, out)
-            .await
-            .map_err(super::store::StoreError::from)?;
-        let detail = json!({ "bytes": written, "via": "cli" });
-        crate::audit::record(
-            &self.db,
-            Actor::system().fact(
-                "recording.export",
-                Some(row.call_id),
-                Some(id),
-                Outcome::Success,
-                detail,
-            ),
-        )
-        .await?;
+        file.sync_all().await.map_err(io)?;
+        // A hard link, unlike a rename, fails if `out` appeared meanwhile.
+        let linked = tokio::fs::hard_link(&tmp, out).await;
+        let _ = tokio::fs::remove_file(&tmp).await;
+        linked.map_err(io)?;
+        let detail = json!({ "bytes": written, "via": "cli", "operator": operator });
+        crate::audit::record(&self.db, fact(Outcome::Success, detail)).await?;
         if written != media.size {
             return Err(CryptoError::Truncated.into());
         }

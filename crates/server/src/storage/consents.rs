@@ -24,6 +24,7 @@ pub struct ConsentRecord {
 /// Writes `statement` about `call` and its audit entry (by `actor`, naming `recording` when
 /// one is starting or running) inside the caller's transaction.
 pub async fn record(
+    db: &super::Db,
     conn: &mut AnyConnection,
     actor: &Actor,
     call: CallId,
@@ -49,6 +50,7 @@ pub async fn record(
         "subject": statement.user,
     });
     super::audit::append(
+        db,
         conn,
         actor.fact("consent.record", Some(call), recording, Outcome::Success, detail),
     )

@@ -32,6 +32,8 @@ pub enum Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// The key audit entries are authenticated under (`AUDIT_KEY`); appends fail without it.
+    pub audit_key: Option<vytalcall_domain::audit::AuditKey>,
 }
 
 impl Db {
@@ -51,14 +53,28 @@ impl Db {
             // WAL lets readers proceed while one writer commits; it persists in the file.
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
-        Ok(Db { pool, backend })
+        Ok(Db {
+            pool,
+            backend,
+            audit_key: None,
+        })
     }
 
+    /// Brings the schema up to date. A schema that already is needs no DDL at all, so a
+    /// server whose role may not create tables (docs/audit-trail.md) starts on it.
     pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
-        match self.backend {
-            Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await,
-            Backend::Postgres => POSTGRES_MIGRATIONS.run(&self.pool).await,
+        let migrator = match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let applied: Option<i64> = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await
+            .ok();
+        if applied == Some(migrator.iter().count() as i64) {
+            return Ok(());
         }
+        migrator.run(&self.pool).await
     }
 
     /// Readiness: can we run a query right now?
@@ -125,6 +141,8 @@ pub enum OpenError {
     Connect(#[source] sqlx::Error),
     #[error("cannot migrate the database")]
     Migrate(#[source] sqlx::migrate::MigrateError),
+    #[error("cannot load the audit key (AUDIT_KEY)")]
+    AuditKey(#[source] anyhow::Error),
 }
 
 impl Db {
@@ -142,9 +160,11 @@ impl Db {
         if settings.database_url.is_none() {
             create_data_dir(&settings.data_dir).map_err(|e| OpenError::DataDir(settings.data_dir.clone(), e))?;
         }
-        Db::connect(&settings.effective_database_url())
+        let mut db = Db::connect(&settings.effective_database_url())
             .await
-            .map_err(OpenError::Connect)
+            .map_err(OpenError::Connect)?;
+        db.audit_key = Some(crate::audit::key(settings).map_err(OpenError::AuditKey)?);
+        Ok(db)
     }
 }
 

@@ -3,6 +3,8 @@
 
 mod access;
 mod audit;
+mod audit_bench;
+mod audit_postgres;
 mod auth;
 mod calls;
 mod cli;

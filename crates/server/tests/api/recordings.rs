@@ -684,6 +684,38 @@ async fn retention_deletes_expired_recordings_except_those_on_legal_hold_and_exp
     assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
     let probe = ffprobe(&out);
     assert!(probe.kinds.contains(&"video/vp8".to_string()), "{:?}", probe.kinds);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&out).expect("export").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "decrypted PHI is owner-only");
+    }
+    let again = cli(
+        &app,
+        &[
+            "recording",
+            "export",
+            held,
+            out.to_str().expect("path"),
+            "--operator",
+            "ops-a",
+        ],
+    );
+    assert!(!again.status.success(), "an existing file is never overwritten");
+    assert!(String::from_utf8_lossy(&again.stderr).contains("refusing to overwrite"));
+    let named = app.data_dir.path().join("named.webm");
+    let export = cli(
+        &app,
+        &[
+            "recording",
+            "export",
+            held,
+            named.to_str().expect("path"),
+            "--operator",
+            "ops-a",
+        ],
+    );
+    assert!(export.status.success(), "{}", String::from_utf8_lossy(&export.stderr));
 
     let run = cli(&app, &["retention", "run"]);
     assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
@@ -714,7 +746,13 @@ async fn retention_deletes_expired_recordings_except_those_on_legal_hold_and_exp
             .any(|(a, o, _, _)| a == "recording.delete" && o == "success"),
         "{entries:?}"
     );
-    assert!(entries.iter().any(|(a, _, _, _)| a == "recording.export"));
+    let exports: Vec<_> = entries.iter().filter(|(a, _, _, _)| a == "recording.export").collect();
+    assert_eq!(exports.len(), 2, "{exports:?}");
+    assert!(
+        exports[0].2.as_deref().is_some_and(|u| !u.is_empty()),
+        "the OS user: {exports:?}"
+    );
+    assert_eq!(exports[1].2.as_deref(), Some("ops-a"));
     assert!(
         entries
             .iter()
