@@ -33,6 +33,7 @@ import { parseStats, type StatLike, type StatsSnapshot } from './stats.js';
 import { isPolite, normalizeApiUrl, safeErrorText, sdpFingerprint, tokenSubject } from './util.js';
 import { RestError, SignalingRequestError } from './errors.js';
 import { offerToRecorder, recorderConnection } from './recorder.js';
+import type { Peer } from './peer.js';
 
 export { RestError, SignalingRequestError };
 
@@ -107,28 +108,6 @@ export interface VytalcallClientEvents {
   'recording-consent-requested': (e: RecordingConsentRequestedEvent) => void;
   /** Our media reaches the recording peer (`connected: true`) or no longer does. */
   'recorder-connection': (e: { recordingId: string; connected: boolean; error?: string }) => void;
-}
-
-interface Peer {
-  userId: UserId;
-  pc: RTCPeerConnection;
-  polite: boolean;
-  makingOffer: boolean;
-  ignoreOffer: boolean;
-  settingRemoteAnswerPending: boolean;
-  remoteFingerprint: string | null;
-  /** Candidates that arrived while there was no remote description to add them to. */
-  pendingCandidates: IceCandidatePayload[];
-  /** Restarts ICE when negotiation is done but the connection does not come up. */
-  connectTimer: ReturnType<typeof setTimeout> | null;
-  /** Failed attempts to bring the connection up (ICE restart first, then a fresh connection). */
-  connectAttempts: number;
-  /** Waiting for the newcomer's offer: our own offer is held back (see awaitOffer). */
-  holdOffer: boolean;
-  holdTimer: ReturnType<typeof setTimeout> | null;
-  /** negotiationneeded fired while held. */
-  negotiationPending: boolean;
-  stream: MediaStream | null;
 }
 
 type Listener = (...args: any[]) => void;
