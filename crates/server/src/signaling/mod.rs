@@ -181,8 +181,9 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
 impl<A: Adapter> Hub<A> {
     /// Sends an error to one socket: the ack if the event asked for one, else `error`.
     fn reply_error(s: &SocketRef<A>, event: &str, ack: Option<session::Ack>, e: &SignalingError) {
-        metrics::counter!("vytalcall_signaling_errors_total", "event" => event.to_string(), "code" => e.code())
-            .increment(1);
+        // The label is a known event name or `unknown`: client text never becomes a series.
+        let label = payload::EventName::parse(event).map_or("unknown", |n| n.as_str());
+        metrics::counter!("vytalcall_signaling_errors_total", "event" => label, "code" => e.code()).increment(1);
         if let SignalingError::Call(crate::calls::CallError::Store(err)) = e {
             tracing::error!(error = %err, event, "signaling storage failure");
         }
