@@ -16,6 +16,7 @@ fn verifier() -> &'static Verifier {
             secret: Some(secrecy::SecretString::from("fuzz-secret-fuzz-secret-fuzz-secret")),
             public_key_pem: Some(RSA_PUBLIC.to_string()),
             leeway_seconds: 0,
+            ..JwtSettings::default()
         })
         .expect("fixture key parses")
     })
