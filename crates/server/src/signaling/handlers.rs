@@ -192,7 +192,10 @@ async fn join<A: Adapter>(
 ) -> Result<Value, SignalingError> {
     let user = session.caller.user;
     if session.is_joined(call) {
-        let participants = hub.presence.connected_users(call).await?;
+        // Publishing the device again is idempotent, and it heals a store that lost it (Redis
+        // restarted, this node's resync not yet run): the caller is always among the
+        // participants it is told about.
+        let (_, participants) = hub.presence.join(call, user, session.sid.clone()).await?;
         return Ok(wire::ok(wire::JoinResult {
             call_id: call,
             room_id: None,
