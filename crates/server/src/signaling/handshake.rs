@@ -2,7 +2,7 @@
 //! the session it creates, the socket's own task, and the disconnect when the token expires.
 
 use super::session::{self, Session};
-use super::{Hub, handlers, wire};
+use super::{Hub, NAMESPACE, handlers, wire};
 use crate::auth::AuthError;
 use axum::extract::ConnectInfo;
 use serde_json::Value;
@@ -88,7 +88,14 @@ impl<A: Adapter> Hub<A> {
         // A connection that closed while this handler ran had no disconnect handler to call
         // yet, and Socket.IO already removed it from its rooms before the join above: undo
         // that join and handle the disconnect here, or the socket's task would wait forever.
-        if !s.connected() {
+        // One that closed just before this handler was called may even read as connected
+        // (socketioxide marks a socket connected after it may have been closed and removed
+        // from its namespace), so being gone from the namespace counts as closed too.
+        let still_listed = self
+            .io
+            .of(NAMESPACE)
+            .is_some_and(|ns| ns.get_socket(s.id).is_some());
+        if !s.connected() || !still_listed {
             s.leave_all();
             session.on_disconnected();
         }
