@@ -118,6 +118,12 @@ for (const storage of ['local disk', 's3']) {
     it('the provider records with the patient’s consent; both see the indicator', async () => {
       // Pressing Record with no consent of the patient on record asks the provider to attest a
       // spoken yes; the patient is then asked in the app as well.
+      // The patient's page sends media to the recorder only after the patient's own yes: an
+      // attested spoken yes makes it ask, not send.
+      const patientOffers = [];
+      Q.page.on('request', (r) => {
+        if (r.method() === 'POST' && /\/recordings\/[^/]+\/offer$/.test(r.url())) patientOffers.push(Date.now());
+      });
       await P.page.getByTestId('toggle-recording').click();
       await P.page.getByTestId('record-confirm').waitFor({ state: 'visible' });
       await P.page.getByTestId('record-verbal').click();
@@ -126,8 +132,11 @@ for (const storage of ['local disk', 's3']) {
       await Q.page.getByTestId('recording-indicator').waitFor({ state: 'visible' });
       await Q.page.getByTestId('consent-dialog').waitFor({ state: 'visible' });
       await screenshot(Q.page, `10-patient-recording-consent-${storage.replace(' ', '-')}`);
+      assert.deepEqual(patientOffers, [], 'the patient’s page asks before it sends anything to the recorder');
       await Q.page.getByTestId('consent-yes').click();
       await Q.page.getByTestId('consent-dialog').waitFor({ state: 'hidden' });
+      for (const deadline = Date.now() + 20000; patientOffers.length === 0 && Date.now() < deadline; ) await sleep(100);
+      assert.ok(patientOffers.length > 0, 'the patient’s page connects to the recorder after their yes');
       recordingId = await P.page.getByTestId('recording-indicator').getAttribute('data-recording-id');
       assert.match(String(recordingId), /^[0-9a-f-]{36}$/);
 

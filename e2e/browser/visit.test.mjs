@@ -236,7 +236,8 @@ for (const size of SIZES) {
     it('the provider sees each answer live; a No turns the patient’s badge off and the provider is told', async () => {
       await P.page.getByTestId('toggle-recording').click();
       await P.page.getByTestId('record-confirm').waitFor({ state: 'visible' });
-      assert.match(await text(P.page, 'record-confirm'), /said no/);
+      assert.match(await text(P.page, 'record-confirm'), /said no.*only they can change/);
+      assert.equal(await P.page.getByTestId('record-verbal').isHidden(), true, 'nobody can attest over the patient’s own no');
       await P.page.getByTestId('record-confirm').getByRole('button', { name: 'Cancel' }).click();
       // The patient changes their mind with the switch in the call.
       assert.equal(await Q.page.getByTestId('consent-switch').getAttribute('aria-checked'), 'false');

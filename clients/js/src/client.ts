@@ -300,9 +300,21 @@ export class VytalcallClient {
     if (!consented) this.closeRecorder();
   }
 
+  /**
+   * `POST /webrtc/calls/:id/record` with ourselves among `consentedParticipants` is our own
+   * yes, so our media may then go to the recorder.
+   */
+  private noteOwnAttestation(callId: string, body: { consentedParticipants?: string[] }) {
+    if (this._state.callId === callId && body.consentedParticipants?.includes(this.userId)) {
+      this.dispatch({ type: 'consent-given', consented: true });
+    }
+  }
+
   /** `POST /webrtc/calls/:id/record` (providers): starts recording; every participant must have consented. */
-  startRecording(callId: string, body: { consentObtained: true; consentedParticipants?: string[]; consentMethod?: string } = { consentObtained: true }) {
-    return this.rest<{ id: string; status: string } & Record<string, unknown>>('POST', `/calls/${encodeURIComponent(callId)}/record`, body);
+  async startRecording(callId: string, body: { consentObtained: true; consentedParticipants?: string[]; consentMethod?: string } = { consentObtained: true }) {
+    const started = await this.rest<{ id: string; status: string } & Record<string, unknown>>('POST', `/calls/${encodeURIComponent(callId)}/record`, body);
+    this.noteOwnAttestation(callId, body);
+    return started;
   }
 
   /** `POST /webrtc/calls/:id/recordings/:rid/stop` (providers). */
@@ -445,7 +457,7 @@ export class VytalcallClient {
       if (e.callId !== this._state.callId) return;
       this.dispatch({ type: 'recording-started', recordingId: e.recordingId });
       this.emit('recording-started', e);
-      if (this.isInCall()) void this.connectRecorder(e.recordingId);
+      void this.recordIfConsented(e.recordingId);
     });
     socket.on('recording-stopped', (e: RecordingStoppedEvent) => {
       if (e.callId !== this._state.callId) return;
@@ -549,7 +561,7 @@ export class VytalcallClient {
     }
     this.startQualityMonitoring();
     const rec = this._state.recording;
-    if (rec && !this.recorder) void this.connectRecorder(rec.recordingId);
+    if (rec && !this.recorder) void this.recordIfConsented(rec.recordingId);
   }
 
   /** Joined (or joining) a call that is not over. */
@@ -971,10 +983,49 @@ export class VytalcallClient {
   // ---- recording peer ------------------------------------------------------------------------
 
   /**
+   * Our own latest word on recording in this call: what we answered here, or else what the
+   * call's consent history holds in our own name (a provider's attestation about us is not
+   * our word). `null`: we have not said.
+   */
+  private async ownConsent(callId: string): Promise<boolean | null> {
+    if (this._state.recordingConsent !== null) return this._state.recordingConsent;
+    try {
+      const call = await this.getCall(callId);
+      const own = (call.consents ?? [])
+        .filter((c) => c.userId === this.userId && c.recordedBy === this.userId)
+        .sort((a, b) => String(a.recordedAt).localeCompare(String(b.recordedAt)));
+      return own.length ? own[own.length - 1].consented : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A recording runs: our media goes to it only on our own yes. Without our word the
+   * application is asked (`consent-requested`, shown as a question); after our no nothing
+   * is sent, and `setRecordingConsent(callId, true)` changes that.
+   */
+  private async recordIfConsented(recordingId: string): Promise<void> {
+    const callId = this._state.callId;
+    if (!callId || !this.isInCall() || this.opts.sendToRecorder === false) return;
+    const own = await this.ownConsent(callId);
+    if (this._state.callId !== callId || this._state.recording?.recordingId !== recordingId) return;
+    if (own === true) {
+      if (this._state.recordingConsent === null) this.dispatch({ type: 'consent-given', consented: true });
+      if (this.isInCall()) void this.connectRecorder(recordingId);
+    } else if (own === false) {
+      if (this._state.recordingConsent === null) this.dispatch({ type: 'consent-given', consented: false });
+    } else if (this._state.consentRequested !== recordingId) {
+      this.dispatch({ type: 'consent-requested', recordingId });
+      this.emit('recording-consent-requested', { callId, recordingId });
+    }
+  }
+
+  /**
    * Send our media to the server's recording peer (ICE-lite, one host candidate, no trickle):
-   * gather our candidates, POST the complete offer, apply the answer. A 409 means our consent
-   * is not on record: the server then asks through `recording-consent-requested`, and
-   * `setRecordingConsent(callId, true)` connects.
+   * gather our candidates, POST the complete offer, apply the answer. Called only after our
+   * own yes ([`recordIfConsented`]); a 409 means the server has no consent of ours on record
+   * and asks through `recording-consent-requested`.
    */
   private async connectRecorder(recordingId: string): Promise<void> {
     if (this.opts.sendToRecorder === false) return;

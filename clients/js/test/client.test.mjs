@@ -61,8 +61,9 @@ function fakeSocket() {
   return socket;
 }
 
-/** A client connected to the fake socket; `rest[path]` answers `fetch` (may return a promise). */
-async function connectedClient(rest) {
+/** A client connected to the fake socket; `rest[path]` answers `fetch` (may return a promise).
+ * `RTCPeerConnection` replaces the default, which fails the test when constructed. */
+async function connectedClient(rest, { RTCPeerConnection } = {}) {
   const socket = fakeSocket();
   const media = [];
   const client = new VytalcallClient({
@@ -80,11 +81,13 @@ async function connectedClient(rest) {
       media.push(c);
       return { getTracks: () => [], getAudioTracks: () => [], getVideoTracks: () => [] };
     },
-    RTCPeerConnection: class {
-      constructor() {
-        throw new Error('no peer connection expected in this test');
-      }
-    },
+    RTCPeerConnection:
+      RTCPeerConnection ??
+      class {
+        constructor() {
+          throw new Error('no peer connection expected in this test');
+        }
+      },
   });
   clients.push(client);
   const connected = client.connect();
@@ -159,4 +162,80 @@ test('the end of another call does not disturb the call we are in', async () => 
   assert.equal(client.state.phase, 'waiting');
   assert.equal(client.state.callId, CALL);
   assert.deepEqual(ended, []);
+});
+
+// ---- recording consent: our media goes to the recorder only on our own yes ----
+
+const RECORDING = 'rrrrrrrr-rrrr-4rrr-8rrr-rrrrrrrrrrrr';
+const OTHER = '33333333-3333-4333-8333-333333333333';
+
+/** A recorder connection that only counts how often one is made. */
+function countingPeer() {
+  const made = [];
+  class FakePeer {
+    constructor() {
+      made.push(this);
+    }
+    addTransceiver() {}
+    async setLocalDescription() {
+      throw new Error('stop here: the offer is not under test');
+    }
+    close() {}
+  }
+  return { made, FakePeer };
+}
+
+async function until(check, what) {
+  for (let i = 0; i < 200; i++) {
+    if (check()) return;
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** In a call, a recording starts while the call's history holds `consents`. */
+async function recordingStartsWith(consents) {
+  const { made, FakePeer } = countingPeer();
+  const { client, socket } = await connectedClient(
+    {
+      'GET /ice-servers': async () => ({ iceServers: [] }),
+      [`GET /calls/${CALL}`]: async () => ({ id: CALL, consents }),
+    },
+    { RTCPeerConnection: FakePeer },
+  );
+  socket.replies['join-call'] = () => ({ callId: CALL, status: 'active', participants: [PROVIDER] });
+  await client.join(CALL, { callType: 'audio' });
+  const asked = [];
+  client.on('recording-consent-requested', (e) => asked.push(e));
+  socket.serverEmit('recording-started', { callId: CALL, recordingId: RECORDING, startedBy: OTHER, timestamp: '2026-01-01T00:00:00Z' });
+  return { client, made, asked };
+}
+
+const statement = (recordedBy, consented, at) => ({ userId: PROVIDER, consented, method: 'verbal', recordedBy, recordedAt: at });
+
+test('attested by someone else only, we are asked and send nothing to the recorder', async () => {
+  const { client, made, asked } = await recordingStartsWith([statement(OTHER, true, '2026-01-01T00:00:01Z')]);
+  await until(() => asked.length === 1, 'the consent question');
+  assert.deepEqual(asked, [{ callId: CALL, recordingId: RECORDING }]);
+  assert.equal(client.state.consentRequested, RECORDING);
+  assert.equal(made.length, 0, 'no connection to the recorder without our own yes');
+});
+
+test('after our own no, an attestation does not send our media and we are not asked again', async () => {
+  const { client, made, asked } = await recordingStartsWith([
+    statement(PROVIDER, false, '2026-01-01T00:00:01Z'),
+    statement(OTHER, true, '2026-01-01T00:00:02Z'),
+  ]);
+  await until(() => client.state.recordingConsent === false, 'our own no to be known');
+  assert.equal(made.length, 0);
+  assert.deepEqual(asked, []);
+});
+
+test('our own latest yes sends our media to the recorder', async () => {
+  const { client, made } = await recordingStartsWith([
+    statement(PROVIDER, false, '2026-01-01T00:00:01Z'),
+    statement(PROVIDER, true, '2026-01-01T00:00:03Z'),
+  ]);
+  await until(() => made.length === 1, 'the recorder connection');
+  assert.equal(client.state.recordingConsent, true);
 });

@@ -3,8 +3,13 @@
 //!
 //! Consent is a history, not a flag: every statement (given on answering, attested by a
 //! provider in the start request, or given or refused by a late joiner) is kept with its
-//! method, time and who recorded it. A person's **latest** statement counts, so a refusal
-//! after an earlier yes withdraws it.
+//! method, time and who recorded it. What counts for a person is their **standing**:
+//!
+//! - their own latest statement, when they have made one: a refusal after an earlier yes
+//!   withdraws it, and only their own yes replaces their own refusal;
+//! - otherwise the latest attestation by someone else (a provider's "the patient said yes
+//!   aloud"), which only fills in for a person who has not spoken for themselves, and never
+//!   with the `in-app` method, which only the person can use.
 
 use crate::{Millis, UserId};
 use std::collections::BTreeMap;
@@ -12,9 +17,26 @@ use std::collections::BTreeMap;
 /// One recorded statement of consent or refusal.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Statement {
+    /// Whose consent this is.
     pub user: UserId,
     pub consented: bool,
     pub at: Millis,
+    /// Who made the statement: `user` themselves, or the provider attesting for them.
+    pub by: UserId,
+    pub method: ConsentMethod,
+}
+
+impl Statement {
+    /// The person's own word, as opposed to an attestation about them.
+    pub fn is_own(&self) -> bool {
+        self.by == self.user
+    }
+
+    /// Whether the statement counts at all: an attestation claiming `in-app` is not the
+    /// person's in-app answer, so it counts for nothing.
+    fn counts(&self) -> bool {
+        self.is_own() || self.method != ConsentMethod::InApp
+    }
 }
 
 /// How a statement was obtained: said aloud, signed, given electronically, or in the app
@@ -61,23 +83,37 @@ impl std::str::FromStr for ConsentMethod {
     }
 }
 
-/// Each person's latest statement; ties in time go to the later entry in `history`.
-pub fn latest(history: &[Statement]) -> BTreeMap<UserId, bool> {
-    let mut by_user: BTreeMap<UserId, (Millis, bool)> = BTreeMap::new();
-    for s in history {
+/// Each person's standing: for everyone with a statement that counts, whether they stand as
+/// consenting. Own statements outrank attestations whatever their times; among equals the
+/// latest wins, and ties in time go to the later entry in `history`.
+pub fn standings(history: &[Statement]) -> BTreeMap<UserId, bool> {
+    // (own, at) orders statements: any own statement beats any attestation.
+    let mut by_user: BTreeMap<UserId, ((bool, Millis), bool)> = BTreeMap::new();
+    for s in history.iter().filter(|s| s.counts()) {
+        let rank = (s.is_own(), s.at);
         match by_user.get(&s.user) {
-            Some((at, _)) if *at > s.at => {}
+            Some((best, _)) if *best > rank => {}
             _ => {
-                by_user.insert(s.user, (s.at, s.consented));
+                by_user.insert(s.user, (rank, s.consented));
             }
         }
     }
     by_user.into_iter().map(|(u, (_, c))| (u, c)).collect()
 }
 
+/// `user`'s own latest word, if they have spoken for themselves.
+pub fn own_word(user: UserId, history: &[Statement]) -> Option<bool> {
+    let own: Vec<Statement> = history
+        .iter()
+        .filter(|s| s.user == user && s.is_own())
+        .cloned()
+        .collect();
+    standings(&own).get(&user).copied()
+}
+
 /// Whether `user`'s media may be recorded now.
 pub fn has_consented(user: UserId, history: &[Statement]) -> bool {
-    latest(history).get(&user).copied().unwrap_or(false)
+    standings(history).get(&user).copied().unwrap_or(false)
 }
 
 /// Why a recording cannot start.
@@ -95,30 +131,77 @@ fn list(users: &[UserId]) -> String {
     users.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
 }
 
-/// Decides whether a recording may start: the call is active, none is running, and every
-/// current participant's latest statement is consent. `present` is everyone in the call
-/// now; the refusal names, in order, everyone whose consent is missing.
+/// What a start request says about consent: `by` (the provider starting the recording)
+/// states, with `method`, that each of `users` agreed. For `by` themselves it is their own
+/// word; for anyone else it is an attestation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Attestation {
+    pub by: UserId,
+    pub method: ConsentMethod,
+    pub users: Vec<UserId>,
+    pub at: Millis,
+}
+
+impl Attestation {
+    /// An attestation of nobody: the request relies on what is already on record.
+    pub fn none(by: UserId, at: Millis) -> Self {
+        Attestation {
+            by,
+            method: ConsentMethod::Verbal,
+            users: Vec::new(),
+            at,
+        }
+    }
+}
+
+/// Decides whether a recording may start: the call is active, none is running, every current
+/// participant stands as consenting (the request's attestations included, where they may fill
+/// in), and nobody attested has refused in their own word. On success, the statements of the
+/// request to record (its own-word statement and the attestations that filled in); on
+/// refusal, everyone whose consent is missing, in order. `present` is everyone in the call now.
 pub fn may_start(
     call_active: bool,
     already_recording: bool,
     present: &[UserId],
     history: &[Statement],
-) -> Result<(), StartRefused> {
+    attestation: &Attestation,
+) -> Result<Vec<Statement>, StartRefused> {
     if !call_active {
         return Err(StartRefused::CallNotActive);
     }
     if already_recording {
         return Err(StartRefused::AlreadyRecording);
     }
-    let latest = latest(history);
     let mut missing: Vec<UserId> = Vec::new();
+    let mut to_record: Vec<Statement> = Vec::new();
+    for user in &attestation.users {
+        let statement = Statement {
+            user: *user,
+            consented: true,
+            at: attestation.at,
+            by: attestation.by,
+            method: attestation.method,
+        };
+        let own = own_word(*user, history);
+        if own == Some(false) && !statement.is_own() {
+            missing.push(*user);
+        } else if statement.counts()
+            && (statement.is_own() || own.is_none())
+            && !to_record.iter().any(|s| s.user == *user)
+        {
+            to_record.push(statement);
+        }
+    }
+    let mut with_request = history.to_vec();
+    with_request.extend(to_record.iter().cloned());
+    let standing = standings(&with_request);
     for user in present {
-        if !latest.get(user).copied().unwrap_or(false) && !missing.contains(user) {
+        if !standing.get(user).copied().unwrap_or(false) && !missing.contains(user) {
             missing.push(*user);
         }
     }
     if missing.is_empty() {
-        Ok(())
+        Ok(to_record)
     } else {
         Err(StartRefused::ConsentMissing(missing))
     }
@@ -177,19 +260,44 @@ mod tests {
         UserId::new_random()
     }
 
+    fn own(user: UserId, consented: bool, at: Millis) -> Statement {
+        Statement {
+            user,
+            consented,
+            at,
+            by: user,
+            method: ConsentMethod::InApp,
+        }
+    }
+
     fn yes(user: UserId, at: Millis) -> Statement {
+        own(user, true, at)
+    }
+
+    fn no(user: UserId, at: Millis) -> Statement {
+        own(user, false, at)
+    }
+
+    fn attested(user: UserId, by: UserId, method: ConsentMethod, at: Millis) -> Statement {
         Statement {
             user,
             consented: true,
             at,
+            by,
+            method,
         }
     }
 
-    fn no(user: UserId, at: Millis) -> Statement {
-        Statement {
-            user,
-            consented: false,
-            at,
+    fn nobody(by: UserId) -> Attestation {
+        Attestation::none(by, 100)
+    }
+
+    fn attest(by: UserId, method: ConsentMethod, users: &[UserId]) -> Attestation {
+        Attestation {
+            by,
+            method,
+            users: users.to_vec(),
+            at: 100,
         }
     }
 
@@ -197,16 +305,17 @@ mod tests {
     fn a_recording_starts_only_with_everyones_consent() {
         let (provider, patient) = (user(), user());
         let present = [provider, patient];
+        let none = nobody(provider);
         assert_eq!(
-            may_start(true, false, &present, &[yes(provider, 1), yes(patient, 2)]),
-            Ok(())
+            may_start(true, false, &present, &[yes(provider, 1), yes(patient, 2)], &none),
+            Ok(vec![])
         );
         assert_eq!(
-            may_start(true, false, &present, &[yes(provider, 1)]),
+            may_start(true, false, &present, &[yes(provider, 1)], &none),
             Err(StartRefused::ConsentMissing(vec![patient]))
         );
         assert_eq!(
-            may_start(true, false, &present, &[]),
+            may_start(true, false, &present, &[], &none),
             Err(StartRefused::ConsentMissing(vec![provider, patient]))
         );
     }
@@ -228,8 +337,120 @@ mod tests {
     fn someone_elses_consent_never_covers_a_participant() {
         let (a, b) = (user(), user());
         assert_eq!(
-            may_start(true, false, &[a, b], &[yes(a, 1), yes(a, 2)]),
+            may_start(true, false, &[a, b], &[yes(a, 1), yes(a, 2)], &nobody(a)),
             Err(StartRefused::ConsentMissing(vec![b]))
+        );
+    }
+
+    #[test]
+    fn an_attestation_fills_in_for_someone_who_has_not_spoken_and_is_recorded() {
+        let (provider, patient) = (user(), user());
+        let request = attest(provider, ConsentMethod::Verbal, &[provider, patient]);
+        let to_record = may_start(true, false, &[provider, patient], &[], &request).expect("starts");
+        assert_eq!(
+            to_record,
+            vec![
+                attested(provider, provider, ConsentMethod::Verbal, 100),
+                attested(patient, provider, ConsentMethod::Verbal, 100)
+            ]
+        );
+        assert!(to_record[0].is_own() && !to_record[1].is_own());
+        assert!(has_consented(patient, &to_record));
+    }
+
+    #[test]
+    fn a_patients_own_refusal_outranks_any_attestation_whatever_its_method_or_time() {
+        let (provider, patient) = (user(), user());
+        let history = [yes(provider, 1), no(patient, 2)];
+        for method in ConsentMethod::ALL {
+            assert_eq!(
+                may_start(
+                    true,
+                    false,
+                    &[provider, patient],
+                    &history,
+                    &attest(provider, method, &[patient])
+                ),
+                Err(StartRefused::ConsentMissing(vec![patient])),
+                "{method:?}"
+            );
+        }
+        // An attestation stored later than the refusal (an old row, or a race) still loses.
+        let later = [no(patient, 2), attested(patient, provider, ConsentMethod::Written, 50)];
+        assert!(!has_consented(patient, &later));
+        // Even a patient who is not in the call now cannot be attested over their refusal.
+        assert_eq!(
+            may_start(
+                true,
+                false,
+                &[provider],
+                &history,
+                &attest(provider, ConsentMethod::Verbal, &[patient])
+            ),
+            Err(StartRefused::ConsentMissing(vec![patient]))
+        );
+    }
+
+    #[test]
+    fn only_the_persons_own_yes_replaces_their_refusal() {
+        let (provider, patient) = (user(), user());
+        let history = [no(patient, 2), yes(patient, 3)];
+        assert!(has_consented(patient, &history));
+        assert_eq!(
+            may_start(
+                true,
+                false,
+                &[provider, patient],
+                &[yes(provider, 1), no(patient, 2), yes(patient, 3)],
+                &nobody(provider)
+            ),
+            Ok(vec![])
+        );
+        // A redundant attestation for someone who said yes themselves is not stored again.
+        assert_eq!(
+            may_start(
+                true,
+                false,
+                &[patient],
+                &history,
+                &attest(provider, ConsentMethod::Verbal, &[patient])
+            ),
+            Ok(vec![])
+        );
+    }
+
+    #[test]
+    fn nobody_can_claim_in_app_consent_for_someone_else() {
+        let (provider, patient) = (user(), user());
+        let request = attest(provider, ConsentMethod::InApp, &[provider, patient]);
+        assert_eq!(
+            may_start(true, false, &[provider, patient], &[], &request),
+            Err(StartRefused::ConsentMissing(vec![patient]))
+        );
+        assert!(!has_consented(
+            patient,
+            &[attested(patient, provider, ConsentMethod::InApp, 5)]
+        ));
+        // The provider's own in-app word is theirs to give.
+        assert_eq!(
+            may_start(true, false, &[provider], &[], &request),
+            Ok(vec![attested(provider, provider, ConsentMethod::InApp, 100)])
+        );
+    }
+
+    #[test]
+    fn an_own_word_is_reported_apart_from_attestations() {
+        let (provider, patient) = (user(), user());
+        assert_eq!(
+            own_word(patient, &[attested(patient, provider, ConsentMethod::Verbal, 1)]),
+            None
+        );
+        assert_eq!(
+            own_word(
+                patient,
+                &[no(patient, 1), attested(patient, provider, ConsentMethod::Verbal, 2)]
+            ),
+            Some(false)
         );
     }
 
@@ -237,11 +458,11 @@ mod tests {
     fn only_one_recording_of_an_active_call_runs_at_a_time() {
         let a = user();
         assert_eq!(
-            may_start(false, false, &[a], &[yes(a, 1)]),
+            may_start(false, false, &[a], &[yes(a, 1)], &nobody(a)),
             Err(StartRefused::CallNotActive)
         );
         assert_eq!(
-            may_start(true, true, &[a], &[yes(a, 1)]),
+            may_start(true, true, &[a], &[yes(a, 1)], &nobody(a)),
             Err(StartRefused::AlreadyRecording)
         );
     }

@@ -270,18 +270,28 @@ mod consent_rules {
     use super::user;
     use proptest::prelude::*;
     use vytalcall_domain::consent::{
-        StartRefused, Statement, due_for_deletion, expires_at, has_consented, may_start, retention_cutoff,
+        Attestation, ConsentMethod, StartRefused, Statement, due_for_deletion, expires_at, has_consented, may_start,
+        own_word, retention_cutoff,
     };
 
+    /// Statements by the person themselves or attested by someone else, with any method.
     fn history() -> impl Strategy<Value = Vec<Statement>> {
         proptest::collection::vec(
-            (0u8..5, any::<bool>(), 0i64..1_000).prop_map(|(u, consented, at)| Statement {
-                user: user(u),
-                consented,
-                at,
+            (0u8..5, 0u8..5, 0usize..4, any::<bool>(), 0i64..1_000).prop_map(|(u, by, method, consented, at)| {
+                Statement {
+                    user: user(u),
+                    consented,
+                    at,
+                    by: user(by),
+                    method: ConsentMethod::ALL[method],
+                }
             }),
             0..20,
         )
+    }
+
+    fn nobody() -> Attestation {
+        Attestation::none(user(0), 2_000)
     }
 
     proptest! {
@@ -292,8 +302,11 @@ mod consent_rules {
         ) {
             let present: Vec<_> = present.into_iter().map(user).collect();
             let everyone_agreed = present.iter().all(|u| has_consented(*u, &history));
-            match may_start(true, false, &present, &history) {
-                Ok(()) => prop_assert!(everyone_agreed),
+            match may_start(true, false, &present, &history, &nobody()) {
+                Ok(recorded) => {
+                    prop_assert!(everyone_agreed);
+                    prop_assert!(recorded.is_empty());
+                }
                 Err(StartRefused::ConsentMissing(missing)) => {
                     prop_assert!(!everyone_agreed);
                     prop_assert!(!missing.is_empty());
@@ -313,15 +326,35 @@ mod consent_rules {
         fn a_later_refusal_always_withdraws_consent(history in history(), u in 0u8..5) {
             let mut history = history;
             let last = history.iter().map(|s| s.at).max().unwrap_or(0);
-            history.push(Statement { user: user(u), consented: false, at: last + 1 });
+            history.push(Statement { user: user(u), consented: false, at: last + 1, by: user(u), method: ConsentMethod::InApp });
             prop_assert!(!has_consented(user(u), &history));
-            prop_assert!(may_start(true, false, &[user(u)], &history).is_err());
+            prop_assert!(may_start(true, false, &[user(u)], &history, &nobody()).is_err());
+        }
+
+        #[test]
+        fn no_attestation_ever_overrides_a_persons_own_refusal(
+            history in history(), u in 0u8..5, by in 0u8..5, method in 0usize..4, at in 0i64..2_000,
+        ) {
+            prop_assume!(u != by);
+            let mut history = history;
+            if own_word(user(u), &history) != Some(false) {
+                let last = history.iter().map(|s| s.at).max().unwrap_or(0);
+                history.push(Statement { user: user(u), consented: false, at: last + 1, by: user(u), method: ConsentMethod::InApp });
+            }
+            // Attestations stored after the refusal, with any method and time, change nothing.
+            history.push(Statement { user: user(u), consented: true, at, by: user(by), method: ConsentMethod::ALL[method] });
+            prop_assert!(!has_consented(user(u), &history));
+            let request = Attestation { by: user(by), method: ConsentMethod::ALL[method], users: vec![user(u)], at };
+            prop_assert_eq!(
+                may_start(true, false, &[user(by)], &history, &request).err().map(|e| matches!(e, StartRefused::ConsentMissing(m) if m.contains(&user(u)))),
+                Some(true)
+            );
         }
 
         #[test]
         fn nothing_starts_on_an_inactive_call_or_over_a_running_recording(history in history()) {
-            prop_assert_eq!(may_start(false, false, &[user(0)], &history), Err(StartRefused::CallNotActive));
-            prop_assert_eq!(may_start(true, true, &[user(0)], &history), Err(StartRefused::AlreadyRecording));
+            prop_assert_eq!(may_start(false, false, &[user(0)], &history, &nobody()), Err(StartRefused::CallNotActive));
+            prop_assert_eq!(may_start(true, true, &[user(0)], &history, &nobody()), Err(StartRefused::AlreadyRecording));
         }
 
         #[test]

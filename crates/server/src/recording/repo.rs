@@ -245,6 +245,8 @@ pub async fn consent_history(pool: &AnyPool, call: CallId) -> Result<Vec<Stateme
             user: c.user,
             consented: c.consented,
             at: c.recorded_at,
+            by: c.recorded_by,
+            method: c.method,
         })
         .collect())
 }

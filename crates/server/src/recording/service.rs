@@ -109,9 +109,9 @@ impl RecordingService {
         let stored = calls.load_for_recordings(actor, call, "recording.start").await?;
         let caller = actor.caller.ok_or(RecordingError::NotRunning)?;
         let now = crate::now_millis();
-        let present = self.decide_start(actor, &stored, &req, now).await?;
+        let (present, statements) = self.decide_start(actor, &stored, &req, caller.user, now).await?;
         let row = self.new_row(call, caller.user, &req, present, now);
-        self.persist_start(actor, &req, &row).await?;
+        self.persist_start(actor, &req, &statements, &row).await?;
         if let Err(e) = self.launch(&row, tracks_for(&stored.members)).await {
             tracing::error!(recording = %row.id, error = %e, "the recording could not start");
             self.fail_start(&row).await?;
@@ -121,30 +121,34 @@ impl RecordingService {
         Ok(row)
     }
 
-    /// Who is present, if the recording may start now; otherwise the audited refusal.
+    /// Who is present and which of the request's statements to record, if the recording may
+    /// start now; otherwise the audited refusal.
     async fn decide_start(
         &self,
         actor: &Actor,
         stored: &StoredCall,
         req: &StartRequest,
+        started_by: UserId,
         now: i64,
-    ) -> Result<Vec<UserId>, RecordingError> {
+    ) -> Result<(Vec<UserId>, Vec<consent::Statement>), RecordingError> {
         let call = stored.call.id;
         if let Some(stranger) = req.consented.iter().find(|u| !stored.members.contains(**u)) {
             return Err(RecordingError::NotAParticipant(*stranger));
         }
-        let mut history = repo::consent_history(&self.db.pool, call).await?;
-        history.extend(req.consented.iter().map(|u| consent::Statement {
-            user: *u,
-            consented: true,
+        let history = repo::consent_history(&self.db.pool, call).await?;
+        let attestation = consent::Attestation {
+            by: started_by,
+            method: req.method,
+            users: req.consented.clone(),
             at: now,
-        }));
+        };
         let (answered, open) = repo::presence(&self.db.pool, call).await?;
         let present = consent::present(stored.call.initiated_by, &answered, &open);
         let running = repo::running_for_call(&self.db.pool, call).await?.is_some();
         let active = stored.call.status == CallStatus::Active;
-        let Err(refused) = consent::may_start(active, running, &present, &history) else {
-            return Ok(present);
+        let refused = match consent::may_start(active, running, &present, &history, &attestation) {
+            Ok(statements) => return Ok((present, statements)),
+            Err(refused) => refused,
         };
         let missing: Vec<String> = match &refused {
             StartRefused::ConsentMissing(m) => m.iter().map(ToString::to_string).collect(),
@@ -190,18 +194,24 @@ impl RecordingService {
         }
     }
 
-    /// One transaction: the request's consent statements, the running row and the audited
-    /// start. The unique index on running recordings refuses a second start that raced
-    /// this one past [`Self::decide_start`]; any other failure is the database's.
-    async fn persist_start(&self, actor: &Actor, req: &StartRequest, row: &RecordingRow) -> Result<(), RecordingError> {
+    /// One transaction: the request's consent statements that count, the running row and the
+    /// audited start. The unique index on running recordings refuses a second start that
+    /// raced this one past [`Self::decide_start`]; any other failure is the database's.
+    async fn persist_start(
+        &self,
+        actor: &Actor,
+        req: &StartRequest,
+        statements: &[consent::Statement],
+        row: &RecordingRow,
+    ) -> Result<(), RecordingError> {
         let mut tx = self.db.pool.begin().await?;
-        for user in &req.consented {
+        for s in statements {
             let statement = ConsentRecord {
-                user: *user,
-                consented: true,
-                method: req.method,
-                recorded_by: row.started_by,
-                recorded_at: row.started_at,
+                user: s.user,
+                consented: s.consented,
+                method: s.method,
+                recorded_by: s.by,
+                recorded_at: s.at,
             };
             consents::record(&self.db, &mut tx, actor, row.call_id, Some(row.id), &statement).await?;
         }

@@ -91,10 +91,7 @@ impl<A: Adapter> Hub<A> {
         // One that closed just before this handler was called may even read as connected
         // (socketioxide marks a socket connected after it may have been closed and removed
         // from its namespace), so being gone from the namespace counts as closed too.
-        let still_listed = self
-            .io
-            .of(NAMESPACE)
-            .is_some_and(|ns| ns.get_socket(s.id).is_some());
+        let still_listed = self.io.of(NAMESPACE).is_some_and(|ns| ns.get_socket(s.id).is_some());
         if !s.connected() || !still_listed {
             s.leave_all();
             session.on_disconnected();

@@ -8,6 +8,7 @@ mod audit_postgres;
 mod auth;
 mod calls;
 mod cli;
+mod consent;
 mod crash;
 mod helpers;
 mod limits;

@@ -72,7 +72,13 @@ pub fn sample_media() -> &'static (Vec<Frame>, Vec<Frame>) {
 
 /// A browser stand-in: a str0m peer that sends `seconds` of the sample to the recording
 /// peer, negotiated through the offer endpoint as `who`.
-async fn send_media(app: &TestApp, who: &User, call: &str, recording: &str, seconds: u64) -> Result<(), String> {
+pub(crate) async fn send_media(
+    app: &TestApp,
+    who: &User,
+    call: &str,
+    recording: &str,
+    seconds: u64,
+) -> Result<(), String> {
     send_media_to(&app.http, &app.base, who, call, recording, seconds, None)
         .await
         .map(|_| ())

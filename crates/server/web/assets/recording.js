@@ -1,7 +1,8 @@
 // Recording in the call screen: the provider's Record button (with a spoken yes attested when
-// the patient has not answered in the app), each person's answer shown to the provider as it
-// changes, and the patient's side: the question when asked, and a switch to change the answer
-// at any time. Consent statements use the REST contract of docs/recording.md.
+// the patient has not answered in the app; never over the patient's own no, which only they
+// can change), each person's answer shown to the provider as it changes, and the patient's
+// side: the question when asked, and a switch to change the answer at any time. Consent
+// statements use the REST contract of docs/recording.md.
 import { h, setPressed } from './dom.js';
 import { consentFacts } from './consent.js';
 
@@ -10,17 +11,19 @@ const ANSWER_POLL_MS = 2000;
 export function recordingParts({ client, role, config, say, fail }) {
   let answeredConsent = null;
   let pollTimer = null;
-  let lastAnswers = new Map(); // userId -> true | false
+  let lastAnswers = new Map(); // userId -> true | false: where each person stands
+  let ownNo = new Set(); // people whose own latest word is no
   let patientId = null;
 
   // ---- provider ----
   const recordButton = h('button', { type: 'button', class: 'control', 'aria-pressed': 'false', dataset: { testid: 'toggle-recording' }, onclick: () => void toggleRecording() }, 'Start recording');
   recordButton.hidden = role === 'patient';
+  const attestButton = h('button', { type: 'button', dataset: { testid: 'record-verbal' }, onclick: () => void startRecording(true) }, 'They agreed aloud: start recording');
   const recordConfirm = h(
     'div',
     { class: 'banner', role: 'group', 'aria-label': 'Recording needs consent', dataset: { testid: 'record-confirm' }, hidden: true },
     h('span', {}, 'Your patient has not agreed to recording in the app. Record only if they agreed aloud.'),
-    h('button', { type: 'button', dataset: { testid: 'record-verbal' }, onclick: () => void startRecording(true) }, 'They agreed aloud: start recording'),
+    attestButton,
     h('button', { type: 'button', class: 'secondary', onclick: () => (recordConfirm.hidden = true) }, 'Cancel'),
   );
   const answers = h('p', { class: 'consent-answers', dataset: { testid: 'consent-answers' }, hidden: role === 'patient' });
@@ -68,10 +71,13 @@ export function recordingParts({ client, role, config, say, fail }) {
       await client.startRecording(callId, body);
     } catch (err) {
       if (err.status === 409 && String(err.problem?.type ?? '').includes('consent-missing')) {
-        const saidNo = [...lastAnswers.values()].includes(false);
+        await pollAnswers();
+        // A person's own no stands until they themselves say yes: nobody can attest over it.
+        const saidNo = others.some((id) => ownNo.has(id));
         recordConfirm.querySelector('span').textContent = saidNo
-          ? 'Your patient said no to recording in the app. Record only if they have now agreed aloud.'
+          ? 'Your patient said no to recording in the app, and only they can change that: they can turn on “Allow recording” on their screen.'
           : 'Your patient has not agreed to recording in the app. Record only if they agreed aloud.';
+        attestButton.hidden = saidNo;
         recordConfirm.hidden = false;
         say('Recording needs your patient’s consent.');
       } else {
@@ -105,10 +111,15 @@ export function recordingParts({ client, role, config, say, fail }) {
     try {
       const call = await client.getCall(callId);
       patientId = call.patientId ?? patientId;
+      // Where each person stands: their own latest word, or else the latest attestation.
       const latest = new Map();
+      const own = new Map();
       for (const c of [...(call.consents ?? [])].sort((a, b) => String(a.recordedAt).localeCompare(String(b.recordedAt)))) {
-        if (c.userId !== client.userId) latest.set(c.userId, c.consented);
+        if (c.userId === client.userId) continue;
+        if (c.recordedBy === c.userId) own.set(c.userId, c.consented);
+        if (c.recordedBy === c.userId || !own.has(c.userId)) latest.set(c.userId, c.consented);
       }
+      ownNo = new Set([...own].filter(([, yes]) => !yes).map(([id]) => id));
       for (const [userId, yes] of latest) {
         if (lastAnswers.get(userId) !== yes) {
           const who = userId === patientId ? 'Your patient' : 'A participant';
@@ -176,6 +187,7 @@ export function recordingParts({ client, role, config, say, fail }) {
     consentDialog.hidden = true;
     answeredConsent = null;
     lastAnswers = new Map();
+    ownNo = new Set();
     patientId = null;
   }
 
