@@ -3,8 +3,11 @@
 //! [`record`]), keyed checkpoints of its head outside the database ([`checkpoint`]) and
 //! checking the whole chain ([`verify`]). docs/audit-trail.md describes the threat model.
 
+mod action;
 pub mod checkpoint;
 pub mod command;
+
+pub use action::Action;
 
 use crate::config::{Mode, Settings};
 use crate::storage::{self, Db};
@@ -47,7 +50,7 @@ impl Actor {
     /// A fact about this actor. `detail` must hold ids and states only: no PHI, tokens or SDP.
     pub fn fact(
         &self,
-        action: &str,
+        action: Action,
         call: Option<CallId>,
         recording: Option<RecordingId>,
         outcome: Outcome,
@@ -59,7 +62,7 @@ impl Actor {
             actor_role: self.caller.map(|c| c.role.as_str().to_string()),
             device_id: self.device_id.clone(),
             client_addr: self.client_addr.clone(),
-            action: action.to_string(),
+            action: action.as_str().to_string(),
             call_id: call.map(|c| c.to_string()),
             recording_id: recording.map(|r| r.to_string()),
             outcome: outcome.as_str().to_string(),

@@ -7,6 +7,7 @@
 pub mod participation;
 pub mod view;
 
+use crate::audit::Action;
 use crate::audit::{self, Actor, Outcome};
 use crate::storage::calls::{self as repo, CallFilter, ConsentRecord, StoredCall};
 use crate::storage::{self, Db};
@@ -107,7 +108,11 @@ impl CallsService {
             Ok(m) => m,
             Err(refused) => {
                 let detail = json!({ "reason": refused.to_string() });
-                audit::record(&self.db, actor.fact("call.create", None, None, Outcome::Denied, detail)).await?;
+                audit::record(
+                    &self.db,
+                    actor.fact(Action::CallCreate, None, None, Outcome::Denied, detail),
+                )
+                .await?;
                 return Err(match refused {
                     CreateRefused::Missing { field } => CallError::Invalid {
                         field,
@@ -150,7 +155,7 @@ impl CallsService {
         storage::audit::append(
             &self.db,
             &mut tx,
-            actor.fact("call.create", Some(id), None, Outcome::Success, detail),
+            actor.fact(Action::CallCreate, Some(id), None, Outcome::Success, detail),
         )
         .await?;
         tx.commit().await?;
@@ -165,7 +170,7 @@ impl CallsService {
         &self,
         actor: &Actor,
         id: CallId,
-        action: &str,
+        action: Action,
         rule: fn(Caller, &Members) -> Result<(), Denied>,
     ) -> Result<StoredCall, CallError> {
         let caller = Self::caller(actor)?;
@@ -186,20 +191,32 @@ impl CallsService {
     }
 
     /// A call the actor may take part in (members and admins); for the signaling layer.
-    pub async fn load_for_participant(&self, actor: &Actor, id: CallId, action: &str) -> Result<StoredCall, CallError> {
+    pub async fn load_for_participant(
+        &self,
+        actor: &Actor,
+        id: CallId,
+        action: Action,
+    ) -> Result<StoredCall, CallError> {
         self.load_for(actor, id, action, access::may_take_part).await
     }
 
     /// Loads a call for recording management (its providers and admins).
-    pub async fn load_for_recordings(&self, actor: &Actor, id: CallId, action: &str) -> Result<StoredCall, CallError> {
+    pub async fn load_for_recordings(
+        &self,
+        actor: &Actor,
+        id: CallId,
+        action: Action,
+    ) -> Result<StoredCall, CallError> {
         self.load_for(actor, id, action, access::may_manage_recordings).await
     }
 
     pub async fn get_for(&self, actor: &Actor, id: CallId) -> Result<CallDetails, CallError> {
-        let stored = self.load_for(actor, id, "call.view", access::may_take_part).await?;
+        let stored = self
+            .load_for(actor, id, Action::CallView, access::may_take_part)
+            .await?;
         audit::record(
             &self.db,
-            actor.fact("call.view", Some(id), None, Outcome::Success, json!({})),
+            actor.fact(Action::CallView, Some(id), None, Outcome::Success, json!({})),
         )
         .await?;
         self.details(stored).await
@@ -246,7 +263,11 @@ impl CallsService {
         let (calls, total) = repo::list(&self.db.pool, &Self::scope(caller, filter), limit, offset).await?;
         let ids: Vec<String> = calls.iter().map(|c| c.call.id.to_string()).collect();
         let detail = json!({ "returned": ids.len(), "total": total, "callIds": ids });
-        audit::record(&self.db, actor.fact("call.list", None, None, Outcome::Success, detail)).await?;
+        audit::record(
+            &self.db,
+            actor.fact(Action::CallList, None, None, Outcome::Success, detail),
+        )
+        .await?;
         Ok(CallPage {
             calls: calls.iter().map(CallView::from).collect(),
             total,
@@ -260,7 +281,7 @@ impl CallsService {
         let rows = repo::aggregate(&self.db.pool, &Self::scope(caller, filter)).await?;
         audit::record(
             &self.db,
-            actor.fact("stats.view", None, None, Outcome::Success, json!({})),
+            actor.fact(Action::StatsView, None, None, Outcome::Success, json!({})),
         )
         .await?;
         Ok(CallStats::from_aggregates(&rows))
@@ -271,7 +292,7 @@ impl CallsService {
         self.transition(
             actor,
             id,
-            "call.answer",
+            Action::CallAnswer,
             Command::Answer { by: caller.user },
             Extra::Answer(answer),
         )
@@ -279,12 +300,12 @@ impl CallsService {
     }
 
     pub async fn end(&self, actor: &Actor, id: CallId, reason: String) -> Result<CallDetails, CallError> {
-        self.transition(actor, id, "call.end", Command::End { reason }, Extra::None)
+        self.transition(actor, id, Action::CallEnd, Command::End { reason }, Extra::None)
             .await
     }
 
     pub async fn cancel(&self, actor: &Actor, id: CallId, reason: String) -> Result<CallDetails, CallError> {
-        self.transition(actor, id, "call.cancel", Command::Cancel { reason }, Extra::None)
+        self.transition(actor, id, Action::CallCancel, Command::Cancel { reason }, Extra::None)
             .await
     }
 
@@ -294,7 +315,7 @@ impl CallsService {
         &self,
         actor: &Actor,
         id: CallId,
-        action: &str,
+        action: Action,
         command: Command,
         extra: Extra,
     ) -> Result<CallDetails, CallError> {
@@ -370,7 +391,7 @@ impl CallsService {
                 timeout_ms: self.ring_timeout_ms,
             };
             match self
-                .transition(&Actor::system(), id, "call.missed", command, Extra::None)
+                .transition(&Actor::system(), id, Action::CallMissed, command, Extra::None)
                 .await
             {
                 Ok(_) => missed += 1,

@@ -6,6 +6,7 @@
 //! call ends) are [`vytalcall_domain::participation`]'s; this file applies them.
 
 use super::{Answer, CallError, CallsService, Extra};
+use crate::audit::Action;
 use crate::audit::{self, Actor, Outcome};
 use crate::storage;
 use crate::storage::calls::{self as repo, NewParticipant, QualitySample, StoredCall};
@@ -33,7 +34,7 @@ impl CallsService {
     /// cannot be joined.
     pub async fn join(&self, actor: &Actor, id: CallId, req: JoinRequest<'_>) -> Result<Joined, CallError> {
         let caller = Self::caller(actor)?;
-        let mut stored = self.load_for_participant(actor, id, "call.join").await?;
+        let mut stored = self.load_for_participant(actor, id, Action::CallJoin).await?;
         let current = stored.call.status;
         let arrival = match participation::arrive(current) {
             Ok(arrival) => arrival,
@@ -41,7 +42,7 @@ impl CallsService {
                 let detail = json!({ "reason": "the call is over", "current": current.as_str() });
                 audit::record(
                     &self.db,
-                    actor.fact("call.join", Some(id), None, Outcome::Failed, detail),
+                    actor.fact(Action::CallJoin, Some(id), None, Outcome::Failed, detail),
                 )
                 .await?;
                 return Err(CallError::Transition { error, current });
@@ -49,7 +50,7 @@ impl CallsService {
         };
         if arrival == Arrival::RingsFirst {
             match self
-                .transition(actor, id, "call.ring", Command::Ring, Extra::None)
+                .transition(actor, id, Action::CallRing, Command::Ring, Extra::None)
                 .await
             {
                 // Someone else rang or answered it meanwhile: join the call as it is now.
@@ -77,7 +78,7 @@ impl CallsService {
         storage::audit::append(
             &self.db,
             &mut tx,
-            actor.fact("call.join", Some(id), None, Outcome::Success, detail),
+            actor.fact(Action::CallJoin, Some(id), None, Outcome::Success, detail),
         )
         .await?;
         tx.commit().await?;
@@ -114,7 +115,7 @@ impl CallsService {
             Extra::None
         };
         match self
-            .transition(actor, id, "call.answer", Command::Answer { by: answerer }, extra)
+            .transition(actor, id, Action::CallAnswer, Command::Answer { by: answerer }, extra)
             .await
         {
             Ok(_) => Ok(true),
@@ -139,7 +140,7 @@ impl CallsService {
         storage::audit::append(
             &self.db,
             &mut tx,
-            actor.fact("call.leave", Some(id), None, Outcome::Success, detail),
+            actor.fact(Action::CallLeave, Some(id), None, Outcome::Success, detail),
         )
         .await?;
         tx.commit().await?;
@@ -180,7 +181,7 @@ impl CallsService {
             storage::audit::append(
                 &self.db,
                 &mut tx,
-                Actor::system().fact("call.leave", Some(call), None, Outcome::Success, detail),
+                Actor::system().fact(Action::CallLeave, Some(call), None, Outcome::Success, detail),
             )
             .await?;
             tx.commit().await?;
@@ -197,7 +198,7 @@ impl CallsService {
         let detail = json!({ "user": user, "reason": "disconnected" });
         audit::record(
             &self.db,
-            Actor::system().fact("call.leave", Some(id), None, Outcome::Success, detail),
+            Actor::system().fact(Action::CallLeave, Some(id), None, Outcome::Success, detail),
         )
         .await?;
         Ok(())
@@ -215,8 +216,8 @@ impl CallsService {
             return Ok(());
         };
         let action = match command {
-            Command::Fail { .. } => "call.fail",
-            _ => "call.end",
+            Command::Fail { .. } => Action::CallFail,
+            _ => Action::CallEnd,
         };
         match self
             .transition(&Actor::system(), id, action, command, Extra::None)

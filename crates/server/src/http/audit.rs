@@ -4,6 +4,7 @@
 use super::error::ApiError;
 use super::extract::ValidQuery;
 use super::problems::{BadRequest, Forbidden, Unauthorized};
+use crate::audit::Action;
 use crate::audit::{self, Outcome};
 use crate::auth::AuthUser;
 use crate::state::AppState;
@@ -68,7 +69,9 @@ pub async fn list_audit(
     ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
     if let Err(denied) = access::may_read_audit(user.caller()) {
-        let fact = user.actor.fact("audit.view", None, None, Outcome::Denied, json!({}));
+        let fact = user
+            .actor
+            .fact(Action::AuditView, None, None, Outcome::Denied, json!({}));
         audit::record(&state.db, fact).await?;
         return Err(ApiError::forbidden(denied.to_string()));
     }
@@ -101,7 +104,7 @@ pub async fn list_audit(
     let detail = json!({ "callId": call, "returned": entries.len() });
     audit::record(
         &state.db,
-        user.actor.fact("audit.view", call, None, Outcome::Success, detail),
+        user.actor.fact(Action::AuditView, call, None, Outcome::Success, detail),
     )
     .await?;
     Ok(Json(AuditPage {

@@ -9,6 +9,7 @@
 
 use super::error::{ApiError, Problem};
 use super::extract::ValidQuery;
+use crate::audit::Action;
 use crate::audit::{self, Outcome};
 use crate::auth::AuthUser;
 use crate::state::AppState;
@@ -194,7 +195,7 @@ pub async fn interactive_time_report(
         Role::Patient => {
             let fact = user
                 .actor
-                .fact("report.interactive_time", None, None, Outcome::Denied, json!({}));
+                .fact(Action::ReportInteractiveTime, None, None, Outcome::Denied, json!({}));
             audit::record(&state.db, fact).await?;
             return Err(ApiError::forbidden("reports are for providers and admins"));
         }
@@ -216,7 +217,7 @@ pub async fn interactive_time_report(
     audit::record(
         &state.db,
         user.actor
-            .fact("report.interactive_time", None, None, Outcome::Success, detail),
+            .fact(Action::ReportInteractiveTime, None, None, Outcome::Success, detail),
     )
     .await?;
     if wants_csv(&headers) {

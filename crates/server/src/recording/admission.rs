@@ -5,6 +5,7 @@
 use super::RecordingError;
 use super::repo::{self, Status};
 use super::service::RecordingService;
+use crate::audit::Action;
 use crate::audit::{self, Actor, Outcome};
 use crate::calls::CallsService;
 use crate::storage::calls as call_repo;
@@ -24,7 +25,9 @@ impl RecordingService {
         id: RecordingId,
         sdp: String,
     ) -> Result<String, RecordingError> {
-        let stored = calls.load_for_participant(actor, call, "recording.connect").await?;
+        let stored = calls
+            .load_for_participant(actor, call, Action::RecordingConnect)
+            .await?;
         let caller = actor.caller.ok_or(RecordingError::ConsentRequired)?;
         let row = repo::load(&self.db.pool, id)
             .await?
@@ -38,7 +41,7 @@ impl RecordingService {
             let detail = json!({ "reason": "no consent on record" });
             audit::record(
                 &self.db,
-                actor.fact("recording.connect", Some(call), Some(id), Outcome::Denied, detail),
+                actor.fact(Action::RecordingConnect, Some(call), Some(id), Outcome::Denied, detail),
             )
             .await?;
             if stored.members.contains(caller.user) {
@@ -63,7 +66,7 @@ impl RecordingService {
         };
         audit::record(
             &self.db,
-            actor.fact("recording.connect", Some(call), Some(id), outcome, json!({})),
+            actor.fact(Action::RecordingConnect, Some(call), Some(id), outcome, json!({})),
         )
         .await?;
         answer
@@ -78,7 +81,7 @@ impl RecordingService {
         call: CallId,
         consented: bool,
     ) -> Result<(), RecordingError> {
-        let stored = calls.load_for_participant(actor, call, "consent.record").await?;
+        let stored = calls.load_for_participant(actor, call, Action::ConsentRecord).await?;
         let caller = actor.caller.ok_or(RecordingError::ConsentRequired)?;
         if !stored.members.contains(caller.user) {
             return Err(RecordingError::NotAParticipant(caller.user));
@@ -130,7 +133,13 @@ impl RecordingService {
             let detail = json!({ "subject": user });
             audit::record(
                 &self.db,
-                Actor::system().fact("consent.request", Some(call), Some(row.id), Outcome::Success, detail),
+                Actor::system().fact(
+                    Action::ConsentRequest,
+                    Some(call),
+                    Some(row.id),
+                    Outcome::Success,
+                    detail,
+                ),
             )
             .await?;
             self.tell(|n| n.consent_requested(&stored, row.id, user));

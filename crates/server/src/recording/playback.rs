@@ -12,6 +12,7 @@ use super::crypto::{ChunkReader, HEADER_LEN, RecordingKey};
 use super::repo::{RecordingRow, Status};
 use super::service::RecordingService;
 use super::store::StoreError;
+use crate::audit::Action;
 use crate::audit::{self, Actor, Outcome};
 use crate::calls::CallsService;
 use base64::Engine;
@@ -210,7 +211,7 @@ impl RecordingService {
         id: RecordingId,
         range_header: Option<&str>,
     ) -> Result<Media, RecordingError> {
-        let (_, row) = self.load_for(calls, actor, call, id, "recording.access").await?;
+        let (_, row) = self.load_for(calls, actor, call, id, Action::RecordingAccess).await?;
         match row.status {
             Status::Recording => return Err(RecordingError::StillRunning),
             Status::Failed => return Err(RecordingError::NotFound),
@@ -223,7 +224,7 @@ impl RecordingService {
             Ok(media) => {
                 audit::record(
                     &self.db,
-                    actor.fact("recording.access", Some(call), Some(id), Outcome::Success, detail),
+                    actor.fact(Action::RecordingAccess, Some(call), Some(id), Outcome::Success, detail),
                 )
                 .await?;
                 Ok(media)
@@ -232,7 +233,7 @@ impl RecordingService {
                 let detail = json!({ "error": e.to_string() });
                 audit::record(
                     &self.db,
-                    actor.fact("recording.access", Some(call), Some(id), Outcome::Failed, detail),
+                    actor.fact(Action::RecordingAccess, Some(call), Some(id), Outcome::Failed, detail),
                 )
                 .await?;
                 Err(e)

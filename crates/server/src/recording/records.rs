@@ -5,6 +5,7 @@
 use super::RecordingError;
 use super::repo::{self, RecordingRow};
 use super::service::RecordingService;
+use crate::audit::Action;
 use crate::audit::{self, Actor, Outcome};
 use crate::calls::CallsService;
 use crate::storage;
@@ -23,12 +24,14 @@ impl RecordingService {
         id: RecordingId,
         hold: bool,
     ) -> Result<RecordingRow, RecordingError> {
-        let (_, row) = self.load_for(calls, actor, call, id, "recording.legal_hold").await?;
+        let (_, row) = self
+            .load_for(calls, actor, call, id, Action::RecordingLegalHold)
+            .await?;
         if actor.caller.map(|c| c.role) != Some(Role::Admin) {
             audit::record(
                 &self.db,
                 actor.fact(
-                    "recording.legal_hold",
+                    Action::RecordingLegalHold,
                     Some(call),
                     Some(id),
                     Outcome::Denied,
@@ -44,7 +47,7 @@ impl RecordingService {
             &self.db,
             &mut tx,
             actor.fact(
-                "recording.legal_hold",
+                Action::RecordingLegalHold,
                 Some(call),
                 Some(id),
                 Outcome::Success,
@@ -64,11 +67,11 @@ impl RecordingService {
         call: CallId,
         id: RecordingId,
     ) -> Result<(RecordingRow, Vec<ConsentRecord>), RecordingError> {
-        let (_, row) = self.load_for(calls, actor, call, id, "recording.view").await?;
+        let (_, row) = self.load_for(calls, actor, call, id, Action::RecordingView).await?;
         let consents = consents::consents(&self.db.pool, call).await?;
         audit::record(
             &self.db,
-            actor.fact("recording.view", Some(call), Some(id), Outcome::Success, json!({})),
+            actor.fact(Action::RecordingView, Some(call), Some(id), Outcome::Success, json!({})),
         )
         .await?;
         Ok((row, consents))

@@ -9,6 +9,7 @@ use super::crypto::MasterKey;
 use super::launch::{Active, tracks_for};
 use super::repo::{self, Closing, RecordingRow, Status};
 use super::store::{self, Store};
+use crate::audit::Action;
 use crate::audit::{self, Actor, Outcome};
 use crate::calls::CallsService;
 use crate::config::{RecordingRtcSettings, Settings};
@@ -85,7 +86,7 @@ impl RecordingService {
         actor: &Actor,
         call: CallId,
         id: RecordingId,
-        action: &str,
+        action: Action,
     ) -> Result<(StoredCall, RecordingRow), RecordingError> {
         let stored = calls.load_for_recordings(actor, call, action).await?;
         let row = repo::load(&self.db.pool, id)
@@ -106,7 +107,7 @@ impl RecordingService {
         call: CallId,
         req: StartRequest,
     ) -> Result<RecordingRow, RecordingError> {
-        let stored = calls.load_for_recordings(actor, call, "recording.start").await?;
+        let stored = calls.load_for_recordings(actor, call, Action::RecordingStart).await?;
         let caller = actor.caller.ok_or(RecordingError::NotRunning)?;
         let now = crate::now_millis();
         let (present, statements) = self.decide_start(actor, &stored, &req, caller.user, now).await?;
@@ -157,7 +158,7 @@ impl RecordingService {
         let detail = json!({ "reason": refused.to_string(), "missingConsent": missing });
         audit::record(
             &self.db,
-            actor.fact("recording.start", Some(call), None, Outcome::Denied, detail),
+            actor.fact(Action::RecordingStart, Some(call), None, Outcome::Denied, detail),
         )
         .await?;
         Err(refused.into())
@@ -228,7 +229,7 @@ impl RecordingService {
             &self.db,
             &mut tx,
             actor.fact(
-                "recording.start",
+                Action::RecordingStart,
                 Some(row.call_id),
                 Some(row.id),
                 Outcome::Success,
@@ -256,7 +257,7 @@ impl RecordingService {
             &self.db,
             &mut tx,
             Actor::system().fact(
-                "recording.fail",
+                Action::RecordingFail,
                 Some(row.call_id),
                 Some(row.id),
                 Outcome::Failed,
@@ -276,7 +277,7 @@ impl RecordingService {
         call: CallId,
         id: RecordingId,
     ) -> Result<RecordingRow, RecordingError> {
-        let (stored, row) = self.load_for(calls, actor, call, id, "recording.stop").await?;
+        let (stored, row) = self.load_for(calls, actor, call, id, Action::RecordingStop).await?;
         if row.status != Status::Recording {
             return Err(RecordingError::NotRunning);
         }
@@ -336,7 +337,7 @@ impl RecordingService {
         storage::audit::append(
             &self.db,
             &mut tx,
-            actor.fact("recording.stop", Some(row.call_id), Some(id), outcome, detail),
+            actor.fact(Action::RecordingStop, Some(row.call_id), Some(id), outcome, detail),
         )
         .await?;
         tx.commit().await?;

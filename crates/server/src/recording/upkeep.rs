@@ -7,6 +7,7 @@ use super::crypto::{ChunkReader, CryptoError};
 use super::repo::{self, Closing, RecordingRow, Status};
 use super::service::RecordingService;
 use super::webm;
+use crate::audit::Action;
 use crate::audit::{Actor, Outcome};
 use crate::storage;
 use base64::Engine;
@@ -122,7 +123,7 @@ impl RecordingService {
             &self.db,
             &mut tx,
             Actor::system().fact(
-                "recording.recover",
+                Action::RecordingRecover,
                 Some(row.call_id),
                 Some(row.id),
                 Outcome::Success,
@@ -170,7 +171,7 @@ impl RecordingService {
                 &self.db,
                 &mut tx,
                 Actor::system().fact(
-                    "recording.delete",
+                    Action::RecordingDelete,
                     Some(row.call_id),
                     Some(row.id),
                     Outcome::Success,
@@ -195,7 +196,7 @@ impl RecordingService {
             Status::Completed | Status::Partial => {}
         }
         let fact = |outcome, detail| {
-            let fact = Actor::system().fact("recording.export", Some(row.call_id), Some(id), outcome, detail);
+            let fact = Actor::system().fact(Action::RecordingExport, Some(row.call_id), Some(id), outcome, detail);
             crate::audit::by_operator(fact, operator)
         };
         let io = super::store::StoreError::from;

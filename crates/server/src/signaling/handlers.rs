@@ -8,6 +8,7 @@ use super::presence::{DepartureKind, PendingDeparture};
 use super::session::{Job, Media, Membership, Session};
 use super::wire::{self, call_room, member_room};
 use super::{Hub, departures};
+use crate::audit::Action;
 use crate::audit::{self, Outcome};
 use crate::calls::participation::JoinRequest;
 use crate::storage::calls::QualitySample;
@@ -78,7 +79,15 @@ async fn handle<A: Adapter>(
         ClientEvent::ReconnectCall { call } => {
             if !session.is_joined(call) && !hub.presence.is_participant(call, session.caller.user).await? {
                 // A refused join like any other: audited, answered the same for any call.
-                deny_as(hub, session, "call.join", call, "reconnect-call", "nothing to resume").await;
+                deny_as(
+                    hub,
+                    session,
+                    Action::CallJoin,
+                    call,
+                    "reconnect-call",
+                    "nothing to resume",
+                )
+                .await;
                 return Err(SignalingError::NothingToResume);
             }
             join(hub, s, session, call, None).await
@@ -386,11 +395,11 @@ async fn is_participant<A: Adapter>(hub: &Hub<A>, call: CallId, user: UserId) ->
 
 /// Audits a refused relay: ids and the rule only, never the signaling body.
 async fn deny<A: Adapter>(hub: &Hub<A>, session: &Session, call: CallId, event: &str, why: &str) {
-    deny_as(hub, session, "signal.relay", call, event, why).await;
+    deny_as(hub, session, Action::SignalRelay, call, event, why).await;
 }
 
 /// Audits a refused event as `action`, denied: ids and the rule only.
-async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: &str, call: CallId, event: &str, why: &str) {
+async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: Action, call: CallId, event: &str, why: &str) {
     let fact = session.actor.fact(
         action,
         Some(call),
@@ -399,6 +408,6 @@ async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: &str, call
         json!({ "event": event, "reason": why }),
     );
     if let Err(e) = audit::record(&hub.state.db, fact).await {
-        tracing::warn!(error = %e, action, "could not audit a refused event");
+        tracing::warn!(error = %e, action = action.as_str(), "could not audit a refused event");
     }
 }

@@ -6,6 +6,7 @@
 //! answer, with a provider's start request or from a late joiner.
 
 use super::{flag, parse_id};
+use crate::audit::Action;
 use crate::audit::{Actor, Outcome};
 use serde_json::json;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -52,7 +53,7 @@ pub async fn record(
     super::audit::append(
         db,
         conn,
-        actor.fact("consent.record", Some(call), recording, Outcome::Success, detail),
+        actor.fact(Action::ConsentRecord, Some(call), recording, Outcome::Success, detail),
     )
     .await?;
     Ok(())

@@ -441,8 +441,13 @@ async fn a_stopping_server_checkpoints_its_last_head() {
     let server = tokio::spawn(app.run(async move {
         let _ = stopped.await;
     }));
-    let fact =
-        vytalcall::audit::Actor::system().fact("test.fact", None, None, vytalcall::audit::Outcome::Success, json!({}));
+    let fact = vytalcall::audit::Actor::system().fact(
+        vytalcall::audit::Action::CallView,
+        None,
+        None,
+        vytalcall::audit::Outcome::Success,
+        json!({}),
+    );
     let seq = vytalcall::audit::record(&db, fact).await.expect("append");
     assert!(seq >= 1);
     let _ = stop.send(());

@@ -11,7 +11,13 @@ use vytalcall::audit::{Actor, Outcome};
 
 async fn append_n(app: &TestApp, n: usize) {
     for _ in 0..n {
-        let fact = Actor::system().fact("bench.append", None, None, Outcome::Success, serde_json::json!({}));
+        let fact = Actor::system().fact(
+            vytalcall::audit::Action::CallView,
+            None,
+            None,
+            Outcome::Success,
+            serde_json::json!({}),
+        );
         vytalcall::audit::record(&app.db, fact).await.expect("append");
     }
 }
