@@ -1,0 +1,287 @@
+//! Deletion that destroys: each recording's data key lives in the database only, so deleting
+//! a recording leaves every copy of its media (an object version, a backup, a crash's spool
+//! file) as ciphertext without a key; and master keys rotate, with `recording rewrap`
+//! moving every key under the new one, after which the old key is no longer needed.
+
+use crate::helpers::*;
+use crate::recordings::send_media_to;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+use vytalcall::recording::RecordingError;
+use vytalcall::recording::crypto::{CryptoError, V2_HEADER_LEN};
+use vytalcall::recording::keyring::MasterKey;
+use vytalcall_domain::RecordingId;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
+    let body = json!({
+        "consentObtained": true,
+        "consentedParticipants": [c.patient.id, c.provider.id],
+        "consentMethod": "verbal",
+    });
+    let r = app
+        .post(&c.provider, &format!("/webrtc/calls/{call}/record"), body)
+        .await;
+    expect_status(r, StatusCode::CREATED).await["id"]
+        .as_str()
+        .expect("recording id")
+        .to_string()
+}
+
+async fn stop(app: &TestApp, c: &Cast, call: &str, rec: &str) {
+    let r = app
+        .post(
+            &c.provider,
+            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
+            json!({}),
+        )
+        .await;
+    let stopped: Value = expect_status(r, StatusCode::OK).await;
+    assert_eq!(stopped["status"], "completed", "{stopped}");
+}
+
+/// A recording of `seconds` of real media, stopped; returns the call and recording ids.
+async fn finished_recording(app: &TestApp, c: &Cast, seconds: u64) -> (String, String) {
+    let call = app.active_call(&c.provider, &c.patient).await;
+    let rec = start(app, c, &call).await;
+    send_media_to(&app.http, &app.base, &c.patient, &call, &rec, seconds, None)
+        .await
+        .expect("media flows");
+    stop(app, c, &call, &rec).await;
+    (call, rec)
+}
+
+/// The playable WebM as the provider downloads it.
+async fn media(app: &TestApp, c: &Cast, call: &str, rec: &str) -> Vec<u8> {
+    let r = app
+        .get(&c.provider, &format!("/webrtc/calls/{call}/recordings/{rec}/media"))
+        .await;
+    assert_eq!(r.status(), StatusCode::OK, "the recording plays");
+    r.bytes().await.expect("media").to_vec()
+}
+
+fn stored_file(data_dir: &Path, call: &str, rec: &str) -> PathBuf {
+    data_dir.join(format!("recordings/{call}/{rec}.vrec"))
+}
+
+fn id(rec: &str) -> RecordingId {
+    rec.parse().expect("recording id")
+}
+
+async fn key_rows(app: &TestApp, rec: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM recording_keys WHERE recording_id = $1")
+        .bind(rec)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count keys")
+}
+
+#[tokio::test]
+async fn after_retention_deletes_a_recording_no_copy_of_its_object_or_spool_decrypts_with_anything_the_server_holds() {
+    let app = spawn_app().await;
+    let c = cast();
+    let call = app.active_call(&c.provider, &c.patient).await;
+    let rec = start(&app, &c, &call).await;
+    send_media_to(&app.http, &app.base, &c.patient, &call, &rec, 3, None)
+        .await
+        .expect("media flows");
+    // While it records, the file being written (on S3 storage: the spool) holds whole chunks.
+    let file = stored_file(app.data_dir.path(), &call, &rec);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&file).map_or(0, |m| m.len()) < (V2_HEADER_LEN + 1000) as u64 {
+        assert!(Instant::now() < deadline, "no chunk was written while recording");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let spool_copy = std::fs::read(&file).expect("copy of the file being written");
+    assert_eq!(spool_copy[8], 2, "new objects are format version 2");
+    stop(&app, &c, &call, &rec).await;
+    let object_copy = std::fs::read(&file).expect("copy of the stored object");
+    assert_eq!(key_rows(&app, &rec).await, 1, "the key is in the database");
+
+    // While the recording exists, both copies are readable by the server: the check below
+    // fails for the right reason.
+    let recordings = app.recordings.clone();
+    let whole = recordings
+        .decrypt_stored(id(&rec), &object_copy, true)
+        .await
+        .expect("the object decrypts");
+    let partial = recordings
+        .decrypt_stored(id(&rec), &spool_copy, false)
+        .await
+        .expect("the spool decrypts");
+    assert!(!partial.is_empty() && whole.starts_with(&partial));
+
+    let deleted = recordings
+        .run_retention(vytalcall::now_millis() + 400 * DAY_MS)
+        .await
+        .expect("retention runs");
+    assert!(deleted >= 1);
+    assert_eq!(key_rows(&app, &rec).await, 0, "the key went with the recording");
+    assert!(!file.exists(), "the object is deleted too");
+    let entries = app.audit_entries().await;
+    assert!(
+        entries
+            .iter()
+            .any(|(a, o, _, call_id)| a == "recording.delete" && o == "success" && call_id.as_deref() == Some(&call)),
+        "{entries:?}"
+    );
+
+    for (copy, whole) in [(&object_copy, true), (&spool_copy, false)] {
+        let err = recordings
+            .decrypt_stored(id(&rec), copy, whole)
+            .await
+            .expect_err("a deleted recording's copy stays ciphertext");
+        assert!(matches!(err, RecordingError::Integrity(CryptoError::NoKey)), "{err}");
+        assert!(err.to_string().contains("no key"), "{err}");
+    }
+}
+
+/// An operator command against the test server's database and data directory, with the
+/// given master keys.
+fn cli(database_url: &str, data_dir: &Path, keys: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vytalcall"));
+    cmd.args(args)
+        .env("DATABASE_URL", database_url)
+        .env("DATA_DIR", data_dir)
+        .env("JWT_SECRET", SECRET)
+        .env_remove("STORAGE_PROVIDER")
+        .env_remove("RECORDING_MASTER_KEY")
+        .env_remove("RECORDING_MASTER_KEYS_OLD")
+        .env_remove("VYTALCALL_ENV");
+    for (k, v) in keys {
+        cmd.env(k, v);
+    }
+    cmd.output().expect("run vytalcall")
+}
+
+fn stdout(out: &std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn after_rotating_the_master_key_recordings_play_and_after_a_resumed_rewrap_they_play_and_export_without_the_old_key()
+ {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = fresh_database_url(dir.path()).await;
+    let url = database.to_string();
+    let data = dir.path().display().to_string();
+    let (old, new) = (
+        "11".repeat(32),
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
+    );
+    let serve = |keys: Vec<(&'static str, String)>| {
+        let mut vars = vec![("DATABASE_URL", url.clone()), ("DATA_DIR", data.clone())];
+        vars.extend(keys);
+        async move {
+            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            spawn_app_with(&vars).await
+        }
+    };
+
+    let app = serve(vec![("RECORDING_MASTER_KEY", old.clone())]).await;
+    let c = cast();
+    let mut recordings = Vec::new();
+    for _ in 0..2 {
+        let (call, rec) = finished_recording(&app, &c, 2).await;
+        let played = media(&app, &c, &call, &rec).await;
+        recordings.push((call, rec, played));
+    }
+    drop(app);
+
+    // Rotated: the new key is current, the old one still unwraps.
+    let app = serve(vec![
+        ("RECORDING_MASTER_KEY", new.clone()),
+        ("RECORDING_MASTER_KEYS_OLD", old.clone()),
+    ])
+    .await;
+    for (call, rec, played) in &recordings {
+        assert_eq!(&media(&app, &c, call, rec).await, played, "plays after rotation");
+    }
+    let only_new = [("RECORDING_MASTER_KEY", new.as_str())];
+    let both = [
+        ("RECORDING_MASTER_KEY", new.as_str()),
+        ("RECORDING_MASTER_KEYS_OLD", old.as_str()),
+    ];
+    let (_, first, _) = &recordings[0];
+    let early = dir.path().join("early.webm");
+    let refused = cli(
+        &url,
+        dir.path(),
+        &only_new,
+        &["recording", "export", first, early.to_str().expect("path")],
+    );
+    assert!(!refused.status.success(), "before rewrap the old key is still needed");
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("RECORDING_MASTER_KEYS_OLD"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+
+    let zero = cli(&url, dir.path(), &both, &["recording", "rewrap", "--max", "0"]);
+    assert!(!zero.status.success(), "--max 0 is refused");
+    let run = stdout(&cli(
+        &url,
+        dir.path(),
+        &both,
+        &["recording", "rewrap", "--max", "1", "--operator", "ops-k"],
+    ));
+    assert!(run.contains("rewrapped 1 "), "{run}");
+    assert!(run.contains("stopped at --max"), "{run}");
+    assert!(run.contains("1 recording key(s) remain"), "{run}");
+    let rerun = stdout(&cli(
+        &url,
+        dir.path(),
+        &both,
+        &["recording", "rewrap", "--operator", "ops-k"],
+    ));
+    assert!(rerun.contains("rewrapped 1 "), "the rerun continues: {rerun}");
+    assert!(rerun.contains("0 recording key(s) remain"), "{rerun}");
+    let done = stdout(&cli(&url, dir.path(), &both, &["recording", "rewrap"]));
+    assert!(done.contains("rewrapped 0 "), "nothing left: {done}");
+
+    let new_id = MasterKey::parse(&new).expect("key").id().to_string();
+    let under_new: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM recording_keys WHERE master_key_id = $1")
+        .bind(&new_id)
+        .fetch_one(&app.db.pool)
+        .await
+        .expect("count");
+    assert_eq!(under_new, 2);
+    let rewraps: Vec<_> = app
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|(a, _, _, _)| a == "recording.rewrap")
+        .collect();
+    assert_eq!(rewraps.len(), 2, "one audited entry per recording: {rewraps:?}");
+    assert!(
+        rewraps
+            .iter()
+            .all(|(_, o, actor, _)| o == "success" && actor.as_deref() == Some("ops-k"))
+    );
+    drop(app);
+
+    // The old key is gone from the configuration: everything still plays and exports.
+    let app = serve(vec![("RECORDING_MASTER_KEY", new.clone())]).await;
+    for (i, (call, rec, played)) in recordings.iter().enumerate() {
+        assert_eq!(&media(&app, &c, call, rec).await, played, "plays without the old key");
+        let out = dir.path().join(format!("export-{i}.webm"));
+        stdout(&cli(
+            &url,
+            dir.path(),
+            &only_new,
+            &["recording", "export", rec, out.to_str().expect("path")],
+        ));
+        assert_eq!(&std::fs::read(&out).expect("export"), played, "exports byte for byte");
+    }
+    drop(app);
+    drop(database);
+}
