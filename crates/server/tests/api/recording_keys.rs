@@ -139,6 +139,14 @@ async fn after_retention_deletes_a_recording_no_copy_of_its_object_or_spool_decr
     }
 }
 
+/// A server on a database and data directory the test keeps across restarts.
+async fn serve(url: &str, data_dir: &Path, keys: &[(&str, &str)]) -> TestApp {
+    let data = data_dir.display().to_string();
+    let mut vars = vec![("DATABASE_URL", url), ("DATA_DIR", data.as_str())];
+    vars.extend_from_slice(keys);
+    spawn_app_with(&vars).await
+}
+
 /// An operator command against the test server's database and data directory, with the
 /// given master keys.
 fn cli(database_url: &str, data_dir: &Path, keys: &[(&str, &str)], args: &[&str]) -> std::process::Output {
@@ -173,21 +181,11 @@ async fn after_rotating_the_master_key_recordings_play_and_after_a_resumed_rewra
     let dir = tempfile::tempdir().expect("dir");
     let database = fresh_database_url(dir.path()).await;
     let url = database.to_string();
-    let data = dir.path().display().to_string();
     let (old, new) = (
         "11".repeat(32),
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_string(),
     );
-    let serve = |keys: Vec<(&'static str, String)>| {
-        let mut vars = vec![("DATABASE_URL", url.clone()), ("DATA_DIR", data.clone())];
-        vars.extend(keys);
-        async move {
-            let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (*k, v.as_str())).collect();
-            spawn_app_with(&vars).await
-        }
-    };
-
-    let app = serve(vec![("RECORDING_MASTER_KEY", old.clone())]).await;
+    let app = serve(&url, dir.path(), &[("RECORDING_MASTER_KEY", &old)]).await;
     let c = cast();
     let mut recordings = Vec::new();
     for _ in 0..2 {
@@ -198,19 +196,15 @@ async fn after_rotating_the_master_key_recordings_play_and_after_a_resumed_rewra
     drop(app);
 
     // Rotated: the new key is current, the old one still unwraps.
-    let app = serve(vec![
-        ("RECORDING_MASTER_KEY", new.clone()),
-        ("RECORDING_MASTER_KEYS_OLD", old.clone()),
-    ])
-    .await;
-    for (call, rec, played) in &recordings {
-        assert_eq!(&media(&app, &c, call, rec).await, played, "plays after rotation");
-    }
-    let only_new = [("RECORDING_MASTER_KEY", new.as_str())];
     let both = [
         ("RECORDING_MASTER_KEY", new.as_str()),
         ("RECORDING_MASTER_KEYS_OLD", old.as_str()),
     ];
+    let app = serve(&url, dir.path(), &both).await;
+    for (call, rec, played) in &recordings {
+        assert_eq!(&media(&app, &c, call, rec).await, played, "plays after rotation");
+    }
+    let only_new = [("RECORDING_MASTER_KEY", new.as_str())];
     let (_, first, _) = &recordings[0];
     let early = dir.path().join("early.webm");
     let refused = cli(
@@ -270,7 +264,7 @@ async fn after_rotating_the_master_key_recordings_play_and_after_a_resumed_rewra
     drop(app);
 
     // The old key is gone from the configuration: everything still plays and exports.
-    let app = serve(vec![("RECORDING_MASTER_KEY", new.clone())]).await;
+    let app = serve(&url, dir.path(), &only_new).await;
     for (i, (call, rec, played)) in recordings.iter().enumerate() {
         assert_eq!(&media(&app, &c, call, rec).await, played, "plays without the old key");
         let out = dir.path().join(format!("export-{i}.webm"));
@@ -282,6 +276,139 @@ async fn after_rotating_the_master_key_recordings_play_and_after_a_resumed_rewra
         ));
         assert_eq!(&std::fs::read(&out).expect("export"), played, "exports byte for byte");
     }
+    drop(app);
+    drop(database);
+}
+
+/// An object in the old format (version 1), built from the layout in docs/recording.md
+/// alone: a new data key wrapped in the header under the master key `master_hex`, `body` in
+/// STREAM chunks, and `head` sealed as the row keeps it (returned in base64).
+fn v1_object(master_hex: &str, recording: uuid::Uuid, head: &[u8], body: &[u8]) -> (Vec<u8>, String) {
+    use aead_stream::{NewStream, StreamBE32, StreamPrimitive};
+    use aes_gcm::Aes256Gcm;
+    use aes_gcm::aead::{Aead, KeyInit, Payload};
+    use base64::Engine;
+    use rand::RngCore;
+    let master: [u8; 32] = hex::decode(master_hex).expect("hex").try_into().expect("32 bytes");
+    let (mut data_key, mut wrap_nonce, mut prefix, mut head_nonce) = ([0u8; 32], [0u8; 12], [0u8; 7], [0u8; 12]);
+    let mut rng = rand::rng();
+    for bytes in [&mut data_key[..], &mut wrap_nonce, &mut prefix, &mut head_nonce] {
+        rng.fill_bytes(bytes);
+    }
+    let mut wrap_aad = b"VYTLREC1\x01".to_vec();
+    wrap_aad.extend_from_slice(recording.as_bytes());
+    let wrapped = Aes256Gcm::new(&master.into())
+        .encrypt(
+            &wrap_nonce.into(),
+            Payload {
+                msg: &data_key,
+                aad: &wrap_aad,
+            },
+        )
+        .expect("wrap");
+    let master_id = hex::decode(MasterKey::parse(master_hex).expect("key").id().to_string()).expect("id");
+    let mut header = b"VYTLREC1\x01".to_vec();
+    for part in [&master_id[..], &wrap_nonce, &wrapped, &prefix] {
+        header.extend_from_slice(part);
+    }
+    assert_eq!(header.len(), 84);
+    let stream: StreamBE32<Aes256Gcm> = StreamBE32::new(&data_key.into(), &prefix.into());
+    let mut object = header.clone();
+    let pieces: Vec<&[u8]> = body.chunks(40_000).collect();
+    for (i, piece) in pieces.iter().enumerate() {
+        let end_ms = (i as u32 + 1) * 1000;
+        let mut aad = header.clone();
+        aad.extend_from_slice(&end_ms.to_be_bytes());
+        let sealed = stream
+            .encrypt(i as u32, i + 1 == pieces.len(), Payload { msg: piece, aad: &aad })
+            .expect("seal");
+        object.extend_from_slice(&(sealed.len() as u32).to_be_bytes());
+        object.extend_from_slice(&end_ms.to_be_bytes());
+        object.extend_from_slice(&sealed);
+    }
+    let mut head_aad = header.clone();
+    head_aad.extend_from_slice(recording.as_bytes());
+    let mut sealed_head = head_nonce.to_vec();
+    sealed_head.extend(
+        Aes256Gcm::new(&data_key.into())
+            .encrypt(
+                &head_nonce.into(),
+                Payload {
+                    msg: head,
+                    aad: &head_aad,
+                },
+            )
+            .expect("seal head"),
+    );
+    (object, base64::engine::general_purpose::STANDARD.encode(sealed_head))
+}
+
+#[tokio::test]
+async fn a_version_1_recording_still_plays_from_its_header_key_and_rewrap_moves_that_key_into_the_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    let database = fresh_database_url(dir.path()).await;
+    let url = database.to_string();
+    let (old, new) = ("33".repeat(32), "44".repeat(32));
+    let app = serve(&url, dir.path(), &[("RECORDING_MASTER_KEY", &old)]).await;
+    let c = cast();
+    let (call, rec) = finished_recording(&app, &c, 2).await;
+    let webm = media(&app, &c, &call, &rec).await;
+    // The same recording as a server before format version 2 would have stored it.
+    let file = stored_file(dir.path(), &call, &rec);
+    let body = app
+        .recordings
+        .decrypt_stored(id(&rec), &std::fs::read(&file).expect("object"), true)
+        .await
+        .expect("decrypts");
+    let (head, rest) = webm.split_at(webm.len() - body.len());
+    assert_eq!(rest, &body[..]);
+    let (object, sealed_head) = v1_object(&old, id(&rec).0, head, &body);
+    std::fs::write(&file, &object).expect("replace the object");
+    sqlx::query("UPDATE call_recordings SET media_head = $1 WHERE id = $2")
+        .bind(&sealed_head)
+        .bind(&rec)
+        .execute(&app.db.pool)
+        .await
+        .expect("old head");
+    sqlx::query("DELETE FROM recording_keys WHERE recording_id = $1")
+        .bind(&rec)
+        .execute(&app.db.pool)
+        .await
+        .expect("no key row, as before");
+    assert_eq!(media(&app, &c, &call, &rec).await, webm, "plays from its header key");
+    drop(app);
+
+    let both = [
+        ("RECORDING_MASTER_KEY", new.as_str()),
+        ("RECORDING_MASTER_KEYS_OLD", old.as_str()),
+    ];
+    let app = serve(&url, dir.path(), &both).await;
+    assert_eq!(media(&app, &c, &call, &rec).await, webm, "plays after rotation");
+    let run = stdout(&cli(
+        &url,
+        dir.path(),
+        &both,
+        &["recording", "rewrap", "--operator", "ops-v1"],
+    ));
+    assert!(run.contains("moved 1 key(s) from version-1 headers"), "{run}");
+    assert!(run.contains("0 recording key(s) remain"), "{run}");
+    assert_eq!(key_rows(&app, &rec).await, 1, "its key is in the database now");
+    let again = stdout(&cli(&url, dir.path(), &both, &["recording", "rewrap"]));
+    assert!(again.contains("rewrapped 0 ") && again.contains("moved 0 "), "{again}");
+    assert!(
+        app.audit_entries()
+            .await
+            .iter()
+            .any(|(a, o, actor, _)| a == "recording.rewrap" && o == "success" && actor.as_deref() == Some("ops-v1"))
+    );
+    drop(app);
+
+    let app = serve(&url, dir.path(), &[("RECORDING_MASTER_KEY", &new)]).await;
+    assert_eq!(
+        media(&app, &c, &call, &rec).await,
+        webm,
+        "plays without the key its header names"
+    );
     drop(app);
     drop(database);
 }
