@@ -65,7 +65,8 @@ pub enum RecordingError {
     BadRange { size: u64 },
     #[error("the session description is not acceptable: {0}")]
     BadOffer(String),
-    #[error("the stored recording failed its integrity check: {0}")]
+    /// Altered or cut-short media, or a key that is gone or under a master key not held.
+    #[error("the stored recording cannot be read: {0}")]
     Integrity(#[from] crypto::CryptoError),
     #[error("recording storage failed: {0}")]
     Store(#[from] store::StoreError),
