@@ -1,5 +1,6 @@
 //! Where recordings' data keys live: the `recording_keys` rows (each key wrapped under a
-//! master key of the [`KeyRing`]), and how the service finds the key of a stored object.
+//! master key of the [`super::keyring::KeyRing`]), and how the service finds the key of a
+//! stored object.
 //!
 //! A version-2 object carries no key, so its row is the only way to read it: the row is
 //! written in the transaction that starts the recording, before any media exists, and
@@ -9,7 +10,7 @@
 
 use super::RecordingError;
 use super::crypto::{self, CryptoError, Header, RecordingKey};
-use super::keyring::{KeyId, KeyRing, WrappedKey};
+use super::keyring::{KeyId, WrappedKey};
 use super::repo::RecordingRow;
 use super::service::RecordingService;
 use crate::storage::parse_id;
@@ -149,11 +150,6 @@ pub(super) async fn without_row(pool: &AnyPool) -> Result<Vec<(RecordingId, Call
 }
 
 impl RecordingService {
-    /// The keys the service unwraps with.
-    pub fn key_ring(&self) -> &KeyRing {
-        &self.keys
-    }
-
     /// A new recording's key and its row's wrapped form (under the current master key).
     pub(super) fn new_key(&self, id: RecordingId) -> Result<(RecordingKey, WrappedKey), RecordingError> {
         let key = RecordingKey::generate(id.0);
