@@ -4,7 +4,7 @@
 //! moving every key under the new one, after which the old key is no longer needed.
 
 use crate::helpers::*;
-use crate::recordings::send_media_to;
+use crate::recordings::{moto, send_media_to};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
@@ -90,12 +90,7 @@ async fn after_retention_deletes_a_recording_no_copy_of_its_object_or_spool_decr
         .expect("media flows");
     // While it records, the file being written (on S3 storage: the spool) holds whole chunks.
     let file = stored_file(app.data_dir.path(), &call, &rec);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while std::fs::metadata(&file).map_or(0, |m| m.len()) < (V2_HEADER_LEN + 1000) as u64 {
-        assert!(Instant::now() < deadline, "no chunk was written while recording");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let spool_copy = std::fs::read(&file).expect("copy of the file being written");
+    let spool_copy = copy_while_recording(&file).await;
     assert_eq!(spool_copy[8], 2, "new objects are format version 2");
     stop(&app, &c, &call, &rec).await;
     let object_copy = std::fs::read(&file).expect("copy of the stored object");
@@ -136,6 +131,90 @@ async fn after_retention_deletes_a_recording_no_copy_of_its_object_or_spool_decr
             .expect_err("a deleted recording's copy stays ciphertext");
         assert!(matches!(err, RecordingError::Integrity(CryptoError::NoKey)), "{err}");
         assert!(err.to_string().contains("no key"), "{err}");
+    }
+}
+
+/// Waits until the file being written at `path` holds whole chunks, and copies it.
+async fn copy_while_recording(path: &Path) -> Vec<u8> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(path).map_or(0, |m| m.len()) < (V2_HEADER_LEN + 1000) as u64 {
+        assert!(Instant::now() < deadline, "no chunk was written while recording");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    std::fs::read(path).expect("copy of the file being written")
+}
+
+#[tokio::test]
+async fn on_versioned_s3_storage_the_old_object_version_and_the_spool_copy_of_a_deleted_recording_stay_ciphertext() {
+    let moto = moto();
+    let http = reqwest::Client::new();
+    let bucket = format!("{}/recordings", moto.endpoint);
+    let created = http.put(&bucket).send().await.expect("create bucket");
+    assert!(created.status().is_success(), "{}", created.status());
+    let versioning = http
+        .put(format!("{bucket}?versioning"))
+        .body(
+            r#"<VersioningConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Status>Enabled</Status></VersioningConfiguration>"#,
+        )
+        .send()
+        .await
+        .expect("enable versioning");
+    assert!(versioning.status().is_success(), "{}", versioning.status());
+    let app = spawn_app_with(&[
+        ("STORAGE_PROVIDER", "s3"),
+        ("STORAGE_BUCKET", "recordings"),
+        ("STORAGE_ENDPOINT", &moto.endpoint),
+        ("STORAGE_ACCESS_KEY_ID", "test"),
+        ("STORAGE_SECRET_ACCESS_KEY", "test"),
+    ])
+    .await;
+    let c = cast();
+    let call = app.active_call(&c.provider, &c.patient).await;
+    let rec = start(&app, &c, &call).await;
+    send_media_to(&app.http, &app.base, &c.patient, &call, &rec, 3, None)
+        .await
+        .expect("media flows");
+    let spool = app.data_dir.path().join(format!("spool/recordings/{call}/{rec}.vrec"));
+    let spool_copy = copy_while_recording(&spool).await;
+    stop(&app, &c, &call, &rec).await;
+    let object_url = format!("{bucket}/recordings/{call}/{rec}.vrec");
+    let object = http.get(&object_url).send().await.expect("get object");
+    assert_eq!(object.status(), StatusCode::OK);
+    let version = object.headers()["x-amz-version-id"]
+        .to_str()
+        .expect("version id")
+        .to_string();
+    let object_copy = object.bytes().await.expect("object").to_vec();
+    let recordings = app.recordings.clone();
+    recordings
+        .decrypt_stored(id(&rec), &object_copy, true)
+        .await
+        .expect("the object decrypts while the recording exists");
+
+    recordings
+        .run_retention(vytalcall::now_millis() + 400 * DAY_MS)
+        .await
+        .expect("retention runs");
+    assert_eq!(
+        http.get(&object_url).send().await.expect("get").status(),
+        StatusCode::NOT_FOUND,
+        "deleted"
+    );
+    // The bucket keeps the old version, byte for byte, and the spool copy is still around.
+    let kept = http
+        .get(format!("{object_url}?versionId={version}"))
+        .send()
+        .await
+        .expect("get the old version");
+    assert_eq!(kept.status(), StatusCode::OK);
+    let kept = kept.bytes().await.expect("old version").to_vec();
+    assert_eq!(kept, object_copy);
+    for (copy, whole) in [(&kept, true), (&spool_copy, false)] {
+        let err = recordings
+            .decrypt_stored(id(&rec), copy, whole)
+            .await
+            .expect_err("ciphertext without a key");
+        assert!(matches!(err, RecordingError::Integrity(CryptoError::NoKey)), "{err}");
     }
 }
 
@@ -220,6 +299,14 @@ async fn after_rotating_the_master_key_recordings_play_and_after_a_resumed_rewra
         String::from_utf8_lossy(&refused.stderr)
     );
 
+    let blind = cli(&url, dir.path(), &only_new, &["recording", "rewrap"]);
+    assert!(!blind.status.success(), "a key it cannot open fails the run");
+    let blind_out = String::from_utf8_lossy(&blind.stdout);
+    assert!(
+        blind_out.contains(&format!("cannot rewrap recording {first}"))
+            && blind_out.contains("2 recording key(s) remain"),
+        "{blind_out}"
+    );
     let zero = cli(&url, dir.path(), &both, &["recording", "rewrap", "--max", "0"]);
     assert!(!zero.status.success(), "--max 0 is refused");
     let run = stdout(&cli(
