@@ -10,21 +10,19 @@
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 use uuid::Uuid;
-use vytalcall::recording::crypto::{ChunkReader, MasterKey, RecordingKey, decrypt_all};
+use vytalcall::recording::crypto::{ChunkReader, RecordingKey, decrypt_all};
 
 struct Fixture {
-    master: MasterKey,
-    id: Uuid,
     key: RecordingKey,
 }
 
 fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
-        let master = MasterKey::parse(&"5a".repeat(32)).expect("fixed master key");
         let id = Uuid::from_u128(0x0123_4567_89ab_cdef_0123_4567_89ab_cdef);
-        let key = RecordingKey::generate(&master, id).expect("data key");
-        Fixture { master, id, key }
+        Fixture {
+            key: RecordingKey::generate(id),
+        }
     })
 }
 
@@ -34,8 +32,8 @@ fuzz_target!(|data: &[u8]| {
     if mode % 2 == 0 {
         let mut stored = f.key.header().to_vec();
         stored.extend_from_slice(rest);
-        let _ = decrypt_all(&f.master, f.id, &stored, true);
-        let _ = decrypt_all(&f.master, f.id, &stored, false);
+        let _ = decrypt_all(&f.key, &stored, true);
+        let _ = decrypt_all(&f.key, &stored, false);
         // The same bytes arriving in pieces parse to the same chunk frames.
         let mut reader = ChunkReader::default();
         let step = usize::from(mode / 2).max(1);
@@ -77,7 +75,7 @@ fn round_trip(f: &Fixture, mode: u8, rest: &[u8]) {
     }
     // Reading as a crashed recording: whatever decrypts is a prefix of what was written (a
     // damaged frame length looks like a torn write, so the rest is not served).
-    if let Ok((_, plain, _)) = decrypt_all(&f.master, f.id, &stored, false) {
+    if let Ok((plain, _)) = decrypt_all(&f.key, &stored, false) {
         assert!(payload.starts_with(&plain), "decrypted bytes are a prefix of the written ones");
         if cut_off == 0 && !flipped {
             assert_eq!(plain, payload, "an untouched object decrypts whole");
@@ -86,7 +84,7 @@ fn round_trip(f: &Fixture, mode: u8, rest: &[u8]) {
         assert!(flipped, "an object that was only cut short still decrypts its whole chunks");
     }
     // Reading as a completed recording: only an untouched, closed object is whole.
-    let strict = decrypt_all(&f.master, f.id, &stored, true).map(|(_, p, _)| p);
+    let strict = decrypt_all(&f.key, &stored, true).map(|(p, _)| p);
     if cut_off == 0 && !flipped && close && !pieces.is_empty() {
         assert_eq!(strict.ok().as_deref(), Some(payload));
     } else if !close || flipped || cut_off > 0 {

@@ -106,6 +106,16 @@ enum RecordingCommand {
         #[arg(long)]
         operator: Option<String>,
     },
+    /// Re-wrap every recording key not under RECORDING_MASTER_KEY (and move version-1 header
+    /// keys into the database), one audited recording at a time; safe to interrupt and rerun.
+    Rewrap {
+        /// Stop after this many recordings (run again to continue).
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+        max: Option<u64>,
+        /// Who is rewrapping, for the audit trail [default: the OS user].
+        #[arg(long)]
+        operator: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -198,6 +208,9 @@ async fn run(command: Command, mut settings: Settings) -> anyhow::Result<ExitCod
         Command::Recording {
             command: RecordingCommand::Export { id, file, operator },
         } => recording::export(&settings, id, &file, operator).await?,
+        Command::Recording {
+            command: RecordingCommand::Rewrap { max, operator },
+        } => recording::rewrap(&settings, max, operator).await?,
         Command::Retention {
             command: RetentionCommand::Run,
         } => recording::retention(&settings).await?,

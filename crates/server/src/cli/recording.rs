@@ -1,4 +1,5 @@
-//! The operator's recording commands: `recording export` and `retention run`. They run
+//! The operator's recording commands: `recording export`, `recording rewrap` and
+//! `retention run`. They run
 //! beside a live server, so they never recover (close) its running recordings.
 
 use crate::config::Settings;
@@ -27,6 +28,23 @@ pub(super) async fn export(
     let service = operator_service(settings).await?;
     let bytes = service.export(id, out, &operator).await?;
     println!("exported {bytes} bytes of WebM to {}", out.display());
+    Ok(())
+}
+
+/// `vytalcall recording rewrap [--max N] [--operator NAME]`: prints what was done and what
+/// is left; every rewrapped recording is audited under `operator` (or the OS user).
+pub(super) async fn rewrap(settings: &Settings, max: Option<u64>, operator: Option<String>) -> anyhow::Result<()> {
+    let operator = operator.unwrap_or_else(crate::audit::os_user);
+    let service = operator_service(settings).await?;
+    let max = max.map(|m| usize::try_from(m).unwrap_or(usize::MAX));
+    let summary = service.rewrap(max, &operator).await?;
+    println!("{summary}");
+    if !summary.unreadable.is_empty() {
+        anyhow::bail!(
+            "{} recording key(s) could not be rewrapped (see above)",
+            summary.unreadable.len()
+        );
+    }
     Ok(())
 }
 

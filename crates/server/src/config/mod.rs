@@ -63,6 +63,8 @@ pub struct Settings {
     pub storage: StorageSettings,
     pub recording_retention_days: u32,
     pub recording_master_key: Option<SecretString>,
+    /// `RECORDING_MASTER_KEYS_OLD`: retired master keys, still accepted for unwrapping.
+    pub recording_master_keys_old: Vec<SecretString>,
     pub recording_rtc: RecordingRtcSettings,
     /// How often the retention job looks for expired recordings.
     pub retention_sweep_seconds: u64,
@@ -143,6 +145,7 @@ impl Settings {
             storage: recording.storage,
             recording_retention_days: recording.retention_days,
             recording_master_key: recording.master_key,
+            recording_master_keys_old: recording.master_keys_old,
             recording_rtc: recording.rtc,
             retention_sweep_seconds: recording.retention_sweep_seconds,
             redis_url: calls.redis_url,

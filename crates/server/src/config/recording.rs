@@ -1,4 +1,4 @@
-//! Recording settings: the master key, where encrypted recordings are stored, the recording
+//! Recording settings: the master keys, where encrypted recordings are stored, the recording
 //! peer's network addresses and retention.
 
 use super::vars::{Vars, invalid};
@@ -37,6 +37,7 @@ pub struct RecordingRtcSettings {
 /// The recording group as parsed, spread into [`super::Settings`].
 pub(super) struct Recording {
     pub master_key: Option<SecretString>,
+    pub master_keys_old: Vec<SecretString>,
     pub storage: StorageSettings,
     pub rtc: RecordingRtcSettings,
     pub retention_days: u32,
@@ -48,6 +49,7 @@ pub(super) fn parse(v: &Vars, mode: Mode, host: IpAddr) -> Result<Recording, Con
     let master_key = master_key(v, mode)?;
     Ok(Recording {
         master_key,
+        master_keys_old: master_keys_old(v)?,
         storage: storage(v)?,
         rtc: RecordingRtcSettings {
             bind: v.parse("RECORDING_RTC_HOST", host, "expected an IP address")?,
@@ -87,6 +89,36 @@ fn master_key(v: &Vars, mode: Mode) -> Result<Option<SecretString>, ConfigError>
         )
     })?;
     Ok(Some(SecretString::from(key)))
+}
+
+/// `RECORDING_MASTER_KEYS_OLD`: retired master keys, comma-separated, each written like
+/// `RECORDING_MASTER_KEY`; they only unwrap keys not yet rewrapped under the current one.
+/// Never echoed: an error names the entry by its position.
+fn master_keys_old(v: &Vars) -> Result<Vec<SecretString>, ConfigError> {
+    const VAR: &str = "RECORDING_MASTER_KEYS_OLD";
+    let Some(list) = v.get(VAR) else {
+        return Ok(Vec::new());
+    };
+    let mut keys = Vec::new();
+    for (i, key) in list.split(',').enumerate() {
+        let key = key.trim();
+        if key.is_empty() {
+            return Err(invalid(
+                VAR,
+                "(hidden)",
+                &format!("entry {} is empty; expected comma-separated keys", i + 1),
+            ));
+        }
+        crate::recording::crypto::MasterKey::parse(key).map_err(|_| {
+            invalid(
+                VAR,
+                "(hidden)",
+                &format!("entry {} is not 32 bytes as 64 hex characters or base64", i + 1),
+            )
+        })?;
+        keys.push(SecretString::from(key.to_string()));
+    }
+    Ok(keys)
 }
 
 /// `STORAGE_PROVIDER` (local or S3) and the S3 bucket, region, endpoint and credentials.

@@ -248,3 +248,33 @@ fn the_clinic_is_named_by_clinic_name_and_its_logo_must_be_an_image() {
         Err(ConfigError::Invalid { var: "CLINIC_NAME", .. })
     ));
 }
+
+#[test]
+fn retired_recording_master_keys_are_read_as_a_comma_separated_list_and_bad_ones_are_refused_unechoed() {
+    let base64 = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+    assert!(settings(&[]).expect("none").recording_master_keys_old.is_empty());
+    let s = settings(&[("RECORDING_MASTER_KEYS_OLD", &format!("{KEY}, {base64}"))]).expect("two keys");
+    assert_eq!(s.recording_master_keys_old.len(), 2);
+    let secret = "ff".repeat(31);
+    for (value, entry) in [
+        (format!("{KEY},{secret}"), "entry 2 is not 32 bytes"),
+        (format!("{KEY},,{base64}"), "entry 2 is empty"),
+        ("not-a-key".to_string(), "entry 1 is not 32 bytes"),
+        (format!("{KEY},"), "entry 2 is empty"),
+    ] {
+        let err = settings(&[("RECORDING_MASTER_KEYS_OLD", &value)]).expect_err("refused");
+        let text = err.to_string();
+        assert!(
+            matches!(
+                err,
+                ConfigError::Invalid {
+                    var: "RECORDING_MASTER_KEYS_OLD",
+                    ..
+                }
+            ),
+            "{text}"
+        );
+        assert!(text.contains(entry), "{text}");
+        assert!(!text.contains(&secret) && !text.contains(KEY), "never echoed: {text}");
+    }
+}

@@ -178,7 +178,7 @@ impl From<crate::recording::RecordingError> for ApiError {
             ),
             R::BadOffer(_) => ApiError::invalid("sdp", e.to_string()),
             R::Integrity(cause) => {
-                tracing::error!(error = %cause, "a stored recording failed its integrity check");
+                tracing::error!(error = %cause, "a stored recording cannot be read");
                 ApiError::new(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "recording-integrity",

@@ -1,6 +1,7 @@
-//! Encryption at rest: a fresh AES-256-GCM data key per recording, wrapped by the master key,
-//! and the media as a sequence of independently authenticated chunks (the STREAM construction
-//! with a 32-bit big-endian counter and a "last chunk" flag in the nonce).
+//! Encryption at rest: the media of a recording as a sequence of independently authenticated
+//! chunks under the recording's own data key (the STREAM construction with a 32-bit
+//! big-endian counter and a "last chunk" flag in the nonce). The data key itself is kept in
+//! the database, wrapped under a master key ([`super::keyring`]).
 //!
 //! Why STREAM: a recording is written while the call goes on, so a crash must leave every
 //! chunk written so far readable, while a file that was cut short or altered must never be
@@ -11,27 +12,38 @@
 //! Layout of a stored object (all integers big-endian; see `docs/recording.md`):
 //!
 //! ```text
-//! header (84 bytes):
-//!   magic "VYTLREC1" | version u8 = 1 | master key fingerprint [8]
+//! header, version 2 (32 bytes; what is written now; the data key is not in it):
+//!   magic "VYTLREC1" | version u8 = 2 | recording id [16] | stream nonce prefix [7]
+//! header, version 1 (84 bytes; still read, never written):
+//!   magic "VYTLREC1" | version u8 = 1 | master key id [8]
 //!   | wrap nonce [12] | wrapped data key [32 + 16 tag] | stream nonce prefix [7]
 //! chunk*:
 //!   ciphertext length u32 | media end time (ms) u32 | ciphertext (plaintext + 16-byte tag)
 //! ```
 //!
-//! The wrapped key is authenticated with the magic, version and recording id; every chunk with
-//! the whole header and its media end time, so a header from another recording, a changed
-//! time or a flipped bit anywhere fails authentication.
+//! Every chunk is authenticated with the whole header and its media end time, so a header
+//! from another recording, a changed time or a flipped bit anywhere fails authentication. A
+//! version-1 header's wrapped key is authenticated with the magic, version and recording id.
 
+use super::keyring::{DataKey, KeyId, KeyRing};
 use aead_stream::{NewStream, StreamBE32, StreamPrimitive};
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit};
 use rand::RngCore;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+pub use super::chunks::{ChunkInfo, ChunkReader, decrypt_all};
+pub use super::keyring::MasterKey;
+
 pub const MAGIC: &[u8; 8] = b"VYTLREC1";
-pub const VERSION: u8 = 1;
-pub const HEADER_LEN: usize = 8 + 1 + 8 + 12 + 48 + 7;
+/// Objects written before data keys moved to the database: the key wrapped in the header.
+pub const VERSION_1: u8 = 1;
+/// The data key lives only in the database; the header names the recording.
+pub const VERSION_2: u8 = 2;
+pub const V1_HEADER_LEN: usize = 8 + 1 + 8 + 12 + 48 + 7;
+pub const V2_HEADER_LEN: usize = 8 + 1 + 16 + 7;
+/// Bytes that say which header follows: the magic and the version.
+pub const VERSION_END: usize = 9;
 /// Bytes before each chunk's ciphertext: its length and its media end time.
 pub const FRAME_LEN: usize = 8;
 pub const TAG_LEN: usize = 16;
@@ -40,12 +52,19 @@ pub const MAX_CHUNK: usize = 64 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum CryptoError {
-    #[error("RECORDING_MASTER_KEY must be 32 bytes written as 64 hex characters or base64")]
+    #[error("a recording master key must be 32 bytes written as 64 hex characters or base64")]
     BadMasterKey,
     #[error("not a vytalcall recording (bad header)")]
     BadHeader,
-    #[error("the recording was encrypted under a different master key")]
-    WrongMasterKey,
+    #[error("no key for this recording: its key was deleted, so its media cannot be decrypted")]
+    NoKey,
+    #[error(
+        "the recording's key is wrapped under a master key this server does not hold \
+         (set it in RECORDING_MASTER_KEYS_OLD)"
+    )]
+    UnknownMasterKey,
+    #[error("the recording's stored key is malformed")]
+    BadStoredKey,
     #[error("the recording's key or chunk {0} failed authentication: the stored file was altered")]
     Tampered(u32),
     #[error("the recording ends without its final chunk: the stored file was cut short")]
@@ -56,137 +75,151 @@ pub enum CryptoError {
     Encrypt,
 }
 
-/// The key that wraps every recording's data key. Never logged, never stored with the media.
-#[derive(Clone)]
-pub struct MasterKey {
-    key: [u8; 32],
-}
-
-impl std::fmt::Debug for MasterKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("MasterKey(..)")
-    }
-}
-
-impl MasterKey {
-    /// Parses 64 hex characters or standard base64 of exactly 32 bytes.
-    pub fn parse(text: &str) -> Result<MasterKey, CryptoError> {
-        use base64::Engine;
-        let text = text.trim();
-        let bytes = if text.len() == 64 && text.chars().all(|c| c.is_ascii_hexdigit()) {
-            hex::decode(text).map_err(|_| CryptoError::BadMasterKey)?
+/// How many bytes the header at the start of `bytes` has; `None` until its version arrived.
+pub fn header_len(bytes: &[u8]) -> Result<Option<usize>, CryptoError> {
+    if bytes.len() < VERSION_END {
+        return if MAGIC.starts_with(bytes) {
+            Ok(None)
         } else {
-            base64::engine::general_purpose::STANDARD
-                .decode(text)
-                .map_err(|_| CryptoError::BadMasterKey)?
+            Err(CryptoError::BadHeader)
         };
-        let key: [u8; 32] = bytes.try_into().map_err(|_| CryptoError::BadMasterKey)?;
-        Ok(MasterKey { key })
     }
-
-    /// Identifies the master key without revealing it, so a recording names the key it needs.
-    fn fingerprint(&self) -> [u8; 8] {
-        let digest = Sha256::new_with_prefix(b"vytalcall recording master key\0")
-            .chain_update(self.key)
-            .finalize();
-        let mut out = [0u8; 8];
-        out.copy_from_slice(&digest[..8]);
-        out
+    if &bytes[..8] != MAGIC {
+        return Err(CryptoError::BadHeader);
     }
-
-    fn cipher(&self) -> Aes256Gcm {
-        Aes256Gcm::new(&self.key.into())
+    match bytes[8] {
+        VERSION_1 => Ok(Some(V1_HEADER_LEN)),
+        VERSION_2 => Ok(Some(V2_HEADER_LEN)),
+        _ => Err(CryptoError::BadHeader),
     }
 }
 
-fn wrap_aad(recording: Uuid) -> Vec<u8> {
+/// A stored object's header, parsed.
+pub enum Header<'a> {
+    /// The data key is in the header, wrapped under the master key `master`.
+    V1 {
+        master: KeyId,
+        wrap_nonce: [u8; 12],
+        wrapped: &'a [u8],
+        prefix: [u8; 7],
+    },
+    /// The data key is in the database only.
+    V2 { recording: Uuid, prefix: [u8; 7] },
+}
+
+fn array<const N: usize>(bytes: &[u8]) -> Result<[u8; N], CryptoError> {
+    bytes.try_into().map_err(|_| CryptoError::BadHeader)
+}
+
+impl Header<'_> {
+    /// Parses the header at the start of `bytes` (which may go on with chunks).
+    pub fn parse(bytes: &[u8]) -> Result<Header<'_>, CryptoError> {
+        let len = header_len(bytes)?.ok_or(CryptoError::BadHeader)?;
+        let h = bytes.get(..len).ok_or(CryptoError::BadHeader)?;
+        Ok(match h[8] {
+            VERSION_1 => Header::V1 {
+                master: KeyId(array(&h[9..17])?),
+                wrap_nonce: array(&h[17..29])?,
+                wrapped: &h[29..77],
+                prefix: array(&h[77..84])?,
+            },
+            _ => Header::V2 {
+                recording: Uuid::from_bytes(array(&h[9..25])?),
+                prefix: array(&h[25..32])?,
+            },
+        })
+    }
+
+    pub fn version(&self) -> u8 {
+        match self {
+            Header::V1 { .. } => VERSION_1,
+            Header::V2 { .. } => VERSION_2,
+        }
+    }
+}
+
+fn v1_wrap_aad(recording: Uuid) -> Vec<u8> {
     let mut aad = Vec::with_capacity(25);
     aad.extend_from_slice(MAGIC);
-    aad.push(VERSION);
+    aad.push(VERSION_1);
     aad.extend_from_slice(recording.as_bytes());
     aad
 }
 
-/// A recording's data key and the header that carries it wrapped.
+/// A recording's data key and the header of its stored object.
 pub struct RecordingKey {
     stream: StreamBE32<Aes256Gcm>,
-    data_key: [u8; 32],
-    header: [u8; HEADER_LEN],
+    data_key: DataKey,
+    header: Vec<u8>,
 }
 
 impl RecordingKey {
-    /// A fresh random data key for a new recording, wrapped under `master`.
-    pub fn generate(master: &MasterKey, recording: Uuid) -> Result<RecordingKey, CryptoError> {
-        let mut rng = rand::rng();
-        let mut data_key = [0u8; 32];
-        rng.fill_bytes(&mut data_key);
-        let mut wrap_nonce = [0u8; 12];
-        rng.fill_bytes(&mut wrap_nonce);
+    /// A fresh random data key for a new recording, with its version-2 header. The caller
+    /// keeps [`Self::data_key`] wrapped in the database before writing any media.
+    pub fn generate(recording: Uuid) -> RecordingKey {
+        let data_key = DataKey::random();
         let mut prefix = [0u8; 7];
-        rng.fill_bytes(&mut prefix);
-        let wrapped = master
-            .cipher()
-            .encrypt(
-                &wrap_nonce.into(),
-                Payload {
-                    msg: &data_key,
-                    aad: &wrap_aad(recording),
-                },
-            )
-            .map_err(|_| CryptoError::Encrypt)?;
-        let mut header = [0u8; HEADER_LEN];
-        let mut at = 0;
-        for part in [
-            &MAGIC[..],
-            &[VERSION],
-            &master.fingerprint(),
-            &wrap_nonce,
-            &wrapped,
-            &prefix,
-        ] {
-            header[at..at + part.len()].copy_from_slice(part);
-            at += part.len();
-        }
-        Ok(RecordingKey {
-            stream: StreamBE32::new(&data_key.into(), &prefix.into()),
+        rand::rng().fill_bytes(&mut prefix);
+        let mut header = Vec::with_capacity(V2_HEADER_LEN);
+        header.extend_from_slice(MAGIC);
+        header.push(VERSION_2);
+        header.extend_from_slice(recording.as_bytes());
+        header.extend_from_slice(&prefix);
+        RecordingKey {
+            stream: StreamBE32::new(&data_key.0.into(), &prefix.into()),
             data_key,
             header,
+        }
+    }
+
+    /// The key of the object whose header starts `header`, from its data key (unwrapped from
+    /// the database). A version-2 header of another recording is refused.
+    pub fn with_data_key(data_key: DataKey, recording: Uuid, header: &[u8]) -> Result<RecordingKey, CryptoError> {
+        let len = header_len(header)?.ok_or(CryptoError::BadHeader)?;
+        let prefix = match Header::parse(header)? {
+            Header::V1 { prefix, .. } => prefix,
+            Header::V2 { recording: r, prefix } if r == recording => prefix,
+            Header::V2 { .. } => return Err(CryptoError::BadHeader),
+        };
+        Ok(RecordingKey {
+            stream: StreamBE32::new(&data_key.0.into(), &prefix.into()),
+            data_key,
+            header: header[..len].to_vec(),
         })
     }
 
-    /// Unwraps the data key from a stored header.
-    pub fn open(master: &MasterKey, recording: Uuid, header: &[u8]) -> Result<RecordingKey, CryptoError> {
-        let header: [u8; HEADER_LEN] = header
-            .get(..HEADER_LEN)
-            .and_then(|h| h.try_into().ok())
-            .ok_or(CryptoError::BadHeader)?;
-        if &header[..8] != MAGIC || header[8] != VERSION {
-            return Err(CryptoError::BadHeader);
-        }
-        if header[9..17] != master.fingerprint() {
-            return Err(CryptoError::WrongMasterKey);
-        }
-        let wrap_nonce: [u8; 12] = header[17..29].try_into().map_err(|_| CryptoError::BadHeader)?;
+    /// The key of a version-1 object, unwrapped from its header by the ring's key of the id
+    /// the header names. Only for objects whose key has not moved to the database yet.
+    pub fn open_v1(ring: &KeyRing, recording: Uuid, header: &[u8]) -> Result<RecordingKey, CryptoError> {
+        let Header::V1 {
+            master,
+            wrap_nonce,
+            wrapped,
+            ..
+        } = Header::parse(header)?
+        else {
+            return Err(CryptoError::NoKey);
+        };
+        let master = ring.get(master).ok_or(CryptoError::UnknownMasterKey)?;
         let plain = master
             .cipher()
             .decrypt(
                 &wrap_nonce.into(),
                 Payload {
-                    msg: &header[29..77],
-                    aad: &wrap_aad(recording),
+                    msg: wrapped,
+                    aad: &v1_wrap_aad(recording),
                 },
             )
             .map_err(|_| CryptoError::Tampered(0))?;
-        let data_key: [u8; 32] = plain.try_into().map_err(|_| CryptoError::BadHeader)?;
-        let prefix: [u8; 7] = header[77..84].try_into().map_err(|_| CryptoError::BadHeader)?;
-        Ok(RecordingKey {
-            stream: StreamBE32::new(&data_key.into(), &prefix.into()),
-            data_key,
-            header,
-        })
+        let data_key = DataKey(plain.try_into().map_err(|_| CryptoError::BadHeader)?);
+        RecordingKey::with_data_key(data_key, recording, header)
     }
 
-    pub fn header(&self) -> &[u8; HEADER_LEN] {
+    pub fn data_key(&self) -> &DataKey {
+        &self.data_key
+    }
+
+    pub fn header(&self) -> &[u8] {
         &self.header
     }
 
@@ -232,7 +265,7 @@ impl RecordingKey {
         rand::rng().fill_bytes(&mut nonce);
         let mut aad = self.header.to_vec();
         aad.extend_from_slice(recording.as_bytes());
-        let sealed = Aes256Gcm::new(&self.data_key.into())
+        let sealed = Aes256Gcm::new(&self.data_key.0.into())
             .encrypt(&nonce.into(), Payload { msg: plain, aad: &aad })
             .map_err(|_| CryptoError::Encrypt)?;
         let mut out = nonce.to_vec();
@@ -247,7 +280,7 @@ impl RecordingKey {
         let nonce: [u8; 12] = sealed[..12].try_into().map_err(|_| CryptoError::Tampered(0))?;
         let mut aad = self.header.to_vec();
         aad.extend_from_slice(recording.as_bytes());
-        Aes256Gcm::new(&self.data_key.into())
+        Aes256Gcm::new(&self.data_key.0.into())
             .decrypt(
                 &nonce.into(),
                 Payload {
@@ -257,129 +290,6 @@ impl RecordingKey {
             )
             .map_err(|_| CryptoError::Tampered(0))
     }
-}
-
-/// Where one chunk lies in the stored object and in the plaintext.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChunkInfo {
-    pub position: u32,
-    /// Offset of the chunk's frame in the stored object.
-    pub stored_offset: u64,
-    pub sealed_len: u32,
-    /// Offset of the chunk's plaintext in the decrypted body.
-    pub plain_offset: u64,
-    pub end_ms: u32,
-}
-
-impl ChunkInfo {
-    pub fn plain_len(&self) -> u64 {
-        u64::from(self.sealed_len).saturating_sub(TAG_LEN as u64)
-    }
-}
-
-/// Incremental parser of an object's chunk frames: feed it bytes as they arrive, get whole
-/// sealed chunks out. It allocates no more than one chunk, whatever the input claims.
-#[derive(Default)]
-pub struct ChunkReader {
-    buf: Vec<u8>,
-    /// Stored offset of `buf[0]`.
-    offset: u64,
-    next_position: u32,
-    plain_offset: u64,
-    header_seen: bool,
-    header: Vec<u8>,
-    finished: bool,
-}
-
-impl ChunkReader {
-    pub fn push(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
-    /// The header, once its bytes have arrived.
-    pub fn header(&mut self) -> Result<Option<&[u8]>, CryptoError> {
-        if !self.header_seen {
-            if self.buf.len() < HEADER_LEN {
-                return Ok(None);
-            }
-            self.header = self.buf.drain(..HEADER_LEN).collect();
-            self.offset = HEADER_LEN as u64;
-            self.header_seen = true;
-        }
-        Ok(Some(&self.header))
-    }
-
-    /// The next complete sealed chunk, if all its bytes have arrived.
-    pub fn next_chunk(&mut self) -> Result<Option<(ChunkInfo, Vec<u8>)>, CryptoError> {
-        if !self.header_seen || self.buf.len() < FRAME_LEN {
-            return Ok(None);
-        }
-        let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]);
-        let end_ms = u32::from_be_bytes([self.buf[4], self.buf[5], self.buf[6], self.buf[7]]);
-        if (len as usize) < TAG_LEN || len as usize > MAX_CHUNK {
-            return Err(CryptoError::Tampered(self.next_position));
-        }
-        if self.finished {
-            return Err(CryptoError::TrailingData);
-        }
-        let total = FRAME_LEN + len as usize;
-        if self.buf.len() < total {
-            return Ok(None);
-        }
-        let sealed = self.buf[FRAME_LEN..total].to_vec();
-        self.buf.drain(..total);
-        let info = ChunkInfo {
-            position: self.next_position,
-            stored_offset: self.offset,
-            sealed_len: len,
-            plain_offset: self.plain_offset,
-            end_ms,
-        };
-        self.offset += total as u64;
-        self.plain_offset += info.plain_len();
-        self.next_position = self.next_position.saturating_add(1);
-        Ok(Some((info, sealed)))
-    }
-
-    /// Marks that the final chunk was read; anything after it is an error.
-    pub fn saw_last(&mut self) {
-        self.finished = true;
-    }
-
-    /// Bytes received but not forming a whole chunk (a crash's torn write, or truncation).
-    pub fn leftover(&self) -> usize {
-        self.buf.len()
-    }
-}
-
-/// Decrypts a whole stored object. `require_end`: a finished recording must end with its
-/// final chunk; a crashed (`partial`) one yields every complete chunk and stops.
-pub fn decrypt_all(
-    master: &MasterKey,
-    recording: Uuid,
-    stored: &[u8],
-    require_end: bool,
-) -> Result<(RecordingKey, Vec<u8>, Vec<ChunkInfo>), CryptoError> {
-    let mut reader = ChunkReader::default();
-    reader.push(stored);
-    let header = reader.header()?.ok_or(CryptoError::BadHeader)?.to_vec();
-    let key = RecordingKey::open(master, recording, &header)?;
-    let mut plain = Vec::new();
-    let mut chunks = Vec::new();
-    let mut ended = false;
-    while let Some((info, sealed)) = reader.next_chunk()? {
-        let (bytes, last) = key.open_chunk(info.position, info.end_ms, &sealed)?;
-        plain.extend_from_slice(&bytes);
-        chunks.push(info);
-        if last {
-            reader.saw_last();
-            ended = true;
-        }
-    }
-    if require_end && (!ended || reader.leftover() > 0) {
-        return Err(CryptoError::Truncated);
-    }
-    Ok((key, plain, chunks))
 }
 
 #[cfg(test)]
@@ -400,26 +310,94 @@ mod tests {
         out
     }
 
+    /// The key of an object in the old format: its data key wrapped in the header.
+    fn v1_key(master: &MasterKey, recording: Uuid) -> RecordingKey {
+        let data_key = DataKey::random();
+        let mut rng = rand::rng();
+        let (mut wrap_nonce, mut prefix) = ([0u8; 12], [0u8; 7]);
+        rng.fill_bytes(&mut wrap_nonce);
+        rng.fill_bytes(&mut prefix);
+        let wrapped = master
+            .cipher()
+            .encrypt(
+                &wrap_nonce.into(),
+                Payload {
+                    msg: &data_key.0,
+                    aad: &v1_wrap_aad(recording),
+                },
+            )
+            .expect("wrap");
+        let mut header = MAGIC.to_vec();
+        header.push(VERSION_1);
+        header.extend_from_slice(&master.id().0);
+        header.extend_from_slice(&wrap_nonce);
+        header.extend_from_slice(&wrapped);
+        header.extend_from_slice(&prefix);
+        assert_eq!(header.len(), V1_HEADER_LEN);
+        RecordingKey::with_data_key(data_key, recording, &header).expect("v1 key")
+    }
+
     #[test]
-    fn master_keys_are_read_from_hex_or_base64_and_nothing_else() {
-        assert!(MasterKey::parse(&"0f".repeat(32)).is_ok());
-        assert!(MasterKey::parse("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=").is_ok());
-        for bad in ["", "k", &"0f".repeat(31), &"zz".repeat(32), "AAEC"] {
-            assert_eq!(
-                MasterKey::parse(bad).map(|_| ()),
-                Err(CryptoError::BadMasterKey),
-                "{bad}"
-            );
+    fn a_new_header_carries_the_recording_but_no_key() {
+        let id = Uuid::new_v4();
+        let key = RecordingKey::generate(id);
+        assert_eq!(key.header().len(), V2_HEADER_LEN);
+        assert!(matches!(Header::parse(key.header()), Ok(Header::V2 { recording, .. }) if recording == id));
+        assert!(
+            !key.header().windows(32).any(|w| w == key.data_key().0),
+            "the data key is not in the object"
+        );
+        assert_eq!(
+            RecordingKey::open_v1(&KeyRing::new(master(), vec![]), id, key.header()).err(),
+            Some(CryptoError::NoKey)
+        );
+        let again = RecordingKey::with_data_key(key.data_key().clone(), id, key.header()).expect("reopens");
+        assert_eq!(again.header(), key.header());
+        assert_eq!(
+            RecordingKey::with_data_key(key.data_key().clone(), Uuid::new_v4(), key.header()).err(),
+            Some(CryptoError::BadHeader),
+            "another recording's object"
+        );
+        for bad in [&b"VYTLREC1\x03"[..], b"NOTAREC1\x02", b"VYTLX"] {
+            assert_eq!(header_len(bad), Err(CryptoError::BadHeader));
         }
-        assert_eq!(format!("{:?}", master()), "MasterKey(..)");
+        assert_eq!(header_len(b"VYTL"), Ok(None), "not all arrived yet");
+    }
+
+    #[test]
+    fn a_version_1_object_still_opens_with_its_master_key_from_the_ring() {
+        let id = Uuid::new_v4();
+        let key = v1_key(&master(), id);
+        let stored = object(&key, &[b"old", b"format"], true);
+        let other = MasterKey::parse(&"cd".repeat(32)).expect("key");
+        let rotated = KeyRing::new(other.clone(), vec![master()]);
+        let opened = RecordingKey::open_v1(&rotated, id, &stored).expect("opens through the retired key");
+        assert_eq!(opened.data_key(), key.data_key());
+        let (plain, _) = decrypt_all(&opened, &stored, true).expect("decrypts");
+        assert_eq!(plain, b"oldformat");
+        assert_eq!(
+            RecordingKey::open_v1(&KeyRing::new(other, vec![]), id, &stored).err(),
+            Some(CryptoError::UnknownMasterKey)
+        );
+        assert_eq!(
+            RecordingKey::open_v1(&rotated, Uuid::new_v4(), &stored).err(),
+            Some(CryptoError::Tampered(0)),
+            "a header moved to another recording"
+        );
+        // Once its key is in the database, the header's copy is not needed.
+        let from_table = RecordingKey::with_data_key(key.data_key().clone(), id, &stored).expect("key");
+        assert_eq!(
+            decrypt_all(&from_table, &stored, true).expect("decrypts").0,
+            b"oldformat"
+        );
     }
 
     #[test]
     fn a_closed_recording_decrypts_to_exactly_what_was_written() {
         let id = Uuid::new_v4();
-        let key = RecordingKey::generate(&master(), id).expect("key");
+        let key = RecordingKey::generate(id);
         let stored = object(&key, &[b"first cluster", b"second", b"cues"], true);
-        let (_, plain, chunks) = decrypt_all(&master(), id, &stored, true).expect("decrypts");
+        let (plain, chunks) = decrypt_all(&key, &stored, true).expect("decrypts");
         assert_eq!(plain, b"first clustersecondcues");
         assert_eq!(chunks.len(), 3);
         assert_eq!(chunks[2].end_ms, 3000);
@@ -429,85 +407,83 @@ mod tests {
 
     #[test]
     fn every_flipped_bit_is_detected() {
-        let id = Uuid::new_v4();
-        let key = RecordingKey::generate(&master(), id).expect("key");
-        let stored = object(&key, &[b"alpha", b"beta"], true);
-        for i in 0..stored.len() {
-            let mut bad = stored.clone();
-            bad[i] ^= 0x01;
-            assert!(
-                decrypt_all(&master(), id, &bad, true).is_err(),
-                "byte {i} flipped went unnoticed"
-            );
+        for key in [
+            RecordingKey::generate(Uuid::new_v4()),
+            v1_key(&master(), Uuid::new_v4()),
+        ] {
+            let stored = object(&key, &[b"alpha", b"beta"], true);
+            for i in 0..stored.len() {
+                let mut bad = stored.clone();
+                bad[i] ^= 0x01;
+                assert!(
+                    decrypt_all(&key, &bad, true).is_err(),
+                    "byte {i} flipped went unnoticed"
+                );
+            }
         }
     }
 
     #[test]
     fn a_truncated_recording_is_detected_but_its_complete_chunks_stay_readable() {
-        let id = Uuid::new_v4();
-        let key = RecordingKey::generate(&master(), id).expect("key");
+        let key = RecordingKey::generate(Uuid::new_v4());
         let closed = object(&key, &[b"one", b"two", b"three"], true);
         let last_frame = FRAME_LEN + 5 + TAG_LEN;
         let cut = &closed[..closed.len() - last_frame];
-        assert_eq!(
-            decrypt_all(&master(), id, cut, true).err(),
-            Some(CryptoError::Truncated)
-        );
-        let (_, plain, _) = decrypt_all(&master(), id, cut, false).expect("prefix readable");
+        assert_eq!(decrypt_all(&key, cut, true).err(), Some(CryptoError::Truncated));
+        let (plain, _) = decrypt_all(&key, cut, false).expect("prefix readable");
         assert_eq!(plain, b"onetwo");
         // A crash in the middle of writing a chunk: the torn tail is ignored.
         let torn = &closed[..closed.len() - 3];
-        let (_, plain, _) = decrypt_all(&master(), id, torn, false).expect("prefix readable");
+        let (plain, _) = decrypt_all(&key, torn, false).expect("prefix readable");
         assert_eq!(plain, b"onetwo");
         // A recording that crashed never wrote a final chunk.
         let crashed = object(&key, &[b"one", b"two"], false);
-        assert_eq!(
-            decrypt_all(&master(), id, &crashed, true).err(),
-            Some(CryptoError::Truncated)
-        );
+        assert_eq!(decrypt_all(&key, &crashed, true).err(), Some(CryptoError::Truncated));
     }
 
     #[test]
     fn chunks_cannot_be_reordered_dropped_or_moved_between_recordings() {
-        let id = Uuid::new_v4();
-        let key = RecordingKey::generate(&master(), id).expect("key");
+        let key = RecordingKey::generate(Uuid::new_v4());
         let a = key.seal_chunk(0, false, 1, b"a").expect("seal");
         let b = key.seal_chunk(1, false, 2, b"b").expect("seal");
         let c = key.seal_chunk(2, true, 3, b"c").expect("seal");
-        let join = |parts: &[&Vec<u8>]| {
-            let mut out = key.header().to_vec();
+        let join = |header: &[u8], parts: &[&Vec<u8>]| {
+            let mut out = header.to_vec();
             for p in parts {
                 out.extend_from_slice(p);
             }
             out
         };
-        assert!(decrypt_all(&master(), id, &join(&[&b, &a, &c]), true).is_err());
-        assert!(decrypt_all(&master(), id, &join(&[&a, &c]), true).is_err());
-        assert!(decrypt_all(&master(), id, &join(&[&a, &b, &c, &c]), true).is_err());
-        assert!(decrypt_all(&master(), Uuid::new_v4(), &join(&[&a, &b, &c]), true).is_err());
-        let other = MasterKey::parse(&"cd".repeat(32)).expect("key");
+        let h = key.header();
+        assert!(decrypt_all(&key, &join(h, &[&b, &a, &c]), true).is_err());
+        assert!(decrypt_all(&key, &join(h, &[&a, &c]), true).is_err());
+        assert!(decrypt_all(&key, &join(h, &[&a, &b, &c, &c]), true).is_err());
+        let other_id = Uuid::new_v4();
+        let other = RecordingKey::generate(other_id);
         assert_eq!(
-            decrypt_all(&other, id, &join(&[&a, &b, &c]), true).err(),
-            Some(CryptoError::WrongMasterKey)
+            decrypt_all(&other, &join(h, &[&a, &b, &c]), true).err(),
+            Some(CryptoError::BadHeader)
         );
+        let same_key_other_header =
+            RecordingKey::with_data_key(key.data_key().clone(), other_id, other.header()).expect("key");
+        assert!(decrypt_all(&same_key_other_header, &join(other.header(), &[&a, &b, &c]), true).is_err());
     }
 
     #[test]
     fn a_lying_length_never_allocates_more_than_a_chunk() {
-        let id = Uuid::new_v4();
-        let key = RecordingKey::generate(&master(), id).expect("key");
+        let key = RecordingKey::generate(Uuid::new_v4());
         let mut stored = key.header().to_vec();
         stored.extend_from_slice(&u32::MAX.to_be_bytes());
         stored.extend_from_slice(&[0; 40]);
-        assert!(decrypt_all(&master(), id, &stored, false).is_err());
+        assert!(decrypt_all(&key, &stored, false).is_err());
     }
 
     #[test]
     fn blobs_under_the_data_key_are_authenticated() {
         let id = Uuid::new_v4();
-        let key = RecordingKey::generate(&master(), id).expect("key");
+        let key = RecordingKey::generate(id);
         let sealed = key.seal_blob(id, b"webm head").expect("seal");
-        let reopened = RecordingKey::open(&master(), id, key.header()).expect("open");
+        let reopened = RecordingKey::with_data_key(key.data_key().clone(), id, key.header()).expect("open");
         assert_eq!(reopened.open_blob(id, &sealed).expect("open"), b"webm head");
         let mut bad = sealed.clone();
         bad[20] ^= 1;

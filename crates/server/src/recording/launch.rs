@@ -51,10 +51,15 @@ pub(super) fn tracks_for(members: &Members) -> Tracks {
 
 impl RecordingService {
     /// Opens storage, the encrypted writer and the peer for the recording `row` describes.
-    pub(super) async fn launch(&self, row: &RecordingRow, (specs, tracks): Tracks) -> Result<(), RecordingError> {
+    /// `key` is the recording's new data key, already on record in its key row.
+    pub(super) async fn launch(
+        &self,
+        row: &RecordingRow,
+        key: RecordingKey,
+        (specs, tracks): Tracks,
+    ) -> Result<(), RecordingError> {
         let id = row.id;
         let key_name = row.storage_key.as_deref().ok_or(RecordingError::NotFound)?;
-        let key = RecordingKey::generate(&self.master, id.0)?;
         let upload = self.store.create(key_name).await?;
         let db = self.db.clone();
         let save_head: HeadSaver = Box::new(move |sealed: Vec<u8>| {

@@ -1,8 +1,11 @@
 //! Server-side recording of calls: consent-enforced, encrypted at rest, crash-safe, playable.
 //! `docs/recording.md` describes the formats and the behaviour; here is where each part lives.
 //!
-//! - [`crypto`]: the data key per recording, wrapped by the master key, and the chunked
-//!   STREAM encryption of the media.
+//! - [`crypto`]: the object format (headers) and the chunked STREAM encryption of the media
+//!   under each recording's data key; [`chunks`] reads the chunk frames.
+//! - [`keyring`]: the master keys (current and retired) and the wrapping of data keys.
+//! - [`keys`]: the data keys' rows in the database, and finding an object's key.
+//! - [`rewrap`]: moving every data key under the current master key.
 //! - [`store`]: the local disk or an S3-compatible store; durable appends, multipart upload.
 //! - [`webm`]: the WebM muxer (pure): frames in, clusters out, a head rewritten at the end.
 //! - [`demux`]: a small WebM reader, for checks and for test senders.
@@ -18,13 +21,17 @@
 //! - [`repo`]: the recordings' rows.
 
 pub mod admission;
+pub mod chunks;
 pub mod crypto;
 pub mod demux;
+pub mod keyring;
+pub mod keys;
 pub mod launch;
 pub mod peer;
 pub mod playback;
 pub mod records;
 pub mod repo;
+pub mod rewrap;
 pub mod service;
 pub mod sink;
 pub mod store;
@@ -58,7 +65,8 @@ pub enum RecordingError {
     BadRange { size: u64 },
     #[error("the session description is not acceptable: {0}")]
     BadOffer(String),
-    #[error("the stored recording failed its integrity check: {0}")]
+    /// Altered or cut-short media, or a key that is gone or under a master key not held.
+    #[error("the stored recording cannot be read: {0}")]
     Integrity(#[from] crypto::CryptoError),
     #[error("recording storage failed: {0}")]
     Store(#[from] store::StoreError),

@@ -8,7 +8,7 @@
 //! response short, which players report as an error: altered media is never played.
 
 use super::RecordingError;
-use super::crypto::{ChunkReader, HEADER_LEN, RecordingKey};
+use super::crypto::{ChunkReader, RecordingKey};
 use super::repo::{RecordingRow, Status};
 use super::service::RecordingService;
 use super::store::StoreError;
@@ -130,13 +130,6 @@ impl BodyReader {
 }
 
 impl RecordingService {
-    /// Opens a recording's key from the header of its stored object.
-    pub(super) async fn open_key(&self, row: &RecordingRow) -> Result<RecordingKey, RecordingError> {
-        let key_name = row.storage_key.as_deref().ok_or(RecordingError::NotFound)?;
-        let header = self.store.read_range(key_name, 0..HEADER_LEN as u64).await?;
-        Ok(RecordingKey::open(&self.master, row.id.0, &header)?)
-    }
-
     pub(super) fn open_head(&self, key: &RecordingKey, row: &RecordingRow) -> Result<Vec<u8>, RecordingError> {
         let sealed = row
             .media_head

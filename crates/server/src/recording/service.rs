@@ -5,7 +5,8 @@
 //! in [`super::playback`], retention and crash recovery in [`super::upkeep`].
 
 use super::RecordingError;
-use super::crypto::MasterKey;
+use super::keyring::{KeyRing, WrappedKey};
+use super::keys;
 use super::launch::{Active, tracks_for};
 use super::repo::{self, Closing, RecordingRow, Status};
 use super::store::{self, Store};
@@ -42,7 +43,8 @@ pub struct StartRequest {
 pub struct RecordingService {
     pub(super) db: Db,
     pub(super) store: Store,
-    pub(super) master: MasterKey,
+    /// The master keys recordings' data keys are wrapped under.
+    pub(super) keys: KeyRing,
     pub(super) rtc: RecordingRtcSettings,
     pub(super) retention_days: u32,
     pub(super) node_id: String,
@@ -56,14 +58,14 @@ impl RecordingService {
     pub fn new(
         settings: &Settings,
         db: Db,
-        master: MasterKey,
+        keys: KeyRing,
         node_id: String,
         notifier: Option<Arc<dyn RecordingNotifier>>,
     ) -> Result<RecordingService, RecordingError> {
         Ok(RecordingService {
             store: Store::from_settings(&settings.storage, &settings.data_dir)?,
             db,
-            master,
+            keys,
             rtc: settings.recording_rtc.clone(),
             retention_days: settings.recording_retention_days,
             node_id,
@@ -112,8 +114,9 @@ impl RecordingService {
         let now = crate::now_millis();
         let (present, statements) = self.decide_start(actor, &stored, &req, caller.user, now).await?;
         let row = self.new_row(call, caller.user, &req, present, now);
-        self.persist_start(actor, &req, &statements, &row).await?;
-        if let Err(e) = self.launch(&row, tracks_for(&stored.members)).await {
+        let (key, wrapped) = self.new_key(row.id)?;
+        self.persist_start(actor, &req, &statements, &row, &wrapped).await?;
+        if let Err(e) = self.launch(&row, key, tracks_for(&stored.members)).await {
             tracing::error!(recording = %row.id, error = %e, "the recording could not start");
             self.fail_start(&row).await?;
             return Err(e);
@@ -195,7 +198,8 @@ impl RecordingService {
         }
     }
 
-    /// One transaction: the request's consent statements that count, the running row and the
+    /// One transaction: the request's consent statements that count, the running row, its
+    /// wrapped data key (so no media is ever written without its key on record) and the
     /// audited start. The unique index on running recordings refuses a second start that
     /// raced this one past [`Self::decide_start`]; any other failure is the database's.
     async fn persist_start(
@@ -204,6 +208,7 @@ impl RecordingService {
         req: &StartRequest,
         statements: &[consent::Statement],
         row: &RecordingRow,
+        wrapped: &WrappedKey,
     ) -> Result<(), RecordingError> {
         let mut tx = self.db.pool.begin().await?;
         for s in statements {
@@ -220,6 +225,7 @@ impl RecordingService {
             tx.rollback().await?;
             return Err(StartRefused::AlreadyRecording.into());
         }
+        keys::insert(&mut tx, row.id, wrapped, row.started_at).await?;
         let detail = json!({
             "participants": row.participants,
             "method": req.method.as_str(),

@@ -8,6 +8,10 @@
 //! the recording stops, and the spool file is removed. After a crash the multipart upload is
 //! abandoned (bucket lifecycle rules expire it) and start-up recovery uploads the spool file
 //! instead, so the stored object is always one whole, readable object.
+//!
+//! A spool file holds exactly the object's bytes: encrypted chunks behind a header without a
+//! key (the key is in the database, [`super::keys`]), so one left behind by a crash, or
+//! copied, is no more readable than the object once the recording's key is deleted.
 
 use crate::config::{StorageProvider, StorageSettings};
 use bytes::Bytes;

@@ -40,7 +40,10 @@ impl RecordingService {
             reader.push(&bytes?);
             if key.is_none() {
                 match reader.header()? {
-                    Some(h) => key = Some(super::crypto::RecordingKey::open(&self.master, row.id.0, h)?),
+                    Some(h) => {
+                        let header = h.to_vec();
+                        key = Some(self.key_for(row.id, &header).await?);
+                    }
                     None => continue,
                 }
             }
@@ -163,10 +166,17 @@ impl RecordingService {
             if let Some(key) = row.storage_key.as_deref() {
                 self.store.delete(key).await?;
             }
+            // The key goes with the row and the audit entry: from this commit on, any copy
+            // of the object left anywhere (old versions, backups, a spool) is ciphertext only.
             let mut tx = self.db.pool.begin().await?;
+            super::keys::delete(&mut tx, row.id).await?;
             repo::delete(&mut tx, row.id).await?;
-            let detail =
-                json!({ "reason": "retention", "retentionDays": self.retention_days, "startedAt": row.started_at });
+            let detail = json!({
+                "reason": "retention",
+                "retentionDays": self.retention_days,
+                "startedAt": row.started_at,
+                "keyDestroyed": true,
+            });
             storage::audit::append(
                 &self.db,
                 &mut tx,
@@ -279,18 +289,26 @@ pub async fn open_service(
     db: crate::storage::Db,
     open_for: OpenFor,
 ) -> anyhow::Result<std::sync::Arc<RecordingService>> {
+    use super::crypto::MasterKey;
     use anyhow::Context;
     use secrecy::ExposeSecret;
     let key = settings
         .recording_master_key
         .as_ref()
         .context("RECORDING_MASTER_KEY is not set")?;
-    let master = super::crypto::MasterKey::parse(key.expose_secret()).context("RECORDING_MASTER_KEY is invalid")?;
+    let current = MasterKey::parse(key.expose_secret()).context("RECORDING_MASTER_KEY is invalid")?;
+    let retired = settings
+        .recording_master_keys_old
+        .iter()
+        .map(|k| MasterKey::parse(k.expose_secret()))
+        .collect::<Result<Vec<_>, _>>()
+        .context("RECORDING_MASTER_KEYS_OLD is invalid")?;
+    let keys = super::keyring::KeyRing::new(current, retired);
     let (notifier, recover) = match open_for {
         OpenFor::Server(notifier) => (Some(notifier), true),
         OpenFor::Operator => (None, false),
     };
-    let service = RecordingService::new(settings, db, master, node_id(&settings.data_dir), notifier)
+    let service = RecordingService::new(settings, db, keys, node_id(&settings.data_dir), notifier)
         .context("cannot set up recording storage")?;
     let recovered = if recover {
         service

@@ -27,6 +27,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     pub db: Db,
     pub database_url: String,
+    /// The server's recording service (its key ring, its decrypt path), for tests that
+    /// look behind the API.
+    pub recordings: std::sync::Arc<vytalcall::recording::RecordingService>,
     /// Dropped first: tells the server to stop.
     _stop: tokio::sync::oneshot::Sender<()>,
     /// The database this app made for itself (none when the test passed `DATABASE_URL`).
@@ -255,6 +258,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
     let app = Application::build(settings).await.expect("server builds");
     let base = format!("http://127.0.0.1:{}", app.port());
     let db = app.state().db.clone();
+    let recordings = app.state().recordings.clone();
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(app.run(async move {
         let _ = stopped.await;
@@ -264,6 +268,7 @@ pub async fn spawn_app_with(extra: &[(&str, &str)]) -> TestApp {
         http: reqwest::Client::new(),
         db,
         database_url,
+        recordings,
         _stop: stop,
         _database: own_database,
         data_dir,

@@ -14,6 +14,7 @@ mod helpers;
 mod limits;
 mod operations;
 mod recording_crash;
+mod recording_keys;
 mod recordings;
 mod reports;
 mod storage_s3;
