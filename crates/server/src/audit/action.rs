@@ -32,10 +32,11 @@ pub enum Action {
     RecordingLegalHold,
     RecordingExport,
     RecordingDelete,
+    RecordingRewrap,
 }
 
 impl Action {
-    pub const ALL: [Action; 27] = [
+    pub const ALL: [Action; 28] = [
         Action::CallCreate,
         Action::CallView,
         Action::CallList,
@@ -63,6 +64,7 @@ impl Action {
         Action::RecordingLegalHold,
         Action::RecordingExport,
         Action::RecordingDelete,
+        Action::RecordingRewrap,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +96,7 @@ impl Action {
             Action::RecordingLegalHold => "recording.legal_hold",
             Action::RecordingExport => "recording.export",
             Action::RecordingDelete => "recording.delete",
+            Action::RecordingRewrap => "recording.rewrap",
         }
     }
 }

@@ -146,7 +146,13 @@ impl RecordingService {
         detail: serde_json::Value,
         operator: &str,
     ) -> Result<(), RecordingError> {
-        let fact = Actor::system().fact("recording.rewrap", Some(call), Some(id), Outcome::Success, detail);
+        let fact = Actor::system().fact(
+            crate::audit::Action::RecordingRewrap,
+            Some(call),
+            Some(id),
+            Outcome::Success,
+            detail,
+        );
         storage::audit::append(&self.db, tx, crate::audit::by_operator(fact, operator)).await?;
         Ok(())
     }
