@@ -66,7 +66,13 @@ async fn a_sigkill_under_load_loses_no_acknowledged_write() {
             }
         }));
     }
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill once the load has produced some acknowledged writes and keeps producing them, at a
+    // moment that depends on how fast this machine is, not on a fixed time.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while acknowledged.lock().expect("lock").len() <= 20 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
     server.kill().expect("SIGKILL");
     server.wait().expect("reaped");
     for w in workers {
