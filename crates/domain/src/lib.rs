@@ -31,6 +31,7 @@ pub mod presence;
 pub mod quality;
 pub mod rate;
 pub mod role;
+pub mod text;
 pub mod turn;
 
 pub use ids::{CallId, RecordingId, UserId};

@@ -123,18 +123,12 @@ pub fn opt_uuid<T: std::str::FromStr>(raw: Option<&str>, field: &str) -> Result<
     .transpose()
 }
 
-/// Trims a free-text reason and bounds its length; reasons are shown to the other party.
+/// Trims a free-text reason and bounds its length; reasons are shown to the other party
+/// (the rule is [`vytalcall_domain::text::free_text`], shared with signaling).
 pub fn reason(raw: Option<String>, default: &str) -> Result<String, ApiError> {
-    let text = raw.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    match text {
-        None => Ok(default.to_string()),
-        Some(r) if r.chars().count() > 500 => Err(ApiError::invalid("reason", "reason must be at most 500 characters")),
-        Some(r) if r.chars().any(char::is_control) => Err(ApiError::invalid(
-            "reason",
-            "reason must not contain control characters",
-        )),
-        Some(r) => Ok(r),
-    }
+    vytalcall_domain::text::free_text(raw.as_deref(), 500)
+        .map(|r| r.unwrap_or_else(|| default.to_string()))
+        .map_err(|e| ApiError::invalid("reason", format!("reason {e}")))
 }
 
 /// A date (`2024-01-31`, the whole day in UTC) or an RFC 3339 instant, as Unix milliseconds.

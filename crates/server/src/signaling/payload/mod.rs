@@ -293,6 +293,11 @@ mod tests {
                 "reason: must be a string",
             ),
             (
+                EventName::LeaveCall,
+                json!({"callId": CALL, "reason": "bye\n2026-01-01 admin granted"}),
+                "reason: must not contain control characters",
+            ),
+            (
                 EventName::Offer,
                 json!({"callId": CALL, "offer": "v=0"}),
                 "offer: must be an object { type, sdp }",

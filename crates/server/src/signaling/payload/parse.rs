@@ -131,10 +131,10 @@ pub fn parse(event: EventName, data: &Value) -> Result<ClientEvent, SignalingErr
         }
         EventName::LeaveCall => {
             let e: LeaveCallIn = read(data)?;
-            ClientEvent::LeaveCall {
-                call,
-                reason: e.reason.map(|Text(r)| r),
-            }
+            // The same rule as REST's reasons: others read it, and so does the audit trail.
+            let reason = vytalcall_domain::text::free_text(e.reason.as_ref().map(|Text(r)| r.as_str()), MAX_REASON)
+                .map_err(|why| SignalingError::invalid("reason", why.to_string()))?;
+            ClientEvent::LeaveCall { call, reason }
         }
         EventName::Offer => {
             let e: OfferIn = read(data)?;
