@@ -24,8 +24,9 @@ test('every method in the README table is a method of VytalcallClient', () => {
   }
 });
 
+// The options and client events are declared in core.ts (VytalcallClientOptions, VytalcallClientEvents).
 test('every option in the README table is named in the options type, and the client needs only a token', () => {
-  const dts = readFileSync(new URL('../dist/client.d.ts', import.meta.url), 'utf8');
+  const dts = readFileSync(new URL('../dist/core.d.ts', import.meta.url), 'utf8');
   for (const line of section('`new VytalcallClient(options)`').split('\n').slice(3)) {
     for (const m of (line.split('|')[1] ?? '').matchAll(/`([a-zA-Z]+)`/g)) {
       assert.match(dts, new RegExp(`\\b${m[1]}\\??:`), `option ${m[1]}`);
@@ -39,7 +40,7 @@ test('every option in the README table is named in the options type, and the cli
 });
 
 test('every client event in the README table can be subscribed to and is declared', () => {
-  const dts = readFileSync(new URL('../dist/client.d.ts', import.meta.url), 'utf8');
+  const dts = readFileSync(new URL('../dist/core.d.ts', import.meta.url), 'utf8');
   const events = new Set();
   for (const line of section('Events').split('\n').slice(3)) {
     for (const m of (line.split('|')[1] ?? '').matchAll(/`([a-z-]+)`/g)) events.add(m[1]);

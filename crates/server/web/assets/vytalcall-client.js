@@ -3684,6 +3684,600 @@ var SignalingRequestError = class extends Error {
   }
 };
 
+// src/core.ts
+var ClientCore = class {
+  constructor(options) {
+    __publicField(this, "userId");
+    __publicField(this, "opts");
+    __publicField(this, "apiUrl");
+    __publicField(this, "token");
+    /** The signaling socket (after `connect()`). */
+    __publicField(this, "socket", null);
+    __publicField(this, "listeners", /* @__PURE__ */ new Map());
+    __publicField(this, "_state", initialCallState);
+    this.opts = options;
+    const origin = globalThis.location?.origin;
+    const apiUrl = options.apiUrl ?? origin;
+    if (!apiUrl) throw new Error("VytalcallClient: apiUrl is required outside a browser page");
+    this.apiUrl = normalizeApiUrl(apiUrl);
+    this.userId = tokenSubject(options.token);
+    this.token = options.token;
+  }
+  /** See `VytalcallClient.setToken`. */
+  setToken(token) {
+    if (tokenSubject(token) !== this.userId) throw new Error("setToken: the token is for another user");
+    this.token = token;
+    if (this.socket) this.socket.auth = this.authPayload();
+  }
+  authPayload() {
+    const auth = { token: this.token };
+    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
+    return auth;
+  }
+  // ---- small typed emitter -------------------------------------------------------------------
+  on(event, fn) {
+    let set = this.listeners.get(event);
+    if (!set) this.listeners.set(event, set = /* @__PURE__ */ new Set());
+    set.add(fn);
+    return () => set.delete(fn);
+  }
+  emit(event, ...args) {
+    for (const fn of this.listeners.get(event) ?? []) {
+      try {
+        fn(...args);
+      } catch (err) {
+        console.error(`vytalcall: listener of ${event} threw:`, err);
+      }
+    }
+  }
+  clearListeners() {
+    this.listeners.clear();
+  }
+  // ---- call state ----------------------------------------------------------------------------
+  get state() {
+    return this._state;
+  }
+  dispatch(action) {
+    const next = callReducer(this._state, action);
+    if (next !== this._state) {
+      this._state = next;
+      this.emit("state", next);
+    }
+  }
+  /** Joined (or joining) a call that is not over. */
+  isInCall() {
+    const p = this._state.phase;
+    return p === "connected" || p === "waiting" || p === "reconnecting";
+  }
+  // ---- requests over the socket --------------------------------------------------------------
+  request(event, payload) {
+    const socket = this.socket;
+    if (!socket) return Promise.reject(new Error(`${event}: not connected`));
+    return new Promise((resolve, reject) => {
+      socket.timeout(this.opts.ackTimeoutMs ?? 1e4).emit(event, payload, (err, reply) => {
+        if (err) return reject(new Error(`${event}: no reply (${err.message})`));
+        if (isErrorReply(reply)) return reject(new SignalingRequestError(event, reply.error.code, reply.error.message));
+        resolve(reply);
+      });
+    });
+  }
+  send(event, payload) {
+    this.request(event, payload).catch((err) => {
+      const e = err;
+      this.emit("signaling-error", { event, error: { code: e.code ?? "internal", message: e.message ?? String(err) } });
+    });
+  }
+};
+
+// src/rest.ts
+var RestApi = class {
+  constructor(core) {
+    __publicField(this, "core", core);
+    __publicField(this, "iceServers", null);
+  }
+  /** The ICE servers fetched last (none before the first `fetchIceServers`). */
+  get knownIceServers() {
+    return this.iceServers ?? [];
+  }
+  /** `GET /webrtc/ice-servers` (cached for the client's lifetime unless `refresh`). */
+  async fetchIceServers(refresh = false) {
+    if (this.iceServers && !refresh) return this.iceServers;
+    const f = this.core.opts.fetch ?? fetch;
+    const res = await f(`${this.core.apiUrl}/webrtc/ice-servers`, {
+      headers: { authorization: `Bearer ${this.core.token}`, accept: "application/json" }
+    });
+    if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
+    const body = await res.json();
+    this.iceServers = body.iceServers.map((s) => ({ ...s }));
+    return this.iceServers;
+  }
+  /** An authenticated JSON request to the REST API under `/webrtc`. */
+  async rest(method, path, body) {
+    const f = this.core.opts.fetch ?? fetch;
+    const headers = { authorization: `Bearer ${this.core.token}`, accept: "application/json" };
+    if (body !== void 0) headers["content-type"] = "application/json";
+    const res = await f(`${this.core.apiUrl}/webrtc${path}`, { method, headers, body: body === void 0 ? void 0 : JSON.stringify(body) });
+    const text = await res.text();
+    let data = null;
+    try {
+      data = text ? JSON.parse(text) : null;
+    } catch {
+      data = null;
+    }
+    if (!res.ok) throw new RestError(method, `/webrtc${path}`, res.status, data);
+    if (data === null && text) throw new RestError(method, `/webrtc${path}`, res.status, null, "response is not JSON");
+    return data;
+  }
+  /** `GET /webrtc/calls/:id`: the call with its participants (device records). */
+  getCall(callId) {
+    return this.rest("GET", `/calls/${encodeURIComponent(callId)}`);
+  }
+  /** `POST /webrtc/calls/:id/recording-consent` (the state and the recorder: see `consent.ts`). */
+  async postRecordingConsent(callId, consented) {
+    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/recording-consent`, { consented });
+  }
+  /**
+   * `POST /webrtc/calls/:id/record` with ourselves among `consentedParticipants` is our own
+   * yes, so our media may then go to the recorder.
+   */
+  noteOwnAttestation(callId, body) {
+    if (this.core.state.callId === callId && body.consentedParticipants?.includes(this.core.userId)) {
+      this.core.dispatch({ type: "consent-given", consented: true });
+    }
+  }
+  /** `POST /webrtc/calls/:id/record` (providers): starts recording; every participant must have consented. */
+  async startRecording(callId, body = { consentObtained: true }) {
+    const started = await this.rest("POST", `/calls/${encodeURIComponent(callId)}/record`, body);
+    this.noteOwnAttestation(callId, body);
+    return started;
+  }
+  /** `POST /webrtc/calls/:id/recordings/:rid/stop` (providers). */
+  stopRecording(callId, recordingId) {
+    return this.rest(
+      "POST",
+      `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/stop`,
+      {}
+    );
+  }
+  /** `POST /webrtc/calls/:id/recordings/:rid/offer`: our complete offer to the recording peer. */
+  offerRecording(callId, recordingId, offer) {
+    return this.rest(
+      "POST",
+      `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
+      offer
+    );
+  }
+  /** `POST /webrtc/calls`: an immediate call rings the other members. */
+  createCall(body) {
+    return this.rest("POST", "/calls", body);
+  }
+  /** `GET /webrtc/calls` (filters as query parameters). */
+  listCalls(query = {}) {
+    const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
+    return this.rest("GET", `/calls${qs ? `?${qs}` : ""}`);
+  }
+  /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
+  async decline(callId) {
+    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/cancel`, {});
+    if (this.core.state.callId === callId) this.core.dispatch({ type: "ended", reason: "declined" });
+  }
+  /** `POST /webrtc/calls/:id/end`: ends the call for everyone. */
+  async endCall(callId) {
+    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/end`, {});
+  }
+};
+
+// src/peers.ts
+var Peers = class {
+  constructor(core, iceServers, media) {
+    __publicField(this, "core", core);
+    __publicField(this, "iceServers", iceServers);
+    __publicField(this, "media", media);
+    __publicField(this, "peers", /* @__PURE__ */ new Map());
+    __publicField(this, "iceTimers", /* @__PURE__ */ new Map());
+    /** The device came back online (new network): look for a new path at once. */
+    __publicField(this, "onOnline", () => {
+      for (const peer of this.peers.values()) if (peer.pc.connectionState !== "connected") peer.pc.restartIce();
+    });
+  }
+  get(userId) {
+    return this.peers.get(userId);
+  }
+  /** Every participant's connection. */
+  connections() {
+    return [...this.peers.values()].map((p) => p.pc);
+  }
+  closeAll() {
+    for (const id of [...this.peers.keys()]) this.close(id);
+  }
+  /**
+   * After `join-call` or `reconnect-call`: whoever is no longer in the call (gone while we
+   * were away) loses their connection; to everyone else without one we connect (and offer).
+   */
+  reconcile(participants) {
+    for (const id of [...this.peers.keys()]) if (!participants.includes(id)) this.close(id);
+    for (const id of participants) {
+      if (id !== this.core.userId && !this.peers.has(id)) this.create(id);
+    }
+  }
+  restartIce() {
+    for (const peer of this.peers.values()) peer.pc.restartIce();
+  }
+  watchNetwork(on2) {
+    const w = globalThis;
+    if (typeof w.addEventListener !== "function" || typeof w.removeEventListener !== "function") return;
+    if (on2) w.addEventListener("online", this.onOnline);
+    else w.removeEventListener("online", this.onOnline);
+  }
+  /**
+   * Connect to a newcomer, who offers to everyone in the call as soon as it has joined (see
+   * reconcile). We create our connection at once (its candidate pool starts gathering) but
+   * hold our own offer for up to `offerWaitMs` and answer theirs: one offer, no collision,
+   * and measured no slower than crossing offers (docs/benchmarks/browser-setup.md). If no
+   * offer comes (a client that waits to be offered to, as in the seed's example), we offer.
+   */
+  awaitOffer(userId) {
+    const wait = this.core.opts.offerWaitMs ?? 1500;
+    const peer = this.create(userId, { holdOffer: wait > 0 });
+    if (wait > 0) peer.holdTimer = setTimeout(() => this.releaseOffer(peer), wait);
+  }
+  /** Stop holding our offer; make it now if negotiation is (still) needed. */
+  releaseOffer(peer) {
+    if (peer.holdTimer) clearTimeout(peer.holdTimer);
+    peer.holdTimer = null;
+    if (!peer.holdOffer) return;
+    peer.holdOffer = false;
+    if (!peer.negotiationPending || this.peers.get(peer.userId) !== peer) return;
+    peer.negotiationPending = false;
+    const unsent = peer.pc.getTransceivers().some((t) => !t.mid && t.sender.track);
+    if (!peer.pc.remoteDescription || unsent) void this.negotiate(peer);
+  }
+  /** Make and send an offer (perfect negotiation: `makingOffer` marks the window of a collision). */
+  async negotiate(peer) {
+    const pc = peer.pc;
+    try {
+      peer.makingOffer = true;
+      await pc.setLocalDescription();
+      const d = pc.localDescription;
+      if (!d || this.peers.get(peer.userId) !== peer) return;
+      this.core.send("offer", { callId: this.core.state.callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: peer.userId });
+    } catch (err) {
+      console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
+    } finally {
+      peer.makingOffer = false;
+    }
+  }
+  create(userId, options = {}) {
+    const Ctor = this.core.opts.RTCPeerConnection ?? RTCPeerConnection;
+    const pc = new Ctor({ iceServers: this.iceServers(), iceCandidatePoolSize: 1 });
+    const peer = {
+      userId,
+      pc,
+      polite: isPolite(this.core.userId, userId),
+      makingOffer: false,
+      ignoreOffer: false,
+      settingRemoteAnswerPending: false,
+      remoteFingerprint: null,
+      pendingCandidates: [],
+      connectTimer: null,
+      connectAttempts: 0,
+      holdOffer: options.holdOffer ?? false,
+      holdTimer: null,
+      negotiationPending: false,
+      stream: null
+    };
+    this.peers.set(userId, peer);
+    const callId = this.core.state.callId;
+    pc.onnegotiationneeded = () => {
+      if (peer.holdOffer) {
+        peer.negotiationPending = true;
+        return;
+      }
+      void this.negotiate(peer);
+    };
+    pc.onicecandidate = ({ candidate }) => {
+      if (!candidate) return;
+      const c = {
+        candidate: candidate.candidate,
+        sdpMid: candidate.sdpMid,
+        sdpMLineIndex: candidate.sdpMLineIndex
+      };
+      if (candidate.usernameFragment) c.usernameFragment = candidate.usernameFragment;
+      this.core.send("ice-candidate", { callId, candidate: c, targetUserId: userId });
+    };
+    pc.ontrack = ({ track, streams }) => {
+      const stream2 = streams[0] ?? peer.stream ?? new MediaStream();
+      if (!streams[0] && !stream2.getTracks().includes(track)) stream2.addTrack(track);
+      if (peer.stream !== stream2) {
+        peer.stream = stream2;
+      }
+      this.core.emit("remote-stream", { userId, stream: stream2 });
+    };
+    pc.onsignalingstatechange = () => {
+      if (pc.signalingState !== "stable" || !pc.remoteDescription) return;
+      if (peer.connectTimer) clearTimeout(peer.connectTimer);
+      peer.connectTimer = setTimeout(() => {
+        peer.connectTimer = null;
+        const c = pc.connectionState;
+        if (this.peers.get(userId) !== peer || c === "connected" || c === "closed" || !this.core.socket?.connected) return;
+        peer.connectAttempts += 1;
+        if (peer.connectAttempts === 1) {
+          pc.restartIce();
+        } else {
+          this.close(userId);
+          this.create(userId);
+        }
+      }, (this.core.opts.connectTimeoutMs ?? 6e3) * (peer.polite ? 2 : 1));
+    };
+    pc.onconnectionstatechange = () => {
+      if (pc.connectionState === "connected") peer.connectAttempts = 0;
+    };
+    pc.oniceconnectionstatechange = () => {
+      const state = pc.iceConnectionState;
+      const timer = this.iceTimers.get(userId);
+      if (timer) clearTimeout(timer);
+      this.iceTimers.delete(userId);
+      if (state === "failed") {
+        pc.restartIce();
+      } else if (state === "disconnected") {
+        const t = setTimeout(() => {
+          this.iceTimers.delete(userId);
+          if (pc.iceConnectionState === "disconnected" && this.core.socket?.connected) pc.restartIce();
+        }, this.core.opts.iceDisconnectedRestartMs ?? 4e3);
+        this.iceTimers.set(userId, t);
+      }
+    };
+    const stream = this.media.stream;
+    if (stream) {
+      for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
+      const video = this.media.outgoingVideo();
+      if (video) pc.addTrack(video, stream);
+    }
+    return peer;
+  }
+  close(userId) {
+    const peer = this.peers.get(userId);
+    if (!peer) return;
+    if (peer.holdTimer) clearTimeout(peer.holdTimer);
+    this.peers.delete(userId);
+    const timer = this.iceTimers.get(userId);
+    if (timer) clearTimeout(timer);
+    this.iceTimers.delete(userId);
+    if (peer.connectTimer) clearTimeout(peer.connectTimer);
+    peer.pc.onnegotiationneeded = null;
+    peer.pc.oniceconnectionstatechange = null;
+    peer.pc.onsignalingstatechange = null;
+    peer.pc.onconnectionstatechange = null;
+    peer.pc.onicecandidate = null;
+    peer.pc.ontrack = null;
+    peer.pc.close();
+    this.core.emit("remote-stream-removed", { userId });
+  }
+  /**
+   * An offer or answer from `from` (perfect negotiation): the impolite side ignores a colliding
+   * offer, the polite side answers it; a new DTLS fingerprint means a new connection there.
+   */
+  async onDescription(callId, from, description) {
+    if (callId !== this.core.state.callId || from === this.core.userId) return;
+    const isOffer = description.type === "offer";
+    let peer = this.peers.get(from);
+    if (!peer) {
+      if (!isOffer) return;
+      peer = this.create(from, { holdOffer: true });
+    }
+    const fp = sdpFingerprint(description.sdp);
+    if (peer.remoteFingerprint && fp && fp !== peer.remoteFingerprint) {
+      this.close(from);
+      if (!isOffer) {
+        this.create(from);
+        return;
+      }
+      peer = this.create(from, { holdOffer: true });
+    }
+    let pc = peer.pc;
+    try {
+      const readyForOffer = !peer.makingOffer && (pc.signalingState === "stable" || peer.settingRemoteAnswerPending);
+      const collision = isOffer && !readyForOffer;
+      peer.ignoreOffer = !peer.polite && collision;
+      if (peer.ignoreOffer) return;
+      if (collision && !pc.remoteDescription) {
+        this.close(from);
+        peer = this.create(from, { holdOffer: true });
+        pc = peer.pc;
+      }
+      peer.settingRemoteAnswerPending = description.type === "answer";
+      await pc.setRemoteDescription(description);
+      peer.settingRemoteAnswerPending = false;
+      if (fp) peer.remoteFingerprint = fp;
+      await this.flushCandidates(peer);
+      if (description.type === "offer") {
+        await pc.setLocalDescription();
+        const d = pc.localDescription;
+        this.core.send("answer", { callId, answer: { type: d.type, sdp: d.sdp }, targetUserId: from });
+        if (peer.holdOffer) this.releaseOffer(peer);
+      }
+    } catch (err) {
+      peer.settingRemoteAnswerPending = false;
+      console.warn(`vytalcall: could not apply remote description: ${safeErrorText(err)}`);
+    }
+  }
+  /** A trickled candidate from `from` (kept until there is a remote description to add it to). */
+  async onCandidate(callId, from, candidate) {
+    if (callId !== this.core.state.callId) return;
+    const peer = this.peers.get(from);
+    if (!peer) return;
+    if (!peer.pc.remoteDescription) {
+      if (peer.pendingCandidates.length < 200) peer.pendingCandidates.push(candidate);
+      return;
+    }
+    try {
+      await peer.pc.addIceCandidate(candidate);
+    } catch (err) {
+      if (!peer.ignoreOffer) console.warn(`vytalcall: could not add ICE candidate: ${safeErrorText(err)}`);
+    }
+  }
+  /** Add the candidates kept while there was no remote description; stale ones fail quietly. */
+  async flushCandidates(peer) {
+    const pending = peer.pendingCandidates;
+    peer.pendingCandidates = [];
+    for (const c of pending) {
+      try {
+        await peer.pc.addIceCandidate(c);
+      } catch {
+      }
+    }
+  }
+};
+
+// src/media.ts
+var LocalMedia = class {
+  /** `connections()`: every connection that sends our media (participants and the recorder). */
+  constructor(core, connections) {
+    __publicField(this, "core", core);
+    __publicField(this, "connections", connections);
+    __publicField(this, "stream", null);
+    __publicField(this, "cameraTrack", null);
+    __publicField(this, "screenTrack", null);
+  }
+  /** The video track we send: the screen while shared, else the camera unless audio-only. */
+  outgoingVideo() {
+    return this.screenTrack ?? (this.core.state.audioOnly ? null : this.cameraTrack);
+  }
+  /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
+  setStream(stream) {
+    this.stream = stream;
+    this.cameraTrack = stream.getVideoTracks()[0] ?? null;
+    this.core.emit("local-stream", stream);
+  }
+  async ensure(video, audio) {
+    if (this.stream) return;
+    const gum = this.core.opts.getUserMedia ?? ((c) => navigator.mediaDevices.getUserMedia(c));
+    this.setStream(await gum({ video, audio }));
+  }
+  applyTrackEnabled(video, audio) {
+    if (!this.stream) return;
+    if (audio !== void 0) for (const t of this.stream.getAudioTracks()) t.enabled = audio;
+    if (video !== void 0 && this.cameraTrack) this.cameraTrack.enabled = video;
+  }
+  updateMedia(change) {
+    this.core.dispatch({ type: "local-media", ...change });
+    const callId = this.core.state.callId;
+    if (callId && this.core.state.phase !== "ended") this.core.send("update-media", { callId, ...change });
+  }
+  /** Mute or unmute the microphone; the others learn it through `update-media`. */
+  setMuted(muted) {
+    this.applyTrackEnabled(void 0, !muted);
+    this.updateMedia({ audioEnabled: !muted });
+  }
+  /** Turn the camera off or on (the track keeps its sender; frames go black). */
+  setCameraEnabled(enabled) {
+    if (this.core.state.audioOnly && enabled) return;
+    this.applyTrackEnabled(enabled, void 0);
+    this.updateMedia({ videoEnabled: enabled });
+  }
+  videoSenders() {
+    const out = [];
+    for (const pc of this.connections()) {
+      for (const s of pc.getSenders()) if (s.track?.kind === "video") out.push(s);
+    }
+    return out;
+  }
+  /** Share the screen in place of the camera (same sender: no renegotiation). */
+  async startScreenShare() {
+    if (this.screenTrack || this.core.state.audioOnly) return;
+    const gdm = this.core.opts.getDisplayMedia ?? ((c) => navigator.mediaDevices.getDisplayMedia(c));
+    const display = await gdm({ video: true, audio: false });
+    const track = display.getVideoTracks()[0];
+    if (!track) throw new Error("screen share: no video track");
+    this.screenTrack = track;
+    track.addEventListener("ended", () => void this.stopScreenShare());
+    await Promise.all(this.videoSenders().map((s) => s.replaceTrack(track)));
+    this.updateMedia({ screenShareEnabled: true });
+  }
+  /** Back to the camera. */
+  async stopScreenShare() {
+    const track = this.screenTrack;
+    if (!track) return;
+    this.screenTrack = null;
+    const camera = this.core.state.audioOnly ? null : this.cameraTrack;
+    await Promise.all(
+      this.connections().flatMap((pc) => pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera)))
+    );
+    track.stop();
+    this.updateMedia({ screenShareEnabled: false });
+  }
+  /** Drop video for the rest of the call (camera released; audio stays). */
+  async switchToAudioOnly() {
+    if (this.core.state.audioOnly) return;
+    await this.stopScreenShare();
+    await Promise.all(this.videoSenders().map((s) => s.replaceTrack(null)));
+    const camera = this.cameraTrack;
+    if (camera) {
+      camera.stop();
+      this.stream?.removeTrack(camera);
+      this.cameraTrack = null;
+    }
+    this.core.dispatch({ type: "audio-only" });
+    const callId = this.core.state.callId;
+    if (callId) this.core.send("update-media", { callId, videoEnabled: false, screenShareEnabled: false });
+  }
+  /** Stop the screen share and every local track (the call is over for us). */
+  release() {
+    this.screenTrack?.stop();
+    this.screenTrack = null;
+    for (const t of this.stream?.getTracks() ?? []) t.stop();
+    this.stream = null;
+    this.cameraTrack = null;
+  }
+};
+
+// src/quality.ts
+var QualityMonitor = class {
+  /** `connections()`: the participants' connections (not the recorder's). */
+  constructor(core, connections) {
+    __publicField(this, "core", core);
+    __publicField(this, "connections", connections);
+    __publicField(this, "timer", null);
+    /** The previous reading: packet loss and throughput are measured over the interval. */
+    __publicField(this, "snapshot");
+  }
+  start() {
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.report(), this.core.opts.qualityIntervalMs ?? 1e4);
+  }
+  stop() {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.snapshot = void 0;
+  }
+  /** Measure now (all peer connections' `getStats()`) and send `connection-quality`. */
+  async report() {
+    const callId = this.core.state.callId;
+    if (!callId || !this.core.socket?.connected) return null;
+    const pcs = this.connections();
+    if (!pcs.some((pc) => pc.connectionState === "connected")) return null;
+    const all = [];
+    for (const pc of pcs) {
+      const report = await pc.getStats();
+      report.forEach((s) => all.push(s));
+    }
+    const { metrics, snapshot } = parseStats(all, this.snapshot);
+    this.snapshot = snapshot;
+    let result = null;
+    try {
+      result = await this.core.request("connection-quality", { callId, metrics });
+    } catch (err) {
+      this.core.emit("signaling-error", {
+        event: "connection-quality",
+        error: { code: err.code ?? "internal", message: err.message }
+      });
+    }
+    this.core.dispatch({ type: "quality", metrics, warning: result?.warning ?? null, suggestion: result?.suggestion ?? null });
+    this.core.emit("quality", { metrics, result });
+    return metrics;
+  }
+};
+
 // src/recorder.ts
 function gatheringComplete(pc, ms) {
   if (pc.iceGatheringState === "complete") return Promise.resolve();
@@ -3717,91 +4311,266 @@ async function offerToRecorder(pc, post, current) {
   if (!current()) return;
   await pc.setRemoteDescription(answer);
 }
+var RecorderLink = class {
+  constructor(core, api, media) {
+    __publicField(this, "core", core);
+    __publicField(this, "api", api);
+    __publicField(this, "media", media);
+    __publicField(this, "recorder", null);
+  }
+  /** The recorder connection, while there is one (it sends our media too). */
+  get connection() {
+    return this.recorder?.pc ?? null;
+  }
+  /** `POST /webrtc/calls/:id/recording-consent`: our own consent (or refusal) to recording. */
+  async setConsent(callId, consented) {
+    await this.api.postRecordingConsent(callId, consented);
+    if (this.core.state.callId === callId) this.core.dispatch({ type: "consent-given", consented });
+    const rec = this.core.state.recording;
+    if (consented && rec && this.core.state.callId === callId && this.core.isInCall()) void this.connect(rec.recordingId);
+    if (!consented) this.close();
+  }
+  /**
+   * Our own latest word on recording in this call: what we answered here, or else what the
+   * call's consent history holds in our own name (a provider's attestation about us is not
+   * our word). `null`: we have not said.
+   */
+  async ownConsent(callId) {
+    if (this.core.state.recordingConsent !== null) return this.core.state.recordingConsent;
+    try {
+      const call = await this.api.getCall(callId);
+      const own = (call.consents ?? []).filter((c) => c.userId === this.core.userId && c.recordedBy === this.core.userId).sort((a, b) => String(a.recordedAt).localeCompare(String(b.recordedAt)));
+      return own.length ? own[own.length - 1].consented : null;
+    } catch {
+      return null;
+    }
+  }
+  /**
+   * A recording runs: our media goes to it only on our own yes. Without our word the
+   * application is asked (`consent-requested`, shown as a question); after our no nothing
+   * is sent, and `setRecordingConsent(callId, true)` changes that.
+   */
+  async recordIfConsented(recordingId) {
+    const callId = this.core.state.callId;
+    if (!callId || !this.core.isInCall() || this.core.opts.sendToRecorder === false) return;
+    const own = await this.ownConsent(callId);
+    const state = this.core.state;
+    if (state.callId !== callId || state.recording?.recordingId !== recordingId) return;
+    if (own === true) {
+      if (this.core.state.recordingConsent === null) this.core.dispatch({ type: "consent-given", consented: true });
+      if (this.core.isInCall()) void this.connect(recordingId);
+    } else if (own === false) {
+      if (this.core.state.recordingConsent === null) this.core.dispatch({ type: "consent-given", consented: false });
+    } else if (this.core.state.consentRequested !== recordingId) {
+      this.core.dispatch({ type: "consent-requested", recordingId });
+      this.core.emit("recording-consent-requested", { callId, recordingId });
+    }
+  }
+  /**
+   * Send our media to the server's recording peer (ICE-lite, one host candidate, no trickle):
+   * gather our candidates, POST the complete offer, apply the answer. Called only after our
+   * own yes ([`recordIfConsented`]); a 409 means the server has no consent of ours on record
+   * and asks through `recording-consent-requested`.
+   */
+  async connect(recordingId) {
+    if (this.core.opts.sendToRecorder === false) return;
+    if (this.recorder?.recordingId === recordingId) return;
+    this.close();
+    const callId = this.core.state.callId;
+    const stream = this.media.stream;
+    if (!callId || !stream) return;
+    const audioOnly = this.core.state.audioOnly;
+    const pc = recorderConnection(this.core.opts.RTCPeerConnection ?? RTCPeerConnection, stream, this.media.outgoingVideo(), audioOnly);
+    this.recorder = { recordingId, pc };
+    pc.onconnectionstatechange = () => {
+      if (this.recorder?.pc !== pc) return;
+      if (pc.connectionState === "connected") this.core.emit("recorder-connection", { recordingId, connected: true });
+      if (pc.connectionState === "failed") this.core.emit("recorder-connection", { recordingId, connected: false, error: "connection failed" });
+    };
+    try {
+      await offerToRecorder(pc, (offer) => this.api.offerRecording(callId, recordingId, offer), () => this.recorder?.pc === pc);
+    } catch (err) {
+      if (this.recorder?.pc === pc) this.close();
+      const consent = err instanceof RestError && err.status === 409;
+      this.core.emit("recorder-connection", { recordingId, connected: false, error: consent ? "consent-required" : err.message });
+    }
+  }
+  close() {
+    const rec = this.recorder;
+    if (!rec) return;
+    this.recorder = null;
+    rec.pc.onconnectionstatechange = null;
+    rec.pc.close();
+    this.core.emit("recorder-connection", { recordingId: rec.recordingId, connected: false });
+  }
+};
+
+// src/signaling.ts
+function wireSocket(socket, { core, peers, media, quality, recorder, calls }) {
+  let wasDisconnected = false;
+  socket.on("connect", () => {
+    core.emit("connection", { connected: true });
+    if (wasDisconnected) {
+      wasDisconnected = false;
+      void calls.resume();
+    }
+  });
+  socket.on("disconnect", (reason) => {
+    core.emit("connection", { connected: false, reason });
+    if (reason === "io client disconnect") return;
+    wasDisconnected = true;
+    core.dispatch({ type: "connection-lost" });
+  });
+  socket.on("incoming-call", (e) => {
+    core.dispatch({ type: "incoming", callId: e.callId, callType: e.callType, from: e.from });
+    core.emit("incoming-call", e);
+  });
+  socket.on("call-answered", (e) => {
+    if (core.state.phase === "ringing" && core.state.callId === e.callId && e.answeredBy === core.userId) {
+      core.dispatch({ type: "ended", reason: "answered on another device" });
+    }
+    core.emit("call-answered", e);
+  });
+  const ended = (e) => {
+    calls.rememberEnded(e);
+    if (e.callId !== core.state.callId) return;
+    calls.teardown();
+    core.dispatch({ type: "ended", reason: e.reason });
+    core.emit("call-ended", e);
+  };
+  socket.on("call-ended", ended);
+  socket.on("call-cancelled", ended);
+  socket.on("participant-joined", (e) => {
+    if (e.callId !== core.state.callId || e.userId === core.userId) return;
+    core.dispatch({ type: "participant-joined", userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
+    const peer = peers.get(e.userId);
+    if (peer && e.reconnected && peer.pc.connectionState !== "closed") {
+    } else {
+      if (peer) peers.close(e.userId);
+      peers.awaitOffer(e.userId);
+    }
+    core.emit("participant-joined", e);
+  });
+  socket.on("participant-left", (e) => {
+    if (e.callId !== core.state.callId) return;
+    peers.close(e.userId);
+    core.dispatch({ type: "participant-left", userId: e.userId });
+    core.emit("participant-left", e);
+  });
+  socket.on("participant-disconnected", (e) => {
+    if (e.callId !== core.state.callId) return;
+    core.dispatch({ type: "participant-disconnected", userId: e.userId });
+    core.emit("participant-disconnected", e);
+  });
+  socket.on("participant-media-updated", (e) => {
+    if (e.callId !== core.state.callId) return;
+    core.dispatch({
+      type: "participant-media",
+      userId: e.userId,
+      videoEnabled: e.videoEnabled,
+      audioEnabled: e.audioEnabled,
+      screenShareEnabled: e.screenShareEnabled
+    });
+    core.emit("participant-media", e);
+  });
+  socket.on("offer", (e) => void peers.onDescription(e.callId, e.fromUserId, e.offer));
+  socket.on("answer", (e) => void peers.onDescription(e.callId, e.fromUserId, e.answer));
+  socket.on("ice-candidate", (e) => void peers.onCandidate(e.callId, e.fromUserId, e.candidate));
+  socket.on("quality-warning", (e) => {
+    if (e.callId !== core.state.callId) return;
+    core.dispatch({ type: "quality", metrics: e.metrics, warning: e.warning, suggestion: e.suggestion });
+    if (e.suggestion === "switch-to-audio-only" && !core.state.audioOnly) {
+      if (core.opts.autoAudioOnly) void media.switchToAudioOnly();
+      else core.emit("audio-only-suggested", e);
+    }
+  });
+  socket.on("request-quality-stats", (e) => {
+    if (e.callId === core.state.callId) void quality.report();
+  });
+  socket.on("recording-started", (e) => {
+    if (e.callId !== core.state.callId) return;
+    core.dispatch({ type: "recording-started", recordingId: e.recordingId });
+    core.emit("recording-started", e);
+    void recorder.recordIfConsented(e.recordingId);
+  });
+  socket.on("recording-stopped", (e) => {
+    if (e.callId !== core.state.callId) return;
+    core.dispatch({ type: "recording-stopped" });
+    recorder.close();
+    core.emit("recording-stopped", e);
+  });
+  socket.on("recording-consent-requested", (e) => {
+    if (e.callId !== core.state.callId) return;
+    core.dispatch({ type: "consent-requested", recordingId: e.recordingId });
+    core.emit("recording-consent-requested", e);
+  });
+  socket.on("error", (e) => core.emit("signaling-error", e));
+  socket.on("session-expired", () => core.emit("session-expired"));
+}
 
 // src/client.ts
 var VytalcallClient = class {
   constructor(options) {
     __publicField(this, "userId");
-    __publicField(this, "opts");
-    __publicField(this, "apiUrl");
-    __publicField(this, "token");
-    __publicField(this, "recorder", null);
-    __publicField(this, "iceTimers", /* @__PURE__ */ new Map());
-    __publicField(this, "socket", null);
-    __publicField(this, "listeners", /* @__PURE__ */ new Map());
-    __publicField(this, "peers", /* @__PURE__ */ new Map());
-    __publicField(this, "iceServers", null);
-    __publicField(this, "localStream", null);
-    __publicField(this, "cameraTrack", null);
-    __publicField(this, "screenTrack", null);
-    __publicField(this, "qualityTimer", null);
-    __publicField(this, "statsSnapshot");
-    __publicField(this, "wasDisconnected", false);
-    __publicField(this, "_state", initialCallState);
+    __publicField(this, "core");
+    __publicField(this, "api");
+    __publicField(this, "peers");
+    __publicField(this, "media");
+    __publicField(this, "quality");
+    __publicField(this, "recorder");
     /**
      * Ends of calls we did not know yet: a callee can decline before our `POST /webrtc/calls`
      * returns the call's id, and its `call-ended` then arrives first. Kept (the latest few) so
      * that joining that call reports the end instead of ringing forever.
      */
     __publicField(this, "endedCalls", /* @__PURE__ */ new Map());
-    /** The device came back online (new network): look for a new path at once. */
-    __publicField(this, "onOnline", () => {
-      for (const peer of this.peers.values()) if (peer.pc.connectionState !== "connected") peer.pc.restartIce();
-    });
-    this.opts = options;
-    const origin = globalThis.location?.origin;
-    const apiUrl = options.apiUrl ?? origin;
-    if (!apiUrl) throw new Error("VytalcallClient: apiUrl is required outside a browser page");
-    this.apiUrl = normalizeApiUrl(apiUrl);
-    this.userId = tokenSubject(options.token);
-    this.token = options.token;
+    this.core = new ClientCore(options);
+    this.userId = this.core.userId;
+    this.api = new RestApi(this.core);
+    const sending = () => {
+      const out = this.peers.connections();
+      const rec = this.recorder.connection;
+      if (rec) out.push(rec);
+      return out;
+    };
+    this.media = new LocalMedia(this.core, sending);
+    this.peers = new Peers(this.core, () => this.api.knownIceServers, this.media);
+    this.quality = new QualityMonitor(this.core, () => this.peers.connections());
+    this.recorder = new RecorderLink(this.core, this.api, this.media);
+  }
+  parts() {
+    return {
+      core: this.core,
+      peers: this.peers,
+      media: this.media,
+      quality: this.quality,
+      recorder: this.recorder,
+      calls: {
+        resume: () => this.resume(),
+        teardown: () => this.teardown(),
+        rememberEnded: (e) => this.rememberEnded(e)
+      }
+    };
   }
   /**
    * Replace the token (before it expires, or after `session-expired`). Used by later REST
    * requests and by the next (re)connection of the socket; it must name the same user.
    */
   setToken(token) {
-    if (tokenSubject(token) !== this.userId) throw new Error("setToken: the token is for another user");
-    this.token = token;
-    if (this.socket) this.socket.auth = this.authPayload();
+    this.core.setToken(token);
   }
-  authPayload() {
-    const auth = { token: this.token };
-    if (this.opts.deviceId) auth.deviceId = this.opts.deviceId;
-    return auth;
-  }
-  // ---- small typed emitter -------------------------------------------------------------------
   on(event, fn) {
-    let set = this.listeners.get(event);
-    if (!set) this.listeners.set(event, set = /* @__PURE__ */ new Set());
-    set.add(fn);
-    return () => set.delete(fn);
-  }
-  emit(event, ...args) {
-    for (const fn of this.listeners.get(event) ?? []) {
-      try {
-        fn(...args);
-      } catch (err) {
-        console.error(`vytalcall: listener of ${event} threw:`, err);
-      }
-    }
+    return this.core.on(event, fn);
   }
   get state() {
-    return this._state;
-  }
-  dispatch(action) {
-    const next = callReducer(this._state, action);
-    if (next !== this._state) {
-      this._state = next;
-      this.emit("state", next);
-    }
+    return this.core.state;
   }
   /** The raw Socket.IO socket (after `connect()`), for events this class does not cover. */
   get rawSocket() {
-    return this.socket;
+    return this.core.socket;
   }
   get local() {
-    return this.localStream;
+    return this.media.stream;
   }
   /** The peer connection with a participant (for `getStats()` and diagnostics). */
   peerConnection(userId) {
@@ -3810,17 +4579,17 @@ var VytalcallClient = class {
   // ---- connection ----------------------------------------------------------------------------
   /** Connect to `/webrtc`; resolves on the first connect, rejects with the server's reason. */
   connect() {
-    let socket = this.socket;
+    let socket = this.core.socket;
     if (!socket) {
-      const io = this.opts.io ?? lookup2;
-      socket = io(`${this.apiUrl}/webrtc`, { ...this.opts.socketOptions, auth: this.authPayload() });
-      this.socket = socket;
-      this.wireSocket(socket);
-      this.watchNetwork(true);
+      const io = this.core.opts.io ?? lookup2;
+      socket = io(`${this.core.apiUrl}/webrtc`, { ...this.core.opts.socketOptions, auth: this.core.authPayload() });
+      this.core.socket = socket;
+      wireSocket(socket, this.parts());
+      this.peers.watchNetwork(true);
     } else if (socket.connected) {
       return Promise.resolve();
     } else if (!socket.active) {
-      socket.auth = this.authPayload();
+      socket.auth = this.core.authPayload();
       socket.connect();
     }
     const s = socket;
@@ -3838,211 +4607,162 @@ var VytalcallClient = class {
       s.once("connect_error", bad);
     });
   }
-  watchNetwork(on2) {
-    const w = globalThis;
-    if (typeof w.addEventListener !== "function" || typeof w.removeEventListener !== "function") return;
-    if (on2) w.addEventListener("online", this.onOnline);
-    else w.removeEventListener("online", this.onOnline);
-  }
+  // ---- REST (see rest.ts) --------------------------------------------------------------------
   /** `GET /webrtc/ice-servers` (cached for the client's lifetime unless `refresh`). */
-  async fetchIceServers(refresh = false) {
-    if (this.iceServers && !refresh) return this.iceServers;
-    const f = this.opts.fetch ?? fetch;
-    const res = await f(`${this.apiUrl}/webrtc/ice-servers`, {
-      headers: { authorization: `Bearer ${this.token}`, accept: "application/json" }
-    });
-    if (!res.ok) throw new Error(`ice-servers: HTTP ${res.status}`);
-    const body = await res.json();
-    this.iceServers = body.iceServers.map((s) => ({ ...s }));
-    return this.iceServers;
+  fetchIceServers(refresh = false) {
+    return this.api.fetchIceServers(refresh);
   }
   /** An authenticated JSON request to the REST API under `/webrtc`. */
-  async rest(method, path, body) {
-    const f = this.opts.fetch ?? fetch;
-    const headers = { authorization: `Bearer ${this.token}`, accept: "application/json" };
-    if (body !== void 0) headers["content-type"] = "application/json";
-    const res = await f(`${this.apiUrl}/webrtc${path}`, { method, headers, body: body === void 0 ? void 0 : JSON.stringify(body) });
-    const text = await res.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = null;
-    }
-    if (!res.ok) throw new RestError(method, `/webrtc${path}`, res.status, data);
-    if (data === null && text) throw new RestError(method, `/webrtc${path}`, res.status, null, "response is not JSON");
-    return data;
+  rest(method, path, body) {
+    return this.api.rest(method, path, body);
   }
   /** `GET /webrtc/calls/:id`: the call with its participants (device records). */
   getCall(callId) {
-    return this.rest("GET", `/calls/${encodeURIComponent(callId)}`);
-  }
-  /** `POST /webrtc/calls/:id/recording-consent`: our own consent (or refusal) to recording. */
-  async setRecordingConsent(callId, consented) {
-    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/recording-consent`, { consented });
-    if (this._state.callId === callId) this.dispatch({ type: "consent-given", consented });
-    const rec = this._state.recording;
-    if (consented && rec && this._state.callId === callId && this.isInCall()) void this.connectRecorder(rec.recordingId);
-    if (!consented) this.closeRecorder();
-  }
-  /**
-   * `POST /webrtc/calls/:id/record` with ourselves among `consentedParticipants` is our own
-   * yes, so our media may then go to the recorder.
-   */
-  noteOwnAttestation(callId, body) {
-    if (this._state.callId === callId && body.consentedParticipants?.includes(this.userId)) {
-      this.dispatch({ type: "consent-given", consented: true });
-    }
-  }
-  /** `POST /webrtc/calls/:id/record` (providers): starts recording; every participant must have consented. */
-  async startRecording(callId, body = { consentObtained: true }) {
-    const started = await this.rest("POST", `/calls/${encodeURIComponent(callId)}/record`, body);
-    this.noteOwnAttestation(callId, body);
-    return started;
-  }
-  /** `POST /webrtc/calls/:id/recordings/:rid/stop` (providers). */
-  stopRecording(callId, recordingId) {
-    return this.rest(
-      "POST",
-      `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/stop`,
-      {}
-    );
+    return this.api.getCall(callId);
   }
   /** `POST /webrtc/calls`: an immediate call rings the other members. */
   createCall(body) {
-    return this.rest("POST", "/calls", body);
+    return this.api.createCall(body);
   }
   /** `GET /webrtc/calls` (filters as query parameters). */
   listCalls(query = {}) {
-    const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
-    return this.rest("GET", `/calls${qs ? `?${qs}` : ""}`);
+    return this.api.listCalls(query);
   }
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
-  async decline(callId) {
-    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/cancel`, {});
-    if (this._state.callId === callId) this.dispatch({ type: "ended", reason: "declined" });
+  decline(callId) {
+    return this.api.decline(callId);
   }
   /** `POST /webrtc/calls/:id/end`: ends the call for everyone. */
-  async endCall(callId = this._state.callId ?? "") {
-    await this.rest("POST", `/calls/${encodeURIComponent(callId)}/end`, {});
+  endCall(callId = this.core.state.callId ?? "") {
+    return this.api.endCall(callId);
   }
-  request(event, payload) {
-    const socket = this.socket;
-    if (!socket) return Promise.reject(new Error(`${event}: not connected`));
-    return new Promise((resolve, reject) => {
-      socket.timeout(this.opts.ackTimeoutMs ?? 1e4).emit(event, payload, (err, reply) => {
-        if (err) return reject(new Error(`${event}: no reply (${err.message})`));
-        if (isErrorReply(reply)) return reject(new SignalingRequestError(event, reply.error.code, reply.error.message));
-        resolve(reply);
-      });
-    });
+  /** `POST /webrtc/calls/:id/record` (providers): starts recording; every participant must have consented. */
+  startRecording(callId, body) {
+    return this.api.startRecording(callId, body);
   }
-  send(event, payload) {
-    this.request(event, payload).catch((err) => {
-      const e = err;
-      this.emit("signaling-error", { event, error: { code: e.code ?? "internal", message: e.message ?? String(err) } });
-    });
+  /** `POST /webrtc/calls/:id/recordings/:rid/stop` (providers). */
+  stopRecording(callId, recordingId) {
+    return this.api.stopRecording(callId, recordingId);
   }
-  wireSocket(socket) {
-    socket.on("connect", () => {
-      this.emit("connection", { connected: true });
-      if (this.wasDisconnected) {
-        this.wasDisconnected = false;
-        void this.resume();
+  /** `POST /webrtc/calls/:id/recording-consent`: our own consent (or refusal) to recording. */
+  setRecordingConsent(callId, consented) {
+    return this.recorder.setConsent(callId, consented);
+  }
+  // ---- media (see media.ts) ------------------------------------------------------------------
+  /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
+  setLocalStream(stream) {
+    this.media.setStream(stream);
+  }
+  /** Mute or unmute the microphone; the others learn it through `update-media`. */
+  setMuted(muted) {
+    this.media.setMuted(muted);
+  }
+  /** Turn the camera off or on (the track keeps its sender; frames go black). */
+  setCameraEnabled(enabled) {
+    this.media.setCameraEnabled(enabled);
+  }
+  /** Share the screen in place of the camera (same sender: no renegotiation). */
+  startScreenShare() {
+    return this.media.startScreenShare();
+  }
+  /** Back to the camera. */
+  stopScreenShare() {
+    return this.media.stopScreenShare();
+  }
+  /** Drop video for the rest of the call (camera released; audio stays). */
+  switchToAudioOnly() {
+    return this.media.switchToAudioOnly();
+  }
+  /** Measure now (all peer connections' `getStats()`) and send `connection-quality`. */
+  reportQuality() {
+    return this.quality.report();
+  }
+  // ---- the call's lifecycle ------------------------------------------------------------------
+  /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
+  async join(callId, o = {}) {
+    const current = this.core.state;
+    if (current.callId && current.callId !== callId && current.phase !== "ended" && current.phase !== "idle" && current.phase !== "ringing") {
+      await this.leave("joined another call");
+    }
+    const audioOnly = o.callType === "audio" || o.callType === void 0 && this.core.state.callId === callId && this.core.state.callType === "audio";
+    const videoEnabled = audioOnly ? false : o.videoEnabled ?? true;
+    const audioEnabled = o.audioEnabled ?? true;
+    this.throwIfEnded(callId);
+    this.core.dispatch({ type: "join", callId, callType: o.callType ?? (audioOnly ? "audio" : void 0), videoEnabled, audioEnabled });
+    try {
+      await this.api.fetchIceServers();
+      this.throwIfEnded(callId);
+      await this.media.ensure(!audioOnly, true);
+      this.throwIfEnded(callId);
+      this.media.applyTrackEnabled(videoEnabled, audioEnabled);
+      let reply;
+      try {
+        reply = await this.core.request("join-call", { callId, videoEnabled, audioEnabled });
+      } catch (err) {
+        this.throwIfEnded(callId);
+        throw err;
       }
-    });
-    socket.on("disconnect", (reason) => {
-      this.emit("connection", { connected: false, reason });
-      if (reason === "io client disconnect") return;
-      this.wasDisconnected = true;
-      this.dispatch({ type: "connection-lost" });
-    });
-    socket.on("incoming-call", (e) => {
-      this.dispatch({ type: "incoming", callId: e.callId, callType: e.callType, from: e.from });
-      this.emit("incoming-call", e);
-    });
-    socket.on("call-answered", (e) => {
-      if (this._state.phase === "ringing" && this._state.callId === e.callId && e.answeredBy === this.userId) {
-        this.dispatch({ type: "ended", reason: "answered on another device" });
-      }
-      this.emit("call-answered", e);
-    });
-    const ended = (e) => {
-      this.rememberEnded(e);
-      if (e.callId !== this._state.callId) return;
+      this.throwIfEnded(callId);
+      this.afterJoin(reply);
+      return reply;
+    } catch (err) {
+      if (err instanceof SignalingRequestError && err.code === "call-ended") throw err;
+      this.core.dispatch({ type: "error", message: err.message });
       this.teardown();
-      this.dispatch({ type: "ended", reason: e.reason });
-      this.emit("call-ended", e);
-    };
-    socket.on("call-ended", ended);
-    socket.on("call-cancelled", ended);
-    socket.on("participant-joined", (e) => {
-      if (e.callId !== this._state.callId || e.userId === this.userId) return;
-      this.dispatch({ type: "participant-joined", userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
-      const peer = this.peers.get(e.userId);
-      if (peer && e.reconnected && peer.pc.connectionState !== "closed") {
-      } else {
-        if (peer) this.closePeer(e.userId);
-        this.awaitOffer(e.userId);
-      }
-      this.emit("participant-joined", e);
-    });
-    socket.on("participant-left", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.closePeer(e.userId);
-      this.dispatch({ type: "participant-left", userId: e.userId });
-      this.emit("participant-left", e);
-    });
-    socket.on("participant-disconnected", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.dispatch({ type: "participant-disconnected", userId: e.userId });
-      this.emit("participant-disconnected", e);
-    });
-    socket.on("participant-media-updated", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.dispatch({
-        type: "participant-media",
-        userId: e.userId,
-        videoEnabled: e.videoEnabled,
-        audioEnabled: e.audioEnabled,
-        screenShareEnabled: e.screenShareEnabled
-      });
-      this.emit("participant-media", e);
-    });
-    socket.on("offer", (e) => void this.onDescription(e.callId, e.fromUserId, e.offer));
-    socket.on("answer", (e) => void this.onDescription(e.callId, e.fromUserId, e.answer));
-    socket.on("ice-candidate", (e) => void this.onCandidate(e.callId, e.fromUserId, e.candidate));
-    socket.on("quality-warning", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.dispatch({ type: "quality", metrics: e.metrics, warning: e.warning, suggestion: e.suggestion });
-      if (e.suggestion === "switch-to-audio-only" && !this._state.audioOnly) {
-        if (this.opts.autoAudioOnly) void this.switchToAudioOnly();
-        else this.emit("audio-only-suggested", e);
-      }
-    });
-    socket.on("request-quality-stats", (e) => {
-      if (e.callId === this._state.callId) void this.reportQuality();
-    });
-    socket.on("recording-started", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.dispatch({ type: "recording-started", recordingId: e.recordingId });
-      this.emit("recording-started", e);
-      void this.recordIfConsented(e.recordingId);
-    });
-    socket.on("recording-stopped", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.dispatch({ type: "recording-stopped" });
-      this.closeRecorder();
-      this.emit("recording-stopped", e);
-    });
-    socket.on("recording-consent-requested", (e) => {
-      if (e.callId !== this._state.callId) return;
-      this.dispatch({ type: "consent-requested", recordingId: e.recordingId });
-      this.emit("recording-consent-requested", e);
-    });
-    socket.on("error", (e) => this.emit("signaling-error", e));
-    socket.on("session-expired", () => this.emit("session-expired"));
+      this.core.dispatch({ type: "ended", reason: err instanceof SignalingRequestError ? err.code : "join failed" });
+      throw err;
+    }
   }
+  afterJoin(reply) {
+    this.core.dispatch({ type: "joined", callId: reply.callId, participants: reply.participants, self: this.core.userId });
+    this.peers.reconcile(reply.participants);
+    this.quality.start();
+    const rec = this.core.state.recording;
+    if (rec && !this.recorder.connection) void this.recorder.recordIfConsented(rec.recordingId);
+  }
+  /** Leave the current call and release media. */
+  async leave(reason) {
+    const callId = this.core.state.callId;
+    this.teardown();
+    if (callId && this.core.socket?.connected) {
+      await this.core.request("leave-call", reason ? { callId, reason } : { callId }).catch(() => void 0);
+    }
+    this.core.dispatch({ type: "ended", reason: reason ?? "left" });
+  }
+  /** After a drop: `reconnect-call` (or `join-call` when the grace period is over), then ICE restart. */
+  async resume() {
+    const { callId, phase } = this.core.state;
+    if (!callId || phase !== "reconnecting") return;
+    try {
+      let reply;
+      try {
+        reply = await this.core.request("reconnect-call", { callId });
+      } catch (err) {
+        if (!(err instanceof SignalingRequestError) || err.code !== "not-in-call") throw err;
+        this.peers.closeAll();
+        reply = await this.core.request("join-call", {
+          callId,
+          videoEnabled: this.core.state.local.videoEnabled,
+          audioEnabled: this.core.state.local.audioEnabled
+        });
+      }
+      const { videoEnabled, audioEnabled, screenShareEnabled } = this.core.state.local;
+      if (!videoEnabled || !audioEnabled || screenShareEnabled) {
+        this.core.send("update-media", { callId, videoEnabled, audioEnabled, screenShareEnabled });
+      }
+      this.peers.restartIce();
+      this.afterJoin(reply);
+      this.core.emit("reconnected", reply);
+    } catch (err) {
+      const e = err;
+      this.core.dispatch({ type: "error", message: e.message });
+      if (err instanceof SignalingRequestError && (err.code === "call-not-joinable" || err.code === "call-not-found")) {
+        this.teardown();
+        this.core.dispatch({ type: "ended", reason: err.code });
+      }
+    }
+  }
+  /** Keep the end of a call (the latest few), for `throwIfEnded`. */
   rememberEnded(e) {
     this.endedCalls.delete(e.callId);
     this.endedCalls.set(e.callId, e);
@@ -4057,537 +4777,27 @@ var VytalcallClient = class {
     const e = this.endedCalls.get(callId);
     if (!e) return;
     this.teardown();
-    if (this._state.callId !== callId || this._state.phase !== "ended") {
-      this.dispatch({ type: "ended", reason: e.reason, callId });
-      this.emit("call-ended", e);
+    if (this.core.state.callId !== callId || this.core.state.phase !== "ended") {
+      this.core.dispatch({ type: "ended", reason: e.reason, callId });
+      this.core.emit("call-ended", e);
     }
     throw new SignalingRequestError("join-call", "call-ended", `the call has ended (${e.reason})`);
   }
-  // ---- media ---------------------------------------------------------------------------------
-  /** Use this stream as local media (otherwise `join` asks for camera and microphone). */
-  setLocalStream(stream) {
-    this.localStream = stream;
-    this.cameraTrack = stream.getVideoTracks()[0] ?? null;
-    this.emit("local-stream", stream);
-  }
-  async ensureLocalMedia(video, audio) {
-    if (this.localStream) return;
-    const gum = this.opts.getUserMedia ?? ((c) => navigator.mediaDevices.getUserMedia(c));
-    this.setLocalStream(await gum({ video, audio }));
-  }
-  // ---- calls ---------------------------------------------------------------------------------
-  /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
-  async join(callId, o = {}) {
-    const current = this._state;
-    if (current.callId && current.callId !== callId && current.phase !== "ended" && current.phase !== "idle" && current.phase !== "ringing") {
-      await this.leave("joined another call");
-    }
-    const audioOnly = o.callType === "audio" || o.callType === void 0 && this._state.callId === callId && this._state.callType === "audio";
-    const videoEnabled = audioOnly ? false : o.videoEnabled ?? true;
-    const audioEnabled = o.audioEnabled ?? true;
-    this.throwIfEnded(callId);
-    this.dispatch({ type: "join", callId, callType: o.callType ?? (audioOnly ? "audio" : void 0), videoEnabled, audioEnabled });
-    try {
-      await this.fetchIceServers();
-      this.throwIfEnded(callId);
-      await this.ensureLocalMedia(!audioOnly, true);
-      this.throwIfEnded(callId);
-      this.applyTrackEnabled(videoEnabled, audioEnabled);
-      let reply;
-      try {
-        reply = await this.request("join-call", { callId, videoEnabled, audioEnabled });
-      } catch (err) {
-        this.throwIfEnded(callId);
-        throw err;
-      }
-      this.throwIfEnded(callId);
-      this.afterJoin(reply);
-      return reply;
-    } catch (err) {
-      if (err instanceof SignalingRequestError && err.code === "call-ended") throw err;
-      this.dispatch({ type: "error", message: err.message });
-      this.teardown();
-      this.dispatch({ type: "ended", reason: err instanceof SignalingRequestError ? err.code : "join failed" });
-      throw err;
-    }
-  }
-  afterJoin(reply) {
-    this.dispatch({ type: "joined", callId: reply.callId, participants: reply.participants, self: this.userId });
-    for (const id of [...this.peers.keys()]) if (!reply.participants.includes(id)) this.closePeer(id);
-    for (const id of reply.participants) {
-      if (id !== this.userId && !this.peers.has(id)) this.createPeer(id);
-    }
-    this.startQualityMonitoring();
-    const rec = this._state.recording;
-    if (rec && !this.recorder) void this.recordIfConsented(rec.recordingId);
-  }
-  /** Joined (or joining) a call that is not over. */
-  isInCall() {
-    const p = this._state.phase;
-    return p === "connected" || p === "waiting" || p === "reconnecting";
-  }
-  /** Leave the current call and release media. */
-  async leave(reason) {
-    const callId = this._state.callId;
-    this.teardown();
-    if (callId && this.socket?.connected) {
-      await this.request("leave-call", reason ? { callId, reason } : { callId }).catch(() => void 0);
-    }
-    this.dispatch({ type: "ended", reason: reason ?? "left" });
-  }
-  /** After a drop: `reconnect-call` (or `join-call` when the grace period is over), then ICE restart. */
-  async resume() {
-    const { callId, phase } = this._state;
-    if (!callId || phase !== "reconnecting") return;
-    try {
-      let reply;
-      try {
-        reply = await this.request("reconnect-call", { callId });
-      } catch (err) {
-        if (!(err instanceof SignalingRequestError) || err.code !== "not-in-call") throw err;
-        for (const id of [...this.peers.keys()]) this.closePeer(id);
-        reply = await this.request("join-call", {
-          callId,
-          videoEnabled: this._state.local.videoEnabled,
-          audioEnabled: this._state.local.audioEnabled
-        });
-      }
-      const { videoEnabled, audioEnabled, screenShareEnabled } = this._state.local;
-      if (!videoEnabled || !audioEnabled || screenShareEnabled) {
-        this.send("update-media", { callId, videoEnabled, audioEnabled, screenShareEnabled });
-      }
-      for (const peer of this.peers.values()) peer.pc.restartIce();
-      this.afterJoin(reply);
-      this.emit("reconnected", reply);
-    } catch (err) {
-      const e = err;
-      this.dispatch({ type: "error", message: e.message });
-      if (err instanceof SignalingRequestError && (err.code === "call-not-joinable" || err.code === "call-not-found")) {
-        this.teardown();
-        this.dispatch({ type: "ended", reason: err.code });
-      }
-    }
-  }
-  // ---- perfect negotiation -------------------------------------------------------------------
-  /**
-   * Connect to a newcomer, who offers to everyone in the call as soon as it has joined (see
-   * afterJoin). We create our connection at once (its candidate pool starts gathering) but
-   * hold our own offer for up to `offerWaitMs` and answer theirs: one offer, no collision,
-   * and measured no slower than crossing offers (docs/benchmarks/browser-setup.md). If no
-   * offer comes (a client that waits to be offered to, as in the seed's example), we offer.
-   */
-  awaitOffer(userId) {
-    const wait = this.opts.offerWaitMs ?? 1500;
-    const peer = this.createPeer(userId, { holdOffer: wait > 0 });
-    if (wait > 0) peer.holdTimer = setTimeout(() => this.releaseOffer(peer), wait);
-  }
-  /** Stop holding our offer; make it now if negotiation is (still) needed. */
-  releaseOffer(peer) {
-    if (peer.holdTimer) clearTimeout(peer.holdTimer);
-    peer.holdTimer = null;
-    if (!peer.holdOffer) return;
-    peer.holdOffer = false;
-    if (!peer.negotiationPending || this.peers.get(peer.userId) !== peer) return;
-    peer.negotiationPending = false;
-    const unsent = peer.pc.getTransceivers().some((t) => !t.mid && t.sender.track);
-    if (!peer.pc.remoteDescription || unsent) void this.negotiate(peer);
-  }
-  /** Make and send an offer (perfect negotiation: `makingOffer` marks the window of a collision). */
-  async negotiate(peer) {
-    const pc = peer.pc;
-    try {
-      peer.makingOffer = true;
-      await pc.setLocalDescription();
-      const d = pc.localDescription;
-      if (!d || this.peers.get(peer.userId) !== peer) return;
-      this.send("offer", { callId: this._state.callId, offer: { type: d.type, sdp: d.sdp }, targetUserId: peer.userId });
-    } catch (err) {
-      console.warn(`vytalcall: negotiation failed: ${safeErrorText(err)}`);
-    } finally {
-      peer.makingOffer = false;
-    }
-  }
-  createPeer(userId, options = {}) {
-    const Ctor = this.opts.RTCPeerConnection ?? RTCPeerConnection;
-    const pc = new Ctor({ iceServers: this.iceServers ?? [], iceCandidatePoolSize: 1 });
-    const peer = {
-      userId,
-      pc,
-      polite: isPolite(this.userId, userId),
-      makingOffer: false,
-      ignoreOffer: false,
-      settingRemoteAnswerPending: false,
-      remoteFingerprint: null,
-      pendingCandidates: [],
-      connectTimer: null,
-      connectAttempts: 0,
-      holdOffer: options.holdOffer ?? false,
-      holdTimer: null,
-      negotiationPending: false,
-      stream: null
-    };
-    this.peers.set(userId, peer);
-    const callId = this._state.callId;
-    pc.onnegotiationneeded = () => {
-      if (peer.holdOffer) {
-        peer.negotiationPending = true;
-        return;
-      }
-      void this.negotiate(peer);
-    };
-    pc.onicecandidate = ({ candidate }) => {
-      if (!candidate) return;
-      const c = {
-        candidate: candidate.candidate,
-        sdpMid: candidate.sdpMid,
-        sdpMLineIndex: candidate.sdpMLineIndex
-      };
-      if (candidate.usernameFragment) c.usernameFragment = candidate.usernameFragment;
-      this.send("ice-candidate", { callId, candidate: c, targetUserId: userId });
-    };
-    pc.ontrack = ({ track, streams }) => {
-      const stream2 = streams[0] ?? peer.stream ?? new MediaStream();
-      if (!streams[0] && !stream2.getTracks().includes(track)) stream2.addTrack(track);
-      if (peer.stream !== stream2) {
-        peer.stream = stream2;
-      }
-      this.emit("remote-stream", { userId, stream: stream2 });
-    };
-    pc.onsignalingstatechange = () => {
-      if (pc.signalingState !== "stable" || !pc.remoteDescription) return;
-      if (peer.connectTimer) clearTimeout(peer.connectTimer);
-      peer.connectTimer = setTimeout(() => {
-        peer.connectTimer = null;
-        const c = pc.connectionState;
-        if (this.peers.get(userId) !== peer || c === "connected" || c === "closed" || !this.socket?.connected) return;
-        peer.connectAttempts += 1;
-        if (peer.connectAttempts === 1) {
-          pc.restartIce();
-        } else {
-          this.closePeer(userId);
-          this.createPeer(userId);
-        }
-      }, (this.opts.connectTimeoutMs ?? 6e3) * (peer.polite ? 2 : 1));
-    };
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === "connected") peer.connectAttempts = 0;
-    };
-    pc.oniceconnectionstatechange = () => {
-      const state = pc.iceConnectionState;
-      const timer = this.iceTimers.get(userId);
-      if (timer) clearTimeout(timer);
-      this.iceTimers.delete(userId);
-      if (state === "failed") {
-        pc.restartIce();
-      } else if (state === "disconnected") {
-        const t = setTimeout(() => {
-          this.iceTimers.delete(userId);
-          if (pc.iceConnectionState === "disconnected" && this.socket?.connected) pc.restartIce();
-        }, this.opts.iceDisconnectedRestartMs ?? 4e3);
-        this.iceTimers.set(userId, t);
-      }
-    };
-    const stream = this.localStream;
-    if (stream) {
-      for (const track of stream.getAudioTracks()) pc.addTrack(track, stream);
-      const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
-      if (video) pc.addTrack(video, stream);
-    }
-    return peer;
-  }
-  closePeer(userId) {
-    const peer = this.peers.get(userId);
-    if (!peer) return;
-    if (peer.holdTimer) clearTimeout(peer.holdTimer);
-    this.peers.delete(userId);
-    const timer = this.iceTimers.get(userId);
-    if (timer) clearTimeout(timer);
-    this.iceTimers.delete(userId);
-    if (peer.connectTimer) clearTimeout(peer.connectTimer);
-    peer.pc.onnegotiationneeded = null;
-    peer.pc.oniceconnectionstatechange = null;
-    peer.pc.onsignalingstatechange = null;
-    peer.pc.onconnectionstatechange = null;
-    peer.pc.onicecandidate = null;
-    peer.pc.ontrack = null;
-    peer.pc.close();
-    this.emit("remote-stream-removed", { userId });
-  }
-  async onDescription(callId, from, description) {
-    if (callId !== this._state.callId || from === this.userId) return;
-    const isOffer = description.type === "offer";
-    let peer = this.peers.get(from);
-    if (!peer) {
-      if (!isOffer) return;
-      peer = this.createPeer(from, { holdOffer: true });
-    }
-    const fp = sdpFingerprint(description.sdp);
-    if (peer.remoteFingerprint && fp && fp !== peer.remoteFingerprint) {
-      this.closePeer(from);
-      if (!isOffer) {
-        this.createPeer(from);
-        return;
-      }
-      peer = this.createPeer(from, { holdOffer: true });
-    }
-    let pc = peer.pc;
-    try {
-      const readyForOffer = !peer.makingOffer && (pc.signalingState === "stable" || peer.settingRemoteAnswerPending);
-      const collision = isOffer && !readyForOffer;
-      peer.ignoreOffer = !peer.polite && collision;
-      if (peer.ignoreOffer) return;
-      if (collision && !pc.remoteDescription) {
-        this.closePeer(from);
-        peer = this.createPeer(from, { holdOffer: true });
-        pc = peer.pc;
-      }
-      peer.settingRemoteAnswerPending = description.type === "answer";
-      await pc.setRemoteDescription(description);
-      peer.settingRemoteAnswerPending = false;
-      if (fp) peer.remoteFingerprint = fp;
-      await this.flushCandidates(peer);
-      if (description.type === "offer") {
-        await pc.setLocalDescription();
-        const d = pc.localDescription;
-        this.send("answer", { callId, answer: { type: d.type, sdp: d.sdp }, targetUserId: from });
-        if (peer.holdOffer) this.releaseOffer(peer);
-      }
-    } catch (err) {
-      peer.settingRemoteAnswerPending = false;
-      console.warn(`vytalcall: could not apply remote description: ${safeErrorText(err)}`);
-    }
-  }
-  async onCandidate(callId, from, candidate) {
-    if (callId !== this._state.callId) return;
-    const peer = this.peers.get(from);
-    if (!peer) return;
-    if (!peer.pc.remoteDescription) {
-      if (peer.pendingCandidates.length < 200) peer.pendingCandidates.push(candidate);
-      return;
-    }
-    try {
-      await peer.pc.addIceCandidate(candidate);
-    } catch (err) {
-      if (!peer.ignoreOffer) console.warn(`vytalcall: could not add ICE candidate: ${safeErrorText(err)}`);
-    }
-  }
-  /** Add the candidates kept while there was no remote description; stale ones fail quietly. */
-  async flushCandidates(peer) {
-    const pending = peer.pendingCandidates;
-    peer.pendingCandidates = [];
-    for (const c of pending) {
-      try {
-        await peer.pc.addIceCandidate(c);
-      } catch {
-      }
-    }
-  }
-  // ---- media controls ------------------------------------------------------------------------
-  applyTrackEnabled(video, audio) {
-    if (!this.localStream) return;
-    if (audio !== void 0) for (const t of this.localStream.getAudioTracks()) t.enabled = audio;
-    if (video !== void 0 && this.cameraTrack) this.cameraTrack.enabled = video;
-  }
-  updateMedia(change) {
-    this.dispatch({ type: "local-media", ...change });
-    const callId = this._state.callId;
-    if (callId && this._state.phase !== "ended") this.send("update-media", { callId, ...change });
-  }
-  /** Mute or unmute the microphone; the others learn it through `update-media`. */
-  setMuted(muted) {
-    this.applyTrackEnabled(void 0, !muted);
-    this.updateMedia({ audioEnabled: !muted });
-  }
-  /** Turn the camera off or on (the track keeps its sender; frames go black). */
-  setCameraEnabled(enabled) {
-    if (this._state.audioOnly && enabled) return;
-    this.applyTrackEnabled(enabled, void 0);
-    this.updateMedia({ videoEnabled: enabled });
-  }
-  /** Every connection that sends our media: one per participant, plus the recording peer. */
-  connections() {
-    const out = [...this.peers.values()].map((p) => p.pc);
-    if (this.recorder) out.push(this.recorder.pc);
-    return out;
-  }
-  videoSenders() {
-    const out = [];
-    for (const pc of this.connections()) {
-      for (const s of pc.getSenders()) if (s.track?.kind === "video") out.push(s);
-    }
-    return out;
-  }
-  /** Share the screen in place of the camera (same sender: no renegotiation). */
-  async startScreenShare() {
-    if (this.screenTrack || this._state.audioOnly) return;
-    const gdm = this.opts.getDisplayMedia ?? ((c) => navigator.mediaDevices.getDisplayMedia(c));
-    const display = await gdm({ video: true, audio: false });
-    const track = display.getVideoTracks()[0];
-    if (!track) throw new Error("screen share: no video track");
-    this.screenTrack = track;
-    track.addEventListener("ended", () => void this.stopScreenShare());
-    await Promise.all(this.videoSenders().map((s) => s.replaceTrack(track)));
-    this.updateMedia({ screenShareEnabled: true });
-  }
-  /** Back to the camera. */
-  async stopScreenShare() {
-    const track = this.screenTrack;
-    if (!track) return;
-    this.screenTrack = null;
-    const camera = this._state.audioOnly ? null : this.cameraTrack;
-    await Promise.all(
-      this.connections().flatMap((pc) => pc.getSenders().filter((s) => s.track === track).map((s) => s.replaceTrack(camera)))
-    );
-    track.stop();
-    this.updateMedia({ screenShareEnabled: false });
-  }
-  /** Drop video for the rest of the call (camera released; audio stays). */
-  async switchToAudioOnly() {
-    if (this._state.audioOnly) return;
-    await this.stopScreenShare();
-    await Promise.all(this.videoSenders().map((s) => s.replaceTrack(null)));
-    const camera = this.cameraTrack;
-    if (camera) {
-      camera.stop();
-      this.localStream?.removeTrack(camera);
-      this.cameraTrack = null;
-    }
-    this.dispatch({ type: "audio-only" });
-    const callId = this._state.callId;
-    if (callId) this.send("update-media", { callId, videoEnabled: false, screenShareEnabled: false });
-  }
-  // ---- quality -------------------------------------------------------------------------------
-  startQualityMonitoring() {
-    if (this.qualityTimer) return;
-    this.qualityTimer = setInterval(() => void this.reportQuality(), this.opts.qualityIntervalMs ?? 1e4);
-  }
-  /** Measure now (all peer connections' `getStats()`) and send `connection-quality`. */
-  async reportQuality() {
-    const callId = this._state.callId;
-    if (!callId || !this.socket?.connected) return null;
-    if (![...this.peers.values()].some((p) => p.pc.connectionState === "connected")) return null;
-    const all = [];
-    for (const peer of this.peers.values()) {
-      const report = await peer.pc.getStats();
-      report.forEach((s) => all.push(s));
-    }
-    const { metrics, snapshot } = parseStats(all, this.statsSnapshot);
-    this.statsSnapshot = snapshot;
-    let result = null;
-    try {
-      result = await this.request("connection-quality", { callId, metrics });
-    } catch (err) {
-      this.emit("signaling-error", {
-        event: "connection-quality",
-        error: { code: err.code ?? "internal", message: err.message }
-      });
-    }
-    this.dispatch({ type: "quality", metrics, warning: result?.warning ?? null, suggestion: result?.suggestion ?? null });
-    this.emit("quality", { metrics, result });
-    return metrics;
-  }
-  // ---- recording peer ------------------------------------------------------------------------
-  /**
-   * Our own latest word on recording in this call: what we answered here, or else what the
-   * call's consent history holds in our own name (a provider's attestation about us is not
-   * our word). `null`: we have not said.
-   */
-  async ownConsent(callId) {
-    if (this._state.recordingConsent !== null) return this._state.recordingConsent;
-    try {
-      const call = await this.getCall(callId);
-      const own = (call.consents ?? []).filter((c) => c.userId === this.userId && c.recordedBy === this.userId).sort((a, b) => String(a.recordedAt).localeCompare(String(b.recordedAt)));
-      return own.length ? own[own.length - 1].consented : null;
-    } catch {
-      return null;
-    }
-  }
-  /**
-   * A recording runs: our media goes to it only on our own yes. Without our word the
-   * application is asked (`consent-requested`, shown as a question); after our no nothing
-   * is sent, and `setRecordingConsent(callId, true)` changes that.
-   */
-  async recordIfConsented(recordingId) {
-    const callId = this._state.callId;
-    if (!callId || !this.isInCall() || this.opts.sendToRecorder === false) return;
-    const own = await this.ownConsent(callId);
-    if (this._state.callId !== callId || this._state.recording?.recordingId !== recordingId) return;
-    if (own === true) {
-      if (this._state.recordingConsent === null) this.dispatch({ type: "consent-given", consented: true });
-      if (this.isInCall()) void this.connectRecorder(recordingId);
-    } else if (own === false) {
-      if (this._state.recordingConsent === null) this.dispatch({ type: "consent-given", consented: false });
-    } else if (this._state.consentRequested !== recordingId) {
-      this.dispatch({ type: "consent-requested", recordingId });
-      this.emit("recording-consent-requested", { callId, recordingId });
-    }
-  }
-  /**
-   * Send our media to the server's recording peer (ICE-lite, one host candidate, no trickle):
-   * gather our candidates, POST the complete offer, apply the answer. Called only after our
-   * own yes ([`recordIfConsented`]); a 409 means the server has no consent of ours on record
-   * and asks through `recording-consent-requested`.
-   */
-  async connectRecorder(recordingId) {
-    if (this.opts.sendToRecorder === false) return;
-    if (this.recorder?.recordingId === recordingId) return;
-    this.closeRecorder();
-    const callId = this._state.callId;
-    const stream = this.localStream;
-    if (!callId || !stream) return;
-    const video = this.screenTrack ?? (this._state.audioOnly ? null : this.cameraTrack);
-    const pc = recorderConnection(this.opts.RTCPeerConnection ?? RTCPeerConnection, stream, video, this._state.audioOnly);
-    this.recorder = { recordingId, pc };
-    pc.onconnectionstatechange = () => {
-      if (this.recorder?.pc !== pc) return;
-      if (pc.connectionState === "connected") this.emit("recorder-connection", { recordingId, connected: true });
-      if (pc.connectionState === "failed") this.emit("recorder-connection", { recordingId, connected: false, error: "connection failed" });
-    };
-    try {
-      await offerToRecorder(
-        pc,
-        (offer) => this.rest(
-          "POST",
-          `/calls/${encodeURIComponent(callId)}/recordings/${encodeURIComponent(recordingId)}/offer`,
-          offer
-        ),
-        () => this.recorder?.pc === pc
-      );
-    } catch (err) {
-      if (this.recorder?.pc === pc) this.closeRecorder();
-      const consent = err instanceof RestError && err.status === 409;
-      this.emit("recorder-connection", { recordingId, connected: false, error: consent ? "consent-required" : err.message });
-    }
-  }
-  closeRecorder() {
-    const rec = this.recorder;
-    if (!rec) return;
-    this.recorder = null;
-    rec.pc.onconnectionstatechange = null;
-    rec.pc.close();
-    this.emit("recorder-connection", { recordingId: rec.recordingId, connected: false });
-  }
-  // ---- teardown ------------------------------------------------------------------------------
+  /** Release the call's connections (recorder, participants) and our media. */
   teardown() {
-    this.closeRecorder();
-    if (this.qualityTimer) clearInterval(this.qualityTimer);
-    this.qualityTimer = null;
-    this.statsSnapshot = void 0;
-    for (const id of [...this.peers.keys()]) this.closePeer(id);
-    this.screenTrack?.stop();
-    this.screenTrack = null;
-    for (const t of this.localStream?.getTracks() ?? []) t.stop();
-    this.localStream = null;
-    this.cameraTrack = null;
+    this.recorder.close();
+    this.quality.stop();
+    this.peers.closeAll();
+    this.media.release();
   }
   /** Leave any call, release media and close the socket. */
   async close() {
-    if (this._state.callId && this._state.phase !== "ended" && this._state.phase !== "ringing") await this.leave();
+    if (this.core.state.callId && this.core.state.phase !== "ended" && this.core.state.phase !== "ringing") await this.leave();
     this.teardown();
-    this.socket?.disconnect();
-    this.socket = null;
-    this.watchNetwork(false);
-    this.listeners.clear();
+    this.core.socket?.disconnect();
+    this.core.socket = null;
+    this.peers.watchNetwork(false);
+    this.core.clearListeners();
   }
 };
 export {
