@@ -160,14 +160,7 @@ async fn on_versioned_s3_storage_the_old_object_version_and_the_spool_copy_of_a_
         .await
         .expect("enable versioning");
     assert!(versioning.status().is_success(), "{}", versioning.status());
-    let app = spawn_app_with(&[
-        ("STORAGE_PROVIDER", "s3"),
-        ("STORAGE_BUCKET", "recordings"),
-        ("STORAGE_ENDPOINT", &moto.endpoint),
-        ("STORAGE_ACCESS_KEY_ID", "test"),
-        ("STORAGE_SECRET_ACCESS_KEY", "test"),
-    ])
-    .await;
+    let app = crate::recordings::spawn_s3_app(&moto).await;
     let c = cast();
     let call = app.active_call(&c.provider, &c.patient).await;
     let rec = start(&app, &c, &call).await;

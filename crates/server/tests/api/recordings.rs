@@ -779,6 +779,18 @@ impl Drop for Moto {
     }
 }
 
+/// A server storing its recordings in `moto`'s bucket `recordings` (created by the caller).
+pub async fn spawn_s3_app(moto: &Moto) -> TestApp {
+    spawn_app_with(&[
+        ("STORAGE_PROVIDER", "s3"),
+        ("STORAGE_BUCKET", "recordings"),
+        ("STORAGE_ENDPOINT", &moto.endpoint),
+        ("STORAGE_ACCESS_KEY_ID", "test"),
+        ("STORAGE_SECRET_ACCESS_KEY", "test"),
+    ])
+    .await
+}
+
 pub fn moto() -> Moto {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/moto_server");
     assert!(
@@ -813,14 +825,7 @@ async fn recordings_are_stored_in_s3_compatible_storage_with_multipart_upload() 
         .await
         .expect("create bucket");
     assert!(created.status().is_success(), "{}", created.status());
-    let app = spawn_app_with(&[
-        ("STORAGE_PROVIDER", "s3"),
-        ("STORAGE_BUCKET", "recordings"),
-        ("STORAGE_ENDPOINT", &moto.endpoint),
-        ("STORAGE_ACCESS_KEY_ID", "test"),
-        ("STORAGE_SECRET_ACCESS_KEY", "test"),
-    ])
-    .await;
+    let app = spawn_s3_app(&moto).await;
     let (_, call, rec, webm) = record_and_check(&app).await;
     // The object is in the bucket (encrypted), and no spool file is left behind.
     let object = reqwest::Client::new()
