@@ -16,7 +16,7 @@ const CYCLES = Number(process.argv[2] ?? 10000);
 const ROUNDS = Number(process.argv[3] ?? 3);
 const PAUSE = Number(process.argv[4] ?? 20);
 const MODE = process.env.MODE ?? 'both';
-const env = { RUST_LOG: 'error', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) };
+const env = { RUST_LOG: 'error', RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0', SIGNALING_MAX_SOCKETS_PER_ADDRESS: '100000', ...(process.env.EXTRA_ENV ? JSON.parse(process.env.EXTRA_ENV) : {}) };
 const server = await startServer(env);
 
 async function round() {

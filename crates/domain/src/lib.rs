@@ -23,6 +23,7 @@
 pub mod access;
 pub mod audit;
 pub mod call;
+pub mod connections;
 pub mod consent;
 pub mod ids;
 pub mod interactive_time;

@@ -375,3 +375,41 @@ mod consent_rules {
         }
     }
 }
+
+mod connection_caps {
+    use super::user;
+    use proptest::prelude::*;
+    use vytalcall_domain::connections::{Caps, Connections};
+
+    proptest! {
+        #[test]
+        fn no_sequence_of_opens_and_closes_exceeds_a_cap_or_loses_count(
+            ops in proptest::collection::vec((0u8..4, 0u8..3, any::<bool>()), 0..200),
+        ) {
+            let mut table = Connections::new(Caps { per_user: 2, per_address: 3 });
+            let mut open: Vec<(u8, u8)> = Vec::new();
+            for (u, a, opening) in ops {
+                if opening {
+                    if table.admit(user(u), Some(&a)).is_ok() {
+                        open.push((u, a));
+                    }
+                } else if let Some(i) = open.iter().position(|o| *o == (u, a)) {
+                    open.remove(i);
+                    table.release(user(u), Some(&a));
+                }
+                for who in 0..4u8 {
+                    let mine = open.iter().filter(|o| o.0 == who).count();
+                    prop_assert!(mine <= 2);
+                    prop_assert_eq!(table.held_by(user(who)), mine);
+                }
+                for at in 0..3u8 {
+                    prop_assert!(open.iter().filter(|o| o.1 == at).count() <= 3);
+                }
+            }
+            for (u, a) in open.drain(..) {
+                table.release(user(u), Some(&a));
+            }
+            prop_assert_eq!(table.tracked(), (0, 0));
+        }
+    }
+}

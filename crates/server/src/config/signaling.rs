@@ -17,6 +17,11 @@ pub struct SignalingSettings {
     pub quality_sample_seconds: u64,
     /// A participant silent for this long is sent `request-quality-stats`.
     pub quality_stats_request_seconds: u64,
+    /// Sockets one user may hold open on this node at once.
+    pub max_sockets_per_user: usize,
+    /// Sockets one client address may hold open on this node at once (a clinic behind one
+    /// NAT counts as one address, hence the larger default).
+    pub max_sockets_per_address: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -44,6 +49,7 @@ pub(super) struct Calls {
 pub(super) fn parse(v: &Vars) -> Result<Calls, ConfigError> {
     const SECONDS: &str = "expected a number of seconds";
     const EVENTS: &str = "expected a number of events";
+    const SOCKETS: &str = "expected a number of sockets";
     Ok(Calls {
         ring_timeout_seconds: v.at_least("RING_TIMEOUT_SECONDS", 60, 1, SECONDS)?,
         reconnect_grace_seconds: v.parse("RECONNECT_GRACE_SECONDS", 30, SECONDS)?,
@@ -58,6 +64,8 @@ pub(super) fn parse(v: &Vars) -> Result<Calls, ConfigError> {
             event_burst: v.at_least("SIGNALING_EVENT_BURST", 120, 1, EVENTS)?,
             quality_sample_seconds: v.parse("QUALITY_SAMPLE_SECONDS", 10, SECONDS)?,
             quality_stats_request_seconds: v.at_least("QUALITY_STATS_REQUEST_SECONDS", 30, 1, SECONDS)?,
+            max_sockets_per_user: v.at_least("SIGNALING_MAX_SOCKETS_PER_USER", 10, 1, SOCKETS)?,
+            max_sockets_per_address: v.at_least("SIGNALING_MAX_SOCKETS_PER_ADDRESS", 100, 1, SOCKETS)?,
         },
         redis_url: v.get("REDIS_URL"),
         redis_key_prefix: v.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "vytalcall".into()),

@@ -32,6 +32,8 @@ fn signaling_limits_have_defaults_that_fit_a_real_sdp_and_can_be_tuned() {
         ("QUALITY_SAMPLE_SECONDS", "0"),
         ("QUALITY_STATS_REQUEST_SECONDS", "3"),
         ("RECONNECT_GRACE_SECONDS", "2"),
+        ("SIGNALING_MAX_SOCKETS_PER_USER", "3"),
+        ("SIGNALING_MAX_SOCKETS_PER_ADDRESS", "40"),
     ])
     .expect("tuned");
     assert_eq!(
@@ -42,6 +44,8 @@ fn signaling_limits_have_defaults_that_fit_a_real_sdp_and_can_be_tuned() {
             event_burst: 10,
             quality_sample_seconds: 0,
             quality_stats_request_seconds: 3,
+            max_sockets_per_user: 3,
+            max_sockets_per_address: 40,
         }
     );
     assert_eq!(s.reconnect_grace_seconds, 2);
@@ -66,6 +70,8 @@ fn a_bad_value_names_its_variable() {
         ("QUALITY_SAMPLE_SECONDS", "-1"),
         ("QUALITY_STATS_REQUEST_SECONDS", "0"),
         ("RECONNECT_GRACE_SECONDS", "soon"),
+        ("SIGNALING_MAX_SOCKETS_PER_USER", "0"),
+        ("SIGNALING_MAX_SOCKETS_PER_ADDRESS", "lots"),
     ];
     for (var, value) in cases {
         let err = settings(&[(var, value)]).expect_err(var);

@@ -74,6 +74,12 @@ impl Limits {
         check(&self.per_user, &user)
     }
 
+    /// Spends one of `address`'s requests: a Socket.IO handshake costs what a REST request
+    /// costs, so opening sockets in a loop meets the same limit as calling the API in one.
+    pub fn check_address(&self, address: IpAddr) -> Result<(), RateLimited> {
+        check(&self.per_address, &address)
+    }
+
     /// Forgets idle clients so the limiters' memory stays bounded.
     pub fn forget_idle(&self) {
         if let Some(l) = &self.per_address {

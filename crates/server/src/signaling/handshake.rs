@@ -1,5 +1,6 @@
-//! The handshake and the life of a connection: the token check (the same rules as REST),
-//! the session it creates, the socket's own task, and the disconnect when the token expires.
+//! The handshake and the life of a connection: the address's rate limit and socket cap, the
+//! token check (the same rules as REST), the user's socket cap, the session it creates, the
+//! socket's own task, and the disconnect when the token expires.
 
 use super::session::{self, Session};
 use super::{Hub, NAMESPACE, handlers, wire};
@@ -8,33 +9,129 @@ use axum::extract::ConnectInfo;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use vytalcall_domain::UserId;
 use vytalcall_domain::access::Caller;
+use vytalcall_domain::connections::{Caps, Connections, TooMany};
 
-/// Why a handshake was refused; the client's `connect_error` message.
+/// Why a handshake was refused; the client's `connect_error` message, which starts with a
+/// code (`unauthorized`, `rate-limited`, `too-many-connections`, `unavailable`) so a client
+/// can tell a bad token (do not retry) from a limit (retry later).
 #[derive(Debug, thiserror::Error)]
-#[error("unauthorized: {0}")]
-pub struct Refused(pub(super) String);
+#[error("{code}: {message}")]
+pub struct Refused {
+    code: &'static str,
+    message: String,
+}
+
+impl Refused {
+    fn unauthorized(message: impl Into<String>) -> Refused {
+        metrics::counter!("vytalcall_signaling_handshakes_refused_total", "reason" => "unauthorized").increment(1);
+        Refused {
+            code: "unauthorized",
+            message: message.into(),
+        }
+    }
+
+    fn limited(code: &'static str, message: String) -> Refused {
+        metrics::counter!("vytalcall_signaling_handshakes_refused_total", "reason" => code).increment(1);
+        Refused { code, message }
+    }
+
+    pub(super) fn unavailable(message: &str) -> Refused {
+        Refused {
+            code: "unavailable",
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TooMany> for Refused {
+    fn from(e: TooMany) -> Refused {
+        Refused::limited("too-many-connections", format!("{e}; close another first"))
+    }
+}
+
+/// This node's open sockets by user and address ([`Connections`] behind a lock, shared with
+/// every [`ConnectionSlot`]).
+#[derive(Clone)]
+pub(super) struct ConnectionTable(Arc<Mutex<Connections<IpAddr>>>);
+
+impl ConnectionTable {
+    pub(super) fn new(caps: Caps) -> ConnectionTable {
+        ConnectionTable(Arc::new(Mutex::new(Connections::new(caps))))
+    }
+
+    fn table(&self) -> std::sync::MutexGuard<'_, Connections<IpAddr>> {
+        self.0.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn address_full(&self, address: Option<IpAddr>) -> Result<(), TooMany> {
+        self.table().address_full(address.as_ref())
+    }
+
+    fn admit(&self, user: UserId, address: Option<IpAddr>) -> Result<ConnectionSlot, TooMany> {
+        self.table().admit(user, address.as_ref())?;
+        Ok(ConnectionSlot {
+            table: self.clone(),
+            user,
+            address,
+        })
+    }
+}
+
+/// One admitted socket's place in the [`ConnectionTable`], given back when it is dropped:
+/// by the session when the socket disconnects, or with the socket if it never connected.
+pub struct ConnectionSlot {
+    table: ConnectionTable,
+    user: UserId,
+    address: Option<IpAddr>,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.table.table().release(self.user, self.address.as_ref());
+    }
+}
 
 const MAX_DEVICE_ID: usize = 128;
 
 impl<A: Adapter> Hub<A> {
-    /// The handshake: `auth: { token, deviceId? }` checked by the same rules as REST.
+    /// The handshake: the address's rate limit and cap first, then `auth: { token,
+    /// deviceId? }` checked by the same rules as REST, then the user's cap. Nothing is
+    /// decoded or verified for an address that is over its limit.
     pub(super) fn authenticate(&self, s: &SocketRef<A>, auth: Option<Value>) -> Result<(), Refused> {
+        let address = s
+            .req_parts()
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|c| c.0.ip());
+        if let Some(ip) = address
+            && let Err(limited) = self.state.limits.check_address(ip)
+        {
+            return Err(Refused::limited(
+                "rate-limited",
+                format!(
+                    "too many requests from this address; retry in {} s",
+                    limited.retry_after_secs.max(1)
+                ),
+            ));
+        }
+        self.connections.address_full(address)?;
         let auth = auth.unwrap_or(Value::Null);
         let token = match auth.get("token") {
-            None | Some(Value::Null) => return Err(Refused(AuthError::Missing.to_string())),
+            None | Some(Value::Null) => return Err(Refused::unauthorized(AuthError::Missing.to_string())),
             Some(Value::String(t)) if t.is_empty() => {
-                return Err(Refused(AuthError::Missing.to_string()));
+                return Err(Refused::unauthorized(AuthError::Missing.to_string()));
             }
             Some(Value::String(t)) => t.trim_start_matches("Bearer ").to_string(),
-            Some(_) => return Err(Refused(AuthError::Malformed.to_string())),
+            Some(_) => return Err(Refused::unauthorized(AuthError::Malformed.to_string())),
         };
         let identity = self.state.verifier.verify(&token).map_err(|e| {
             metrics::counter!("vytalcall_signaling_auth_refused_total").increment(1);
-            Refused(e.to_string())
+            Refused::unauthorized(e.to_string())
         })?;
         let device_id = match auth.get("deviceId") {
             Some(Value::String(d))
@@ -46,11 +143,8 @@ impl<A: Adapter> Hub<A> {
             }
             _ => s.id.to_string(),
         };
-        let client_addr = s
-            .req_parts()
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|c| c.0.ip().to_string());
+        let slot = self.connections.admit(identity.user, address)?;
+        let client_addr = address.map(|ip| ip.to_string());
         let caller = Caller {
             user: identity.user,
             role: identity.role,
@@ -62,6 +156,7 @@ impl<A: Adapter> Hub<A> {
             s.id.to_string(),
             identity.expires_at,
             &self.limits,
+            Some(slot),
         );
         s.extensions.insert(session);
         Ok(())

@@ -63,6 +63,7 @@ pub struct SignalingLimits {
     pub quality_sample_ms: i64,
     pub quality_silence_ms: i64,
     pub leeway_seconds: u64,
+    pub socket_caps: vytalcall_domain::connections::Caps,
 }
 
 impl SignalingLimits {
@@ -75,6 +76,10 @@ impl SignalingLimits {
             quality_sample_ms: s.signaling.quality_sample_seconds as i64 * 1000,
             quality_silence_ms: s.signaling.quality_stats_request_seconds as i64 * 1000,
             leeway_seconds: s.jwt.leeway_seconds,
+            socket_caps: vytalcall_domain::connections::Caps {
+                per_user: s.signaling.max_sockets_per_user,
+                per_address: s.signaling.max_sockets_per_address,
+            },
         }
     }
 }
@@ -88,6 +93,8 @@ pub struct Hub<A: Adapter> {
     limits: SignalingLimits,
     /// Departures the shared store could not take yet (Redis away), retried every second.
     pending_departures: std::sync::Mutex<Vec<presence::PendingDeparture>>,
+    /// Open sockets by user and address on this node, for the caps the handshake enforces.
+    connections: handshake::ConnectionTable,
 }
 
 /// The Redis adapter over the reconnecting pub/sub driver.
@@ -140,9 +147,11 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
     presence: Arc<dyn Presence>,
     jobs: &mut Jobs,
 ) -> A::InitRes {
+    let limits = SignalingLimits::from_settings(&state.settings);
     let hub = Arc::new(Hub {
         io: io.clone(),
-        limits: SignalingLimits::from_settings(&state.settings),
+        connections: handshake::ConnectionTable::new(limits.socket_caps),
+        limits,
         state,
         presence,
         pending_departures: Default::default(),
@@ -167,7 +176,7 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
         move |s: SocketRef<A>, TryData(auth): TryData<Value>| {
             let result = match hub.upgrade() {
                 Some(hub) => hub.authenticate(&s, auth.ok()),
-                None => Err(handshake::Refused("the server is shutting down".into())),
+                None => Err(handshake::Refused::unavailable("the server is shutting down")),
             };
             std::future::ready(result)
         }

@@ -97,6 +97,8 @@ pub struct Session {
     disconnected: tokio::sync::Notify,
     /// The disconnect has been handled (it may be seen twice: see [`Session::on_disconnected`]).
     disconnect_handled: AtomicBool,
+    /// The socket's place under the per-user and per-address caps, given back on disconnect.
+    slot: Mutex<Option<super::handshake::ConnectionSlot>>,
 }
 
 impl Session {
@@ -107,6 +109,7 @@ impl Session {
         sid: String,
         expires_at: i64,
         limits: &SignalingLimits,
+        slot: Option<super::handshake::ConnectionSlot>,
     ) -> Arc<Session> {
         Arc::new(Session {
             actor: Actor {
@@ -133,6 +136,7 @@ impl Session {
             consumer: AtomicBool::new(false),
             disconnected: tokio::sync::Notify::new(),
             disconnect_handled: AtomicBool::new(false),
+            slot: Mutex::new(slot),
         })
     }
 
@@ -145,6 +149,8 @@ impl Session {
             return;
         }
         metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
+        // The place goes back now, not when the last task lets go of the session.
+        drop(self.slot.lock().ok().and_then(|mut s| s.take()));
         let _ = self.push(Job::Disconnected);
         self.disconnected.notify_one();
     }
@@ -364,12 +370,16 @@ mod tests {
             quality_sample_ms: 0,
             quality_silence_ms: 0,
             leeway_seconds: 0,
+            socket_caps: vytalcall_domain::connections::Caps {
+                per_user: 1,
+                per_address: 1,
+            },
         };
         let caller = Caller {
             user: UserId::new_random(),
             role: Role::Patient,
         };
-        Session::new(caller, "device".into(), None, "sid".into(), 0, &limits)
+        Session::new(caller, "device".into(), None, "sid".into(), 0, &limits, None)
     }
 
     fn event(name: EventName) -> Job {

@@ -1,0 +1,126 @@
+// How many sockets one patient can hold, with the real socket.io-client: the per-user and
+// per-address caps refuse the excess in the handshake with a connect_error that says why (an
+// address at its cap is refused before its token is even read), places come back when
+// sockets close (abruptly too), and handshakes spend the same per-address allowance as REST.
+import { describe, it, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { user, connect, closeAll, sleep } from '../signaling/helpers.mjs';
+import { startServer } from './server.mjs';
+import { rawHandshake } from './raw.mjs';
+
+/** The connect_error message of a refused connection (fails the test if it connects). */
+async function refusal(server, who, opts) {
+  try {
+    const s = await connect(server, who, opts);
+    s.close();
+  } catch (err) {
+    return err.message;
+  }
+  assert.fail(`${who.role} ${who.id} connected, but should have been refused`);
+}
+
+/** Connects, retrying while the server still counts sockets that are closing. */
+async function connectWhenFree(server, who, withinMs = 15000) {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    try {
+      return await connect(server, who);
+    } catch (err) {
+      if (!/^too-many-connections/.test(err.message) || Date.now() > deadline) throw err;
+      await sleep(100);
+    }
+  }
+}
+
+describe('socket caps', () => {
+  let server;
+  before(async () => {
+    server = await startServer({
+      SIGNALING_MAX_SOCKETS_PER_USER: '3',
+      SIGNALING_MAX_SOCKETS_PER_ADDRESS: '6',
+      RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
+    });
+  });
+  after(async () => {
+    closeAll();
+    await server.stop();
+  });
+
+  it('a user holds at most SIGNALING_MAX_SOCKETS_PER_USER sockets; the next is refused saying why; a closed one frees a place', async () => {
+    const patient = user('patient');
+    const mine = [];
+    for (let i = 0; i < 3; i++) mine.push(await connect(server, patient));
+    assert.match(await refusal(server, patient), /^too-many-connections: this user already holds 3 connections/);
+    // Someone else is not affected by this patient's sockets.
+    const other = await connect(server, user('provider'));
+    mine.shift().close();
+    mine.push(await connectWhenFree(server, patient));
+    assert.match(await refusal(server, patient), /^too-many-connections/);
+    for (const s of [...mine, other]) s.close();
+  });
+
+  it('an address at SIGNALING_MAX_SOCKETS_PER_ADDRESS is refused before its token is read', async () => {
+    const held = [];
+    for (let i = 0; i < 6; i++) held.push(await connectWhenFree(server, user('patient')));
+    assert.match(await refusal(server, user('patient')), /^too-many-connections: this address already holds 6 connections/);
+    // A garbage token from a full address gets the cap, not a token check: no work is done.
+    assert.match(await refusal(server, user('patient'), { auth: { token: 'not-a-token' } }), /^too-many-connections/);
+    for (const s of held) s.close();
+    // With the address free again, a bad token is judged as a bad token.
+    const deadline = Date.now() + 15000;
+    let message;
+    do {
+      message = await refusal(server, user('patient'), { auth: { token: 'not-a-token' } });
+      if (!/^too-many-connections/.test(message)) break;
+      await sleep(100);
+    } while (Date.now() < deadline);
+    assert.match(message, /^unauthorized: /);
+  });
+
+  it('sockets that vanish without a goodbye give their places back', async () => {
+    const patient = user('patient');
+    for (let round = 0; round < 3; round++) {
+      const raws = [];
+      for (let i = 0; i < 3; i++) {
+        let answer;
+        const deadline = Date.now() + 15000;
+        do {
+          const h = await rawHandshake(server, { token: patient.token });
+          answer = h.answer ?? '';
+          if (answer.startsWith('40/webrtc,{"sid"')) raws.push(h.raw);
+          else {
+            h.raw.ws.terminate();
+            await sleep(100);
+          }
+        } while (!answer.startsWith('40/webrtc,{"sid"') && Date.now() < deadline);
+        assert.match(answer, /^40\/webrtc,\{"sid"/, `round ${round}, socket ${i}`);
+      }
+      // The TCP connections are cut: no Socket.IO or Engine.IO close is ever sent.
+      for (const r of raws) r.ws.terminate();
+    }
+    const s = await connectWhenFree(server, patient);
+    s.close();
+  });
+});
+
+describe('handshakes and REST share the address allowance', () => {
+  let server;
+  before(async () => {
+    // Six requests a minute: a burst of one, then one more every ten seconds.
+    server = await startServer({ RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '6' });
+  });
+  after(async () => {
+    closeAll();
+    await server.stop();
+  });
+
+  it('a handshake after the allowance is spent is refused as rate-limited, and so is the next request', async () => {
+    const patient = user('patient');
+    const get = () => fetch(`${server.url}/webrtc/ice-servers`, { headers: { authorization: `Bearer ${patient.token}` } });
+    assert.equal((await get()).status, 200, 'the one request of the burst');
+    assert.match(await refusal(server, patient), /^rate-limited: too many requests from this address; retry in \d+ s/);
+    const r = await get();
+    assert.equal(r.status, 429);
+    assert.ok(Number(r.headers.get('retry-after')) >= 1);
+  });
+});
