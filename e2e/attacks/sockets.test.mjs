@@ -4,7 +4,8 @@
 // sockets close (abruptly too), and handshakes spend the same per-address allowance as REST.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { user, connect, closeAll, sleep } from '../signaling/helpers.mjs';
+import { randomUUID } from 'node:crypto';
+import { user, connect, closeAll, sleep, ask, fakeSdp } from '../signaling/helpers.mjs';
 import { startServer } from './server.mjs';
 import { rawHandshake } from './raw.mjs';
 
@@ -122,5 +123,58 @@ describe('handshakes and REST share the address allowance', () => {
     const r = await get();
     assert.equal(r.status, 429);
     assert.ok(Number(r.headers.get('retry-after')) >= 1);
+  });
+});
+
+describe('a flood of refusals costs the audit trail a bounded number of entries', () => {
+  let server;
+  before(async () => {
+    server = await startServer({
+      SIGNALING_EVENTS_PER_SECOND: '1000',
+      SIGNALING_EVENT_BURST: '1000',
+      RATE_LIMIT_PER_ADDRESS_PER_MINUTE: '0',
+      RATE_LIMIT_PER_USER_PER_MINUTE: '0',
+    });
+  });
+  after(async () => {
+    closeAll();
+    await server.stop();
+  });
+
+  /** The attacker's entries in the trail (newest first). */
+  async function entriesOf(who) {
+    const admin = user('admin');
+    const r = await fetch(`${server.url}/webrtc/audit?limit=500`, { headers: { authorization: `Bearer ${admin.token}` } });
+    assert.equal(r.status, 200);
+    return (await r.json()).entries.filter((e) => e.actorId === who.id);
+  }
+
+  it('offers for random calls: each refused, the first few audited one by one, the rest counted in one summary', async () => {
+    const attacker = user('patient');
+    const s = await connect(server, attacker);
+    const N = 300;
+    let refused = 0;
+    for (let i = 0; i < N; i++) {
+      const r = await ask(s, 'offer', { callId: randomUUID(), offer: { type: 'offer', sdp: fakeSdp('x') }, targetUserId: randomUUID() });
+      if (r.error) refused++;
+    }
+    assert.equal(refused, N, 'every offer is refused');
+    const during = await entriesOf(attacker);
+    assert.ok(during.length >= 1 && during.length <= 6, `entries while flooding: ${during.length}`);
+    assert.ok(during.every((e) => e.outcome === 'denied'));
+    s.close();
+    // The summary is written as the socket goes.
+    let after;
+    const deadline = Date.now() + 15000;
+    do {
+      after = await entriesOf(attacker);
+      if (after.some((e) => e.detail.repeated)) break;
+      await sleep(100);
+    } while (Date.now() < deadline);
+    const summaries = after.filter((e) => e.detail.repeated);
+    assert.ok(summaries.length >= 1, `a summary entry: ${JSON.stringify(after.map((e) => e.detail))}`);
+    assert.ok(after.length <= 8, `at most a handful of entries for ${N} refusals: ${after.length}`);
+    const counted = after.reduce((n, e) => n + (e.detail.repeated ?? 1), 0);
+    assert.equal(counted, N, 'written and summarised refusals add up to every refusal');
   });
 });

@@ -25,6 +25,7 @@ pub mod audit;
 pub mod call;
 pub mod connections;
 pub mod consent;
+pub mod denials;
 pub mod ids;
 pub mod interactive_time;
 pub mod participation;

@@ -413,3 +413,39 @@ mod connection_caps {
         }
     }
 }
+
+mod refusal_audit {
+    use proptest::prelude::*;
+    use vytalcall_domain::denials::{DenialLog, Verdict};
+
+    proptest! {
+        #[test]
+        fn every_refusal_is_written_or_counted_once_and_entries_per_window_are_bounded(
+            gaps in proptest::collection::vec((0u8..3, 0i64..400), 1..500),
+        ) {
+            const WINDOW: i64 = 1000;
+            const WRITTEN: usize = 3;
+            let mut log = DenialLog::new(WINDOW, WRITTEN);
+            let (mut now, mut written, mut summarised, mut entries_by_window) = (0i64, 0u64, 0u64, std::collections::HashMap::new());
+            let total = gaps.len() as u64;
+            for (kind, gap) in gaps {
+                now += gap;
+                let (verdict, summary) = log.refused(kind, now);
+                if verdict == Verdict::Write {
+                    written += 1;
+                    *entries_by_window.entry((kind, now / WINDOW)).or_insert(0usize) += 1;
+                }
+                if let Some(s) = summary {
+                    summarised += s.suppressed;
+                }
+            }
+            summarised += log.flush().iter().map(|s| s.suppressed).sum::<u64>();
+            prop_assert_eq!(written + summarised, total, "nothing lost, nothing twice");
+            // A counting window starts at its first refusal, so any span of one window's
+            // length meets at most two of them: at most twice the allowance per kind.
+            for n in entries_by_window.values() {
+                prop_assert!(*n <= 2 * WRITTEN);
+            }
+        }
+    }
+}

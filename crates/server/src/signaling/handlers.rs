@@ -5,14 +5,14 @@
 use super::error::SignalingError;
 use super::payload::{self, ClientEvent, Signal};
 use super::presence::{DepartureKind, PendingDeparture};
+use super::refusals::{deny, deny_as, summarise_refusals};
 use super::session::{Job, Media, Membership, Session};
 use super::wire::{self, call_room, member_room};
 use super::{Hub, departures};
 use crate::audit::Action;
-use crate::audit::{self, Outcome};
 use crate::calls::participation::JoinRequest;
 use crate::storage::calls::QualitySample;
-use serde_json::{Value, json};
+use serde_json::Value;
 use socketioxide::adapter::Adapter;
 use socketioxide::extract::SocketRef;
 use std::sync::Arc;
@@ -50,6 +50,7 @@ pub async fn run<A: Adapter>(hub: Arc<Hub<A>>, s: SocketRef<A>, session: Arc<Ses
                 }
             }
             Job::Disconnected => {
+                summarise_refusals(&hub, &session).await;
                 Box::pin(departures::disconnected(&hub, &session)).await;
                 break;
             }
@@ -391,23 +392,4 @@ async fn is_participant<A: Adapter>(hub: &Hub<A>, call: CallId, user: UserId) ->
         return Ok(true);
     }
     Ok(hub.state.calls.has_joined_device(call, user).await?)
-}
-
-/// Audits a refused relay: ids and the rule only, never the signaling body.
-async fn deny<A: Adapter>(hub: &Hub<A>, session: &Session, call: CallId, event: &str, why: &str) {
-    deny_as(hub, session, Action::SignalRelay, call, event, why).await;
-}
-
-/// Audits a refused event as `action`, denied: ids and the rule only.
-async fn deny_as<A: Adapter>(hub: &Hub<A>, session: &Session, action: Action, call: CallId, event: &str, why: &str) {
-    let fact = session.actor.fact(
-        action,
-        Some(call),
-        None,
-        Outcome::Denied,
-        json!({ "event": event, "reason": why }),
-    );
-    if let Err(e) = audit::record(&hub.state.db, fact).await {
-        tracing::warn!(error = %e, action = action.as_str(), "could not audit a refused event");
-    }
 }

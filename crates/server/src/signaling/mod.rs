@@ -31,6 +31,7 @@ pub mod payload;
 pub mod presence;
 #[cfg(test)]
 mod presence_contract;
+mod refusals;
 mod session;
 mod sweep;
 mod transport;

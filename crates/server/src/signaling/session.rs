@@ -6,7 +6,7 @@
 use super::error::SignalingError;
 use super::payload::EventName;
 use super::{Hub, SignalingLimits};
-use crate::audit::Actor;
+use crate::audit::{Action, Actor};
 use serde::Serialize;
 use serde_json::Value;
 use socketioxide::extract::{AckSender, Event, SocketRef, TryData};
@@ -19,6 +19,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 use vytalcall_domain::CallId;
 use vytalcall_domain::access::Caller;
+use vytalcall_domain::denials::{DenialLog, Summary, Verdict};
 use vytalcall_domain::quality::QualityJudge;
 use vytalcall_domain::rate::TokenBucket;
 
@@ -99,7 +100,17 @@ pub struct Session {
     disconnect_handled: AtomicBool,
     /// The socket's place under the per-user and per-address caps, given back on disconnect.
     slot: Mutex<Option<super::handshake::ConnectionSlot>>,
+    /// This socket's refusals by kind, so a flood of them costs the audit trail a bounded
+    /// number of entries (see [`vytalcall_domain::denials`]).
+    denials: Mutex<DenialLog<RefusalKind>>,
 }
+
+/// What makes two refusals "the same" for the audit trail: the action, the event and the rule.
+pub type RefusalKind = (Action, String, String);
+
+/// Refusals of one kind written one by one per window; the rest of the window is counted.
+const REFUSALS_WRITTEN_PER_WINDOW: usize = 3;
+const REFUSAL_WINDOW_MS: i64 = 60_000;
 
 impl Session {
     pub fn new(
@@ -137,6 +148,7 @@ impl Session {
             disconnected: tokio::sync::Notify::new(),
             disconnect_handled: AtomicBool::new(false),
             slot: Mutex::new(slot),
+            denials: Mutex::new(DenialLog::new(REFUSAL_WINDOW_MS, REFUSALS_WRITTEN_PER_WINDOW)),
         })
     }
 
@@ -153,6 +165,18 @@ impl Session {
         drop(self.slot.lock().ok().and_then(|mut s| s.take()));
         let _ = self.push(Job::Disconnected);
         self.disconnected.notify_one();
+    }
+
+    /// Counts a refusal: whether to audit it on its own, and the summary of its kind's last
+    /// window if that ended.
+    pub fn refused(&self, kind: RefusalKind, now: i64) -> (Verdict, Option<Summary<RefusalKind>>) {
+        let mut log = self.denials.lock().unwrap_or_else(|p| p.into_inner());
+        log.refused(kind, now)
+    }
+
+    /// The refusals counted but not yet summarised (the socket is going).
+    pub fn unsummarised_refusals(&self) -> Vec<Summary<RefusalKind>> {
+        self.denials.lock().unwrap_or_else(|p| p.into_inner()).flush()
     }
 
     /// Resolves once the socket has disconnected (one waiter: the token-expiry task).
