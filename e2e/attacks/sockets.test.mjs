@@ -178,3 +178,38 @@ describe('a flood of refusals costs the audit trail a bounded number of entries'
     assert.equal(counted, N, 'written and summarised refusals add up to every refusal');
   });
 });
+
+describe('client text never becomes a metrics series', () => {
+  let server;
+  before(async () => {
+    server = await startServer({ SIGNALING_EVENTS_PER_SECOND: '1000', SIGNALING_EVENT_BURST: '1000' });
+  });
+  after(async () => {
+    closeAll();
+    await server.stop();
+  });
+
+  const series = async () =>
+    (await (await fetch(`${server.url}/metrics`)).text()).split('\n').filter((l) => l && !l.startsWith('#'));
+
+  it('500 unique event names leave the series count where one unknown name puts it', async () => {
+    const s = await connect(server, user('patient'));
+    const errors = [];
+    s.on('error', (e) => errors.push(e));
+    // One unknown name first, so the `unknown` series exists before counting.
+    s.emit('warm-up-name', { callId: randomUUID() });
+    const deadline = Date.now() + 10000;
+    while (errors.length < 1 && Date.now() < deadline) await sleep(50);
+    await series(); // the scrape's own series exist from the first scrape on
+    const before = await series();
+    for (let i = 0; i < 500; i++) s.emit(`evil-${i}-${'x'.repeat(i % 50)}`, { callId: randomUUID() });
+    while (errors.length < 501 && Date.now() < deadline + 20000) await sleep(50);
+    assert.equal(errors.length, 501, 'every unknown event is answered with an error');
+    const after = await series();
+    const names = (lines) => new Set(lines.map((l) => l.replace(/\s+\S+$/, '')));
+    const added = [...names(after)].filter((n) => !names(before).has(n));
+    assert.deepEqual(added.filter((n) => n.includes('evil')), [], 'no series names attacker text');
+    assert.ok(names(after).size <= names(before).size + 2, `series ${names(before).size} → ${names(after).size}: ${added}`);
+    s.close();
+  });
+});
