@@ -41,13 +41,26 @@ function probeStreams(file) {
   });
 }
 
-/** Grey levels of the video frame decoded at `at` seconds. */
-function decodedFrame(file, at) {
-  const run = spawnSync('ffmpeg', ['-v', 'error', '-ss', String(at), '-i', file, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], {
+/** Grey levels of the frame of video stream `stream` (0, 1, …) at `at` seconds, decoded from
+ * the start of the stream (output seeking), so every frame before it must decode too. */
+function decodedFrame(file, at, stream = 0) {
+  const run = spawnSync('ffmpeg', ['-v', 'error', '-i', file, '-map', `0:v:${stream}`, '-ss', String(at), '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'gray', '-'], {
     maxBuffer: 64 << 20,
   });
-  if (run.status !== 0) throw new Error(`no frame decodes at ${at} s: ${run.stderr}`);
+  if (run.status !== 0 || run.stdout.length === 0) throw new Error(`no frame of video ${stream} decodes at ${at} s: ${run.stderr}`);
   return run.stdout;
+}
+
+/** Times (s) of the keyframes of video stream `stream`. */
+function keyframeTimes(file, stream) {
+  const run = spawnSync('ffprobe', ['-v', 'error', '-select_streams', `v:${stream}`, '-show_entries', 'packet=pts_time,flags', '-of', 'csv=p=0', file], {
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  return run.stdout
+    .split('\n')
+    .filter((l) => l.includes('K'))
+    .map((l) => Number(l.split(',')[0]));
 }
 
 /** moto's S3 server on a free port, with a `recordings` bucket. */
@@ -195,10 +208,20 @@ for (const storage of ['local disk', 's3']) {
       }
       assert.ok(within(meta.body.durationMs / 1000, recordedWallSeconds), `metadata duration ${meta.body.durationMs} ms`);
 
-      const pixels = decodedFrame(file, recordedWallSeconds / 2);
-      const [lo, hi] = pixels.reduce(([a, b], p) => [Math.min(a, p), Math.max(b, p)], [255, 0]);
-      assert.ok(pixels.length >= 320 * 240, `a real frame (${pixels.length} pixels)`);
-      assert.ok(hi - lo > 64, `the middle frame is not blank (grey ${lo}..${hi})`);
+      // Every participant's video decodes, and a player seeking anywhere finds a keyframe of
+      // each video nearby: the recorder asks each sender for one every 4 s (the floor leaves
+      // a busy machine's sender room to answer late).
+      for (let v = 0; v < video.length; v++) {
+        const keys = keyframeTimes(file, v);
+        const end = video[v].start + video[v].duration;
+        const gaps = [...keys.slice(1), end].map((t, i) => t - keys[i]);
+        t.diagnostic(`video ${v}: keyframes at ${keys.map((k) => k.toFixed(1)).join(', ')} s`);
+        assert.ok(keys.length >= 2 && Math.max(...gaps) < 9, `video ${v}: keyframes at ${keys} (gaps ${gaps.map((g) => g.toFixed(1))})`);
+        const pixels = decodedFrame(file, recordedWallSeconds / 2, v);
+        const [lo, hi] = pixels.reduce(([a, b], p) => [Math.min(a, p), Math.max(b, p)], [255, 0]);
+        assert.ok(pixels.length >= 320 * 240, `video ${v}: a real frame (${pixels.length} pixels)`);
+        assert.ok(hi - lo > 64, `video ${v}: the middle frame is not blank (grey ${lo}..${hi})`);
+      }
     });
 
     it('the patient cannot fetch the recording’s metadata or media, and the stored bytes are ciphertext', async () => {

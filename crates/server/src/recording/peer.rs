@@ -35,6 +35,10 @@ pub const MAX_SDP: usize = 64 * 1024;
 /// At most this many participant connections per recorded call.
 const MAX_CONNECTIONS: usize = 16;
 const KEYFRAME_RETRY: Duration = Duration::from_secs(2);
+/// Browsers send a keyframe only when asked; without regular ones a player seeking in the
+/// recording (or decoding one participant's video from the middle) finds nothing to start
+/// from. So each video stream is asked for a keyframe when its last is this old.
+const KEYFRAME_INTERVAL: Duration = Duration::from_secs(4);
 
 pub fn crypto_provider() -> Arc<CryptoProvider> {
     static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
@@ -97,6 +101,7 @@ struct Stream {
     first: Option<(u64, u64)>,
     waiting_for_key: bool,
     last_request: Option<Instant>,
+    last_keyframe: Option<Instant>,
 }
 
 struct Conn {
@@ -288,6 +293,7 @@ fn on_event<S: MediaSink>(conn: &mut Conn, event: Event, sink: &mut S, started: 
                     first: None,
                     waiting_for_key: video,
                     last_request: None,
+                    last_keyframe: None,
                 },
             );
         }
@@ -309,6 +315,9 @@ fn on_event<S: MediaSink>(conn: &mut Conn, event: Event, sink: &mut S, started: 
                 }
                 stream.waiting_for_key = false;
             }
+            if stream.video && keyframe {
+                stream.last_keyframe = Some(Instant::now());
+            }
             let media_us = data.time.as_micros();
             let arrival_ms = data.network_time.saturating_duration_since(started).as_millis() as u64;
             let (first_media_us, first_arrival_ms) = *stream.first.get_or_insert((media_us, arrival_ms));
@@ -329,7 +338,10 @@ fn request_missing_keyframes(conn: &mut Conn) {
     let due: Vec<Mid> = conn
         .streams
         .iter()
-        .filter(|(_, s)| s.video && s.waiting_for_key && s.last_request.is_none_or(|t| now - t >= KEYFRAME_RETRY))
+        .filter(|(_, s)| {
+            let stale = s.last_keyframe.is_some_and(|t| now - t >= KEYFRAME_INTERVAL);
+            s.video && (s.waiting_for_key || stale) && s.last_request.is_none_or(|t| now - t >= KEYFRAME_RETRY)
+        })
         .map(|(mid, _)| *mid)
         .collect();
     for mid in due {

@@ -283,7 +283,10 @@ pub struct Muxer {
     open: Option<OpenCluster>,
     last_time: Vec<(u8, u64)>,
     cues: Vec<(u64, u8, u64)>,
-    cue_pending: bool,
+    /// Video tracks that have had a keyframe in the open cluster, which the Cues point to:
+    /// each track its own, so a player seeking in any participant's video finds a keyframe
+    /// of that video (not only of whichever track keyed first).
+    cued_in_cluster: Vec<u8>,
     base: Option<u64>,
     end_ms: u64,
     pub state: HeadState,
@@ -308,7 +311,7 @@ impl Muxer {
             open: None,
             last_time: Vec::new(),
             cues: Vec::new(),
-            cue_pending: false,
+            cued_in_cluster: Vec::new(),
             base: None,
             end_ms: 0,
             state,
@@ -383,7 +386,7 @@ impl Muxer {
                 body: uint(&[0xE7], frame.time_ms),
                 last_ms: 0,
             });
-            self.cue_pending = true;
+            self.cued_in_cluster.clear();
         }
         let position = self.segment_position();
         if let Some(open) = &mut self.open {
@@ -399,9 +402,9 @@ impl Muxer {
             block.extend_from_slice(&frame.data);
             open.body.extend(element(&[0xA3], &block));
             open.last_ms = open.last_ms.max(frame.time_ms);
-            if video_key && self.cue_pending {
+            if video_key && !self.cued_in_cluster.contains(&frame.track) {
                 self.cues.push((frame.time_ms, frame.track, position));
-                self.cue_pending = false;
+                self.cued_in_cluster.push(frame.track);
             }
         }
         closed
@@ -536,6 +539,28 @@ mod tests {
         );
         assert_eq!(start.len(), end.len());
         assert_ne!(start, end);
+    }
+
+    #[test]
+    fn every_video_track_keyed_in_a_cluster_gets_its_own_cue() {
+        let mut specs = tracks();
+        specs.push(TrackSpec {
+            number: 3,
+            kind: Kind::Video,
+            name: "v2".into(),
+        });
+        let mut m = Muxer::new(specs);
+        // Both participants' keyframes land in one cluster (they joined at the same moment).
+        for (track, t) in [(2, 0), (3, 40), (2, 80), (3, 120)] {
+            m.push(Frame {
+                track,
+                time_ms: t,
+                keyframe: true,
+                data: keyframe(320, 240),
+            });
+        }
+        let cued: Vec<u8> = m.cues.iter().map(|(_, track, _)| *track).collect();
+        assert_eq!(cued, vec![2, 3], "one cue per track and cluster, for both tracks");
     }
 
     #[test]
