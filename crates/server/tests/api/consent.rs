@@ -3,7 +3,7 @@
 //! Each attack is the provider's: a patient says no, and the provider tries to record anyway.
 
 use crate::helpers::{Cast, TestApp, User, cast, expect_problem, expect_status, spawn_app, user};
-use crate::recordings::send_media;
+use crate::recordings::{send_media, stop};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -75,17 +75,6 @@ async fn started(app: &TestApp, c: &Cast, call: &str, body: Value) -> String {
         .await;
     let rec = expect_status(r, StatusCode::CREATED).await;
     rec["id"].as_str().expect("recording id").to_string()
-}
-
-async fn stop(app: &TestApp, c: &Cast, call: &str, rec: &str) {
-    let r = app
-        .post(
-            &c.provider,
-            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-            json!({}),
-        )
-        .await;
-    expect_status(r, StatusCode::OK).await;
 }
 
 fn denied_starts(entries: &[(String, String, Option<String>, Option<String>)], call: &str) -> usize {

@@ -4,9 +4,9 @@
 //! moving every key under the new one, after which the old key is no longer needed.
 
 use crate::helpers::*;
-use crate::recordings::{moto, send_media_to};
+use crate::recordings::{moto, send_media_to, stop};
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vytalcall::recording::RecordingError;
@@ -29,18 +29,6 @@ async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
         .as_str()
         .expect("recording id")
         .to_string()
-}
-
-async fn stop(app: &TestApp, c: &Cast, call: &str, rec: &str) {
-    let r = app
-        .post(
-            &c.provider,
-            &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-            json!({}),
-        )
-        .await;
-    let stopped: Value = expect_status(r, StatusCode::OK).await;
-    assert_eq!(stopped["status"], "completed", "{stopped}");
 }
 
 /// A recording of `seconds` of real media, stopped; returns the call and recording ids.

@@ -281,7 +281,7 @@ async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
 }
 
 /// The provider stops the recording; returns its metadata after the stop.
-async fn stop(app: &TestApp, c: &Cast, call: &str, rec: &str) -> Value {
+pub(crate) async fn stop(app: &TestApp, c: &Cast, call: &str, rec: &str) -> Value {
     let stopped = expect_status(
         app.post(
             &c.provider,
