@@ -136,8 +136,10 @@ test(`one patient token for ${SECONDS} s: ${ATTEMPTS} sockets attempted, offers 
   assert.ok(p99 < 1000, `held relays never stall: p99 ${p99.toFixed(1)} ms`);
   assert.ok(auditAfter - auditBefore <= 400, `the trail grew by ${auditAfter - auditBefore} entries`);
   assert.deepEqual(added.filter((n) => n.includes('evil')), [], 'no series names attacker text');
+  // Tens of thousands of unique event names add only series from closed sets (the refusal
+  // codes of known events and `unknown`, refused handshakes by reason): a handful at most.
   assert.ok(seriesEarly, 'series counted during the flood');
-  assert.ok(seriesLate.size <= seriesEarly.size, `series grew during the flood: ${seriesEarly.size} → ${seriesLate.size}`);
+  assert.ok(seriesAfter.size <= seriesBefore.size + 12, `series ${seriesBefore.size} → ${seriesAfter.size}`);
   assert.ok(added.every((n) => /code="rate-limited"|handshakes_refused|rate_limited_total|errors_total\{event="(offer|unknown)"/.test(n)), `only closed-set series were added: ${added}`);
   assert.ok(rssAfter <= rssBefore + RSS_TOLERANCE_KIB, `RSS ${rssBefore} → ${rssAfter} KiB`);
   assert.equal(verify.status, 0, `audit verify: ${verify.stdout}${verify.stderr}`);
