@@ -12,7 +12,13 @@ use vytalcall_domain::CallId;
 use vytalcall_domain::denials::{Summary, Verdict};
 
 /// Audits a refused relay: ids and the rule only, never the signaling body.
-pub(super) async fn deny<A: Adapter>(hub: &Hub<A>, session: &Session, call: CallId, event: &str, why: &str) {
+pub(super) async fn deny<A: Adapter>(
+    hub: &Hub<A>,
+    session: &Session,
+    call: CallId,
+    event: &'static str,
+    why: &'static str,
+) {
     deny_as(hub, session, Action::SignalRelay, call, event, why).await;
 }
 
@@ -24,10 +30,10 @@ pub(super) async fn deny_as<A: Adapter>(
     session: &Session,
     action: Action,
     call: CallId,
-    event: &str,
-    why: &str,
+    event: &'static str,
+    why: &'static str,
 ) {
-    let (verdict, ended) = session.refused((action, event.to_string(), why.to_string()), crate::now_millis());
+    let (verdict, ended) = session.refused((action, event, why), crate::now_millis());
     if let Some(summary) = ended {
         audit_summary(hub, session, &summary).await;
     }

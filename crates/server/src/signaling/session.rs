@@ -105,8 +105,9 @@ pub struct Session {
     denials: Mutex<DenialLog<RefusalKind>>,
 }
 
-/// What makes two refusals "the same" for the audit trail: the action, the event and the rule.
-pub type RefusalKind = (Action, String, String);
+/// What makes two refusals "the same" for the audit trail: the action, the event and the rule
+/// (both names from the code, never client text, so counting one allocates nothing).
+pub type RefusalKind = (Action, &'static str, &'static str);
 
 /// Refusals of one kind written one by one per window; the rest of the window is counted.
 const REFUSALS_WRITTEN_PER_WINDOW: usize = 3;
@@ -162,7 +163,7 @@ impl Session {
         }
         metrics::gauge!("vytalcall_signaling_connected_sockets").decrement(1.0);
         // The place goes back now, not when the last task lets go of the session.
-        drop(self.slot.lock().ok().and_then(|mut s| s.take()));
+        drop(self.slot.lock().unwrap_or_else(|p| p.into_inner()).take());
         let _ = self.push(Job::Disconnected);
         self.disconnected.notify_one();
     }
