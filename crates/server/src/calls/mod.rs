@@ -7,8 +7,7 @@
 pub mod participation;
 pub mod view;
 
-use crate::audit::Action;
-use crate::audit::{self, Actor, Outcome};
+use crate::audit::{self, Action, Actor, Outcome};
 use crate::storage::calls::{self as repo, CallFilter, ConsentRecord, StoredCall};
 use crate::storage::{self, Db};
 use serde_json::json;

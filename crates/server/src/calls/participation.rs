@@ -6,8 +6,7 @@
 //! call ends) are [`vytalcall_domain::participation`]'s; this file applies them.
 
 use super::{Answer, CallError, CallsService, Extra};
-use crate::audit::Action;
-use crate::audit::{self, Actor, Outcome};
+use crate::audit::{self, Action, Actor, Outcome};
 use crate::storage;
 use crate::storage::calls::{self as repo, NewParticipant, QualitySample, StoredCall};
 use serde_json::json;

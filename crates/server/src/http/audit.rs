@@ -4,8 +4,7 @@
 use super::error::ApiError;
 use super::extract::ValidQuery;
 use super::problems::{BadRequest, Forbidden, Unauthorized};
-use crate::audit::Action;
-use crate::audit::{self, Outcome};
+use crate::audit::{self, Action, Outcome};
 use crate::auth::AuthUser;
 use crate::state::AppState;
 use crate::storage;

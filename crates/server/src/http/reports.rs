@@ -9,8 +9,7 @@
 
 use super::error::{ApiError, Problem};
 use super::extract::ValidQuery;
-use crate::audit::Action;
-use crate::audit::{self, Outcome};
+use crate::audit::{self, Action, Outcome};
 use crate::auth::AuthUser;
 use crate::state::AppState;
 use axum::extract::State;

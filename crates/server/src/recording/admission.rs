@@ -5,8 +5,7 @@
 use super::RecordingError;
 use super::repo::{self, Status};
 use super::service::RecordingService;
-use crate::audit::Action;
-use crate::audit::{self, Actor, Outcome};
+use crate::audit::{self, Action, Actor, Outcome};
 use crate::calls::CallsService;
 use crate::storage::calls as call_repo;
 use crate::storage::consents::{self, ConsentRecord};

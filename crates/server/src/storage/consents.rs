@@ -6,8 +6,7 @@
 //! answer, with a provider's start request or from a late joiner.
 
 use super::{flag, parse_id};
-use crate::audit::Action;
-use crate::audit::{Actor, Outcome};
+use crate::audit::{Action, Actor, Outcome};
 use serde_json::json;
 use sqlx::{AnyConnection, AnyPool, Row};
 use vytalcall_domain::consent::ConsentMethod;
