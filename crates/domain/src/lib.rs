@@ -18,6 +18,11 @@
 //! - [`audit`]: the hash chain that makes the audit trail tamper-evident.
 //! - [`interactive_time`]: minutes a patient spent with a provider, for RPM billing.
 //! - [`turn`]: time-limited TURN credentials in coturn's `use-auth-secret` scheme.
+//! - [`connections`]: how many sockets one user and one address may hold.
+//! - [`denials`]: coalescing a socket's repeated refusals into few audit entries.
+//! - [`text`]: the one rule for free text people type that others read.
+//! - [`invitation`]: guests' invitations to one call, how long they last, when they close.
+//! - [`waiting_room`]: who waits to be let into a call, and who may let them in.
 #![forbid(unsafe_code)]
 
 pub mod access;
@@ -28,6 +33,7 @@ pub mod consent;
 pub mod denials;
 pub mod ids;
 pub mod interactive_time;
+pub mod invitation;
 pub mod participation;
 pub mod presence;
 pub mod quality;
@@ -35,6 +41,7 @@ pub mod rate;
 pub mod role;
 pub mod text;
 pub mod turn;
+pub mod waiting_room;
 
 pub use ids::{CallId, RecordingId, UserId};
 pub use role::Role;
