@@ -111,7 +111,8 @@ mod tests {
 
     #[test]
     fn an_invitation_lasts_an_hour_unless_asked_and_never_more_than_a_day() {
-        let made = new_invitation(Some("  Ana Interpreter "), Some(GuestKind::Interpreter), None, 1_000).unwrap();
+        let made =
+            new_invitation(Some("  Ana Interpreter "), Some(GuestKind::Interpreter), None, 1_000).expect("accepted");
         assert_eq!(
             made,
             NewInvitation {
@@ -121,10 +122,15 @@ mod tests {
             }
         );
         assert_eq!(
-            new_invitation(Some("A"), None, Some(1440), 0).unwrap().expires_at,
+            new_invitation(Some("A"), None, Some(1440), 0)
+                .expect("accepted")
+                .expires_at,
             86_400_000
         );
-        assert_eq!(new_invitation(Some("A"), None, None, 0).unwrap().kind, GuestKind::Guest);
+        assert_eq!(
+            new_invitation(Some("A"), None, None, 0).expect("accepted").kind,
+            GuestKind::Guest
+        );
         for bad in [0, -5, 1441, i64::MAX] {
             assert_eq!(
                 new_invitation(Some("A"), None, Some(bad), 0),
@@ -163,7 +169,7 @@ mod tests {
     #[test]
     fn kinds_have_their_wire_names() {
         for kind in GuestKind::ALL {
-            let json = serde_json::to_string(&kind).unwrap();
+            let json = serde_json::to_string(&kind).expect("accepted");
             assert_eq!(json, format!("\"{}\"", kind.as_str()));
         }
     }

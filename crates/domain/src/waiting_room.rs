@@ -302,7 +302,7 @@ mod tests {
         let mut room = WaitingRoom::default();
         room.arrive(user(2), Entrant::Visitor, 0);
         room.arrive(user(3), Entrant::Visitor, 0);
-        let effects = room.admit(Entrant::Host, user(2), 1, 4).unwrap();
+        let effects = room.admit(Entrant::Host, user(2), 1, 4).expect("allowed");
         assert_eq!(
             effects,
             vec![
@@ -343,9 +343,9 @@ mod tests {
         let mut room = WaitingRoom::default();
         room.arrive(user(2), Entrant::Visitor, 0);
         room.arrive(user(3), Entrant::Visitor, 0);
-        room.admit(Entrant::Host, user(2), 1, 4).unwrap();
+        room.admit(Entrant::Host, user(2), 1, 4).expect("allowed");
         assert_eq!(room.send_back(Entrant::Visitor, user(2), 5), Err(RoomRefused::NotHost));
-        let effects = room.send_back(Entrant::Host, user(2), 5).unwrap();
+        let effects = room.send_back(Entrant::Host, user(2), 5).expect("allowed");
         assert_eq!(
             effects[0],
             RoomEffect::SentBack {
