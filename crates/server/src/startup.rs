@@ -72,10 +72,13 @@ impl Application {
             settings.rate_limit_per_address_per_minute,
             settings.rate_limit_per_user_per_minute,
         );
-        let recordings = crate::recording::upkeep::open_service(
+        let (recordings, recorder_inbox) = crate::recording::upkeep::open_service(
             &settings,
             db.clone(),
-            crate::recording::upkeep::OpenFor::Server(Arc::new(notifier)),
+            crate::recording::upkeep::OpenFor::Server {
+                notifier: Arc::new(notifier),
+                redis: redis.clone(),
+            },
         )
         .await?;
         let state = AppState(Arc::new(AppInner {
@@ -91,6 +94,12 @@ impl Application {
         let mut jobs = Jobs::new();
         let signaling = signaling::start(state.clone(), notices, &mut jobs).await?;
         start_jobs(&mut jobs, &state, tls.as_ref());
+        if let (Some(link), Some(inbox)) = (&state.redis, recorder_inbox) {
+            jobs.spawn(
+                "recording requests from other nodes",
+                crate::recording::remote::serve(state.recordings.clone(), link.clone(), inbox),
+            );
+        }
         if state.redis.is_some() {
             tracing::info!("multi-node signaling on Redis");
         }

@@ -12,7 +12,9 @@ use vytalcall_domain::RecordingId;
 /// The recording service as the server would run it, without start-up recovery.
 async fn operator_service(settings: &Settings) -> anyhow::Result<Arc<RecordingService>> {
     let db = Db::open(settings).await?;
-    upkeep::open_service(settings, db, upkeep::OpenFor::Operator).await
+    upkeep::open_service(settings, db, upkeep::OpenFor::Operator)
+        .await
+        .map(|(service, _)| service)
 }
 
 /// `vytalcall recording export <id> <file>`.

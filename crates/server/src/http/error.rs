@@ -185,6 +185,14 @@ impl From<crate::recording::RecordingError> for ApiError {
                     "the stored recording failed its integrity check and is not played",
                 )
             }
+            R::RecorderUnavailable(node) => {
+                tracing::warn!(node = %node, "a recording's node did not answer");
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "recorder-unavailable",
+                    "the server running this recording is not answering; nothing was changed, try again shortly",
+                )
+            }
             R::Db(cause) => ApiError::from(cause),
             R::Store(_) | R::Peer(_) | R::WriterGone => ApiError::internal(&e),
         }

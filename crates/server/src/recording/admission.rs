@@ -1,8 +1,9 @@
 //! Admitting participants to a running recording: an SDP offer to the recording peer is
 //! answered only for a member whose latest statement is consent; a late joiner is asked for
-//! consent, and a refusal disconnects them from the peer at once.
+//! consent, and a refusal disconnects them from the peer at once, on whichever node it runs.
 
 use super::RecordingError;
+use super::remote::{PeerCommand, PeerReply};
 use super::repo::{self, Status};
 use super::service::RecordingService;
 use crate::audit::{self, Action, Actor, Outcome};
@@ -48,16 +49,27 @@ impl RecordingService {
             }
             return Err(RecordingError::ConsentRequired);
         }
-        let (handle, tracks) = {
-            let map = self.active.lock().map_err(|_| RecordingError::NotRunning)?;
-            let active = map.get(&id).ok_or(RecordingError::NotRunning)?;
-            let tracks = *active
-                .tracks
-                .get(&caller.user)
-                .ok_or(RecordingError::NotAParticipant(caller.user))?;
-            (active.handle.clone(), tracks)
+        let answer = match self.peer_elsewhere(&row) {
+            Some((remote, node)) => {
+                let offer = PeerCommand::Offer {
+                    recording: id,
+                    user: caller.user,
+                    sdp,
+                };
+                match remote.ask(node, offer).await? {
+                    PeerReply::Answer { sdp } => Ok(sdp),
+                    PeerReply::NotAParticipant => Err(RecordingError::NotAParticipant(caller.user)),
+                    PeerReply::BadOffer { message } => Err(RecordingError::BadOffer(message)),
+                    PeerReply::Failed { message } => Err(RecordingError::Peer(message)),
+                    _ => Err(RecordingError::NotRunning),
+                }
+            }
+            None => self.offer_locally(id, caller.user, sdp).await,
         };
-        let answer = handle.offer(caller.user, tracks, sdp).await;
+        // A peer that is not there, or has no tracks for them, was never asked.
+        if let Err(e @ (RecordingError::NotRunning | RecordingError::NotAParticipant(_))) = answer {
+            return Err(e);
+        }
         let outcome = if answer.is_ok() {
             Outcome::Success
         } else {
@@ -106,13 +118,17 @@ impl RecordingService {
         .await?;
         tx.commit().await?;
         if !consented && let Some(r) = running {
-            let handle = self
-                .active
-                .lock()
-                .ok()
-                .and_then(|m| m.get(&r.id).map(|a| a.handle.clone()));
-            if let Some(h) = handle {
-                h.drop_participant(caller.user).await;
+            match self.peer_elsewhere(&r) {
+                Some((remote, node)) => {
+                    let drop = PeerCommand::Drop {
+                        recording: r.id,
+                        user: caller.user,
+                    };
+                    remote.ask(node, drop).await?;
+                }
+                None => {
+                    self.drop_locally(r.id, caller.user).await;
+                }
             }
         }
         Ok(())

@@ -13,9 +13,12 @@
 //!   storage pipeline.
 //! - [`peer`]: the recording peer, a str0m WebRTC endpoint per participant in one task.
 //! - [`service`]: start and stop with consent enforcement.
-//! - [`launch`]: the tracks, writer and peer of a recording that starts.
+//! - [`launch`]: the tracks, writer and peer of a recording that starts, and what is done to a
+//!   running peer.
+//! - [`leftovers`]: peers, rows and spool files a crash or a lost reply left behind.
 //! - [`admission`]: participants' offers to the peer and their own consent.
 //! - [`records`]: legal holds and the metadata view.
+//! - [`remote`]: what another node asks of this node's peers over Redis, and asking it.
 //! - [`playback`]: the decrypted media with HTTP ranges.
 //! - [`upkeep`]: crash recovery at start-up, retention, operator export.
 //! - [`repo`]: the recordings' rows.
@@ -27,9 +30,11 @@ pub mod demux;
 pub mod keyring;
 pub mod keys;
 pub mod launch;
+pub mod leftovers;
 pub mod peer;
 pub mod playback;
 pub mod records;
+pub mod remote;
 pub mod repo;
 pub mod rewrap;
 pub mod service;
@@ -72,6 +77,9 @@ pub enum RecordingError {
     Store(#[from] store::StoreError),
     #[error("the recording peer failed: {0}")]
     Peer(String),
+    /// The recording's peer runs on another node, which did not answer.
+    #[error("the node running this recording ({0}) is not answering; try again shortly")]
+    RecorderUnavailable(String),
     #[error("the recording writer stopped unexpectedly")]
     WriterGone,
     #[error("database failure: {0}")]

@@ -8,7 +8,9 @@ use super::RecordingError;
 use super::keyring::{KeyRing, WrappedKey};
 use super::keys;
 use super::launch::{Active, tracks_for};
+use super::remote::{PeerCommand, PeerReply, Recorders};
 use super::repo::{self, Closing, RecordingRow, Status};
+use super::sink::Written;
 use super::store::{self, Store};
 use crate::audit::{self, Action, Actor, Outcome};
 use crate::calls::CallsService;
@@ -51,6 +53,8 @@ pub struct RecordingService {
     /// them, and they never start, stop or admit.
     notifier: Option<Arc<dyn RecordingNotifier>>,
     pub(super) active: Mutex<HashMap<RecordingId, Active>>,
+    /// Other nodes' peers, reached over Redis (with `REDIS_URL`).
+    pub(super) remote: Option<Recorders>,
 }
 
 impl RecordingService {
@@ -60,6 +64,7 @@ impl RecordingService {
         keys: KeyRing,
         node_id: String,
         notifier: Option<Arc<dyn RecordingNotifier>>,
+        remote: Option<Recorders>,
     ) -> Result<RecordingService, RecordingError> {
         Ok(RecordingService {
             store: Store::from_settings(&settings.storage, &settings.data_dir)?,
@@ -70,6 +75,7 @@ impl RecordingService {
             node_id,
             notifier,
             active: Mutex::new(HashMap::new()),
+            remote,
         })
     }
 
@@ -291,32 +297,27 @@ impl RecordingService {
 
     /// Stops the peer, writes the end of the file and closes the row (status `completed`,
     /// or `failed` if storage broke on the way).
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         stored: &StoredCall,
         row: RecordingRow,
         actor: &Actor,
     ) -> Result<RecordingRow, RecordingError> {
         let id = row.id;
-        let active = self.active.lock().ok().and_then(|mut m| m.remove(&id));
         let now = crate::now_millis();
-        let (status, written) = match active {
-            Some(a) => {
-                let result = match a.peer.stop().await {
-                    Ok(sink) => sink.finish().await,
-                    Err(e) => Err(e),
-                };
-                match result {
-                    Ok(w) => (Status::Completed, Some(w)),
-                    Err(e) => {
-                        tracing::error!(recording = %id, error = %e, "the recording could not be completed");
-                        (Status::Failed, None)
-                    }
-                }
-            }
-            // Not running in this process (it crashed and recovery has not run yet): what
-            // was written is kept as a partial recording by recovery.
-            None => (Status::Partial, None),
+        let (status, written) = match self.peer_elsewhere(&row) {
+            Some((remote, node)) => match remote.ask(node, PeerCommand::Finish { recording: id }).await? {
+                PeerReply::Finished { written: Some(w) } => (Status::Completed, Some(Written::from(w))),
+                PeerReply::Finished { written: None } => (Status::Failed, None),
+                _ => return Err(RecordingError::NotRunning),
+            },
+            None => match self.finish_peer(id).await {
+                Some(Some(w)) => (Status::Completed, Some(w)),
+                Some(None) => (Status::Failed, None),
+                // Not running in this process (it crashed and recovery has not run yet):
+                // what was written is kept as a partial recording by recovery.
+                None => (Status::Partial, None),
+            },
         };
         let stopped_by = actor.caller.map(|c| c.user.to_string());
         let closing = Closing {
@@ -351,33 +352,6 @@ impl RecordingService {
         }
         self.tell(|n| n.recording_stopped(stored, id, actor.caller.map(|c| c.user), now));
         repo::load(&self.db.pool, id).await?.ok_or(RecordingError::NotFound)
-    }
-
-    /// Stops the recordings of calls that are no longer active (ended, failed). Run
-    /// regularly by the server; a recording never outlives its call.
-    pub async fn stop_orphans(&self) -> Result<usize, RecordingError> {
-        let running: Vec<(RecordingId, CallId)> = self
-            .active
-            .lock()
-            .map(|m| m.iter().map(|(id, a)| (*id, a.call)).collect())
-            .unwrap_or_default();
-        let mut stopped = 0;
-        for (id, call) in running {
-            let Some(stored) = call_repo::load(&self.db.pool, call).await? else {
-                continue;
-            };
-            if stored.call.status == CallStatus::Active {
-                continue;
-            }
-            if let Some(row) = repo::load(&self.db.pool, id)
-                .await?
-                .filter(|r| r.status == Status::Recording)
-            {
-                self.finish(&stored, row, &Actor::system()).await?;
-                stopped += 1;
-            }
-        }
-        Ok(stopped)
     }
 
     pub fn expires_at(&self, row: &RecordingRow) -> i64 {

@@ -252,6 +252,49 @@ impl Store {
     }
 }
 
+impl Store {
+    /// The keys of the spool files on this node (S3 only: on the local disk the file is the
+    /// recording itself and is never a leftover).
+    pub async fn spooled(&self) -> Result<Vec<String>, StoreError> {
+        let Store::S3 { spool, .. } = self else {
+            return Ok(Vec::new());
+        };
+        let mut keys = Vec::new();
+        let mut dirs = vec![spool.clone()];
+        while let Some(dir) = dirs.pop() {
+            let mut entries = match tokio::fs::read_dir(&dir).await {
+                Ok(e) => e,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e.into()),
+            };
+            while let Some(entry) = entries.next_entry().await? {
+                let path = entry.path();
+                if entry.file_type().await?.is_dir() {
+                    dirs.push(path);
+                } else if let Ok(relative) = path.strip_prefix(spool)
+                    && let Some(key) = relative.to_str()
+                    && checked(key).is_ok()
+                {
+                    keys.push(key.to_string());
+                }
+            }
+        }
+        Ok(keys)
+    }
+
+    /// Removes the spool file of `key` (S3 only), leaving the stored object alone.
+    pub async fn remove_spool(&self, key: &str) -> Result<(), StoreError> {
+        if !matches!(self, Store::S3 { .. }) {
+            return Ok(());
+        }
+        match tokio::fs::remove_file(self.local_path(key)?).await {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
 async fn open_local(path: &Path) -> Result<tokio::fs::File, StoreError> {
     match tokio::fs::File::open(path).await {
         Ok(f) => Ok(f),

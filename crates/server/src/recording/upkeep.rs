@@ -274,20 +274,24 @@ fn node_id(data_dir: &std::path::Path) -> String {
 /// Who a recording service is opened for.
 pub enum OpenFor {
     /// The server: it recovers what a crash left behind and tells connected clients through
-    /// the notifier.
-    Server(std::sync::Arc<dyn super::RecordingNotifier>),
+    /// the notifier; with Redis, it reaches other nodes' peers and serves its own to them.
+    Server {
+        notifier: std::sync::Arc<dyn super::RecordingNotifier>,
+        redis: Option<crate::signaling::multinode::RedisLink>,
+    },
     /// An operator command, run beside a live server: it must not touch that server's
     /// running recordings, and has no clients to tell.
     Operator,
 }
 
 /// Builds the recording service from the settings (for the server, after recovering what a
-/// crash left behind).
+/// crash left behind). With Redis, the inbox of other nodes' requests comes with it, for
+/// [`super::remote::serve`].
 pub async fn open_service(
     settings: &crate::config::Settings,
     db: crate::storage::Db,
     open_for: OpenFor,
-) -> anyhow::Result<std::sync::Arc<RecordingService>> {
+) -> anyhow::Result<(std::sync::Arc<RecordingService>, Option<super::remote::Inbox>)> {
     use super::crypto::MasterKey;
     use anyhow::Context;
     use secrecy::ExposeSecret;
@@ -303,12 +307,22 @@ pub async fn open_service(
         .collect::<Result<Vec<_>, _>>()
         .context("RECORDING_MASTER_KEYS_OLD is invalid")?;
     let keys = super::keyring::KeyRing::new(current, retired);
-    let (notifier, recover) = match open_for {
-        OpenFor::Server(notifier) => (Some(notifier), true),
-        OpenFor::Operator => (None, false),
+    let node = node_id(&settings.data_dir);
+    let (notifier, recover, redis) = match open_for {
+        OpenFor::Server { notifier, redis } => (Some(notifier), true, redis),
+        OpenFor::Operator => (None, false, None),
     };
-    let service = RecordingService::new(settings, db, keys, node_id(&settings.data_dir), notifier)
-        .context("cannot set up recording storage")?;
+    let (remote, inbox) = match &redis {
+        Some(link) => {
+            let (remote, inbox) = super::remote::Recorders::connect(link, &node)
+                .await
+                .context("cannot subscribe to other nodes' recording requests on Redis")?;
+            (Some(remote), Some(inbox))
+        }
+        None => (None, None),
+    };
+    let service =
+        RecordingService::new(settings, db, keys, node, notifier, remote).context("cannot set up recording storage")?;
     let recovered = if recover {
         service
             .recover()
@@ -323,18 +337,35 @@ pub async fn open_service(
             "closed recordings interrupted by a restart as partial"
         );
     }
-    Ok(std::sync::Arc::new(service))
+    Ok((std::sync::Arc::new(service), inbox))
 }
 
-/// The recording background jobs: stop recordings whose call ended (every two seconds) and
-/// delete expired recordings (every `retention_sweep_seconds`).
+/// How often the upkeep job looks for leftovers ([`RecordingService::tidy`]).
+const TIDY_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The recording background jobs: stop recordings whose call ended (every two seconds), tidy
+/// leftovers (every minute, the first time at once) and delete expired recordings (every
+/// `retention_sweep_seconds`).
 pub async fn run_jobs(service: std::sync::Arc<RecordingService>, retention_every: std::time::Duration) {
     let mut tick = tokio::time::interval(std::time::Duration::from_secs(2));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut last_retention: Option<tokio::time::Instant> = None;
+    let mut last_tidy: Option<tokio::time::Instant> = None;
     loop {
         tick.tick().await;
-        if let Err(e) = service.stop_orphans().await {
+        if last_tidy.is_none_or(|t| t.elapsed() >= TIDY_EVERY) {
+            last_tidy = Some(tokio::time::Instant::now());
+            match service.tidy(crate::now_millis()).await {
+                Ok(t) if t == super::leftovers::Tidied::default() => {}
+                Ok(t) => tracing::info!(
+                    peers = t.peers,
+                    rows = t.rows,
+                    spool_files = t.spool_files,
+                    "recording leftovers tidied"
+                ),
+                Err(e) => tracing::warn!(error = %e, "tidying recording leftovers failed"),
+            }
+        } else if let Err(e) = service.stop_orphans().await {
             tracing::warn!(error = %e, "stopping recordings of ended calls failed");
         }
         if last_retention.is_none_or(|t| t.elapsed() >= retention_every) {

@@ -439,7 +439,19 @@ pub fn start_server_process(
     data_dir: &std::path::Path,
     port: u16,
 ) -> std::process::Child {
-    std::process::Command::new(bin)
+    start_server_process_with(bin, database_url, data_dir, port, &[])
+}
+
+/// [`start_server_process`] with more settings (`extra`, applied last).
+pub fn start_server_process_with(
+    bin: impl AsRef<std::ffi::OsStr>,
+    database_url: &str,
+    data_dir: &std::path::Path,
+    port: u16,
+    extra: &[(&str, &str)],
+) -> std::process::Child {
+    let mut command = std::process::Command::new(bin);
+    command
         .args(["--port", &port.to_string()])
         .env("DATABASE_URL", database_url)
         .env("DATA_DIR", data_dir)
@@ -457,9 +469,11 @@ pub fn start_server_process(
         .env_remove("RECORDING_MASTER_KEY")
         .env_remove("VYTALCALL_ENV")
         .stdout(output())
-        .stderr(output())
-        .spawn()
-        .expect("start vytalcall")
+        .stderr(output());
+    for (name, value) in extra {
+        command.env(name, value);
+    }
+    command.spawn().expect("start vytalcall")
 }
 
 /// Where a server process's output goes: nowhere, or the test's own with `TEST_LOG`.

@@ -15,6 +15,8 @@ mod limits;
 mod operations;
 mod recording_crash;
 mod recording_keys;
+mod recording_leftovers;
+mod recording_nodes;
 mod recordings;
 mod reports;
 mod storage_s3;

@@ -62,6 +62,13 @@ impl RedisLink {
         self.pubsub.clone()
     }
 
+    /// Publishes `body` on `channel` over the command connection; returns how many
+    /// subscribers heard it (0: nobody listens there).
+    pub async fn publish(&self, channel: &str, body: Vec<u8>) -> Result<i64, redis::RedisError> {
+        use redis::AsyncCommands;
+        self.commands.clone().publish(channel, body).await
+    }
+
     /// Readiness: both connections answer.
     pub async fn ping(&self) -> Result<(), String> {
         let check = async {
