@@ -78,12 +78,14 @@ impl Application {
             crate::recording::upkeep::OpenFor::Server(Arc::new(notifier)),
         )
         .await?;
+        let people = crate::people::People::new(db.clone());
         let state = AppState(Arc::new(AppInner {
             recordings,
             settings,
             db,
             verifier,
             calls,
+            people,
             metrics: telemetry::metrics_handle(),
             limits,
             redis,
