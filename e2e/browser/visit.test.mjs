@@ -213,7 +213,7 @@ for (const size of SIZES) {
       await expectInboundGrowing(P.page, 'audio', 'the provider hears the patient');
       await textMatches(P.page, 'call-phase', /Connected/);
       // The No given before anything was recorded is shown to the provider at once.
-      await textMatches(P.page, 'consent-answers', /Patient: said no to recording/);
+      await textMatches(P.page, 'consent-answers', /Sam Patel: said no to recording/);
       // A call timer that runs.
       await Q.page.getByTestId('call-timer').waitFor({ state: 'visible' });
       const t0 = await text(P.page, 'call-timer');
@@ -244,7 +244,7 @@ for (const size of SIZES) {
       assert.equal(await Q.page.getByTestId('consent-switch').getAttribute('aria-checked'), 'false');
       await Q.page.getByTestId('consent-switch').click();
       await until(Q.page, 'the switch is on', () => document.querySelector('[data-testid=consent-switch]').getAttribute('aria-checked') === 'true');
-      await textMatches(P.page, 'consent-answers', /Patient: agrees to recording/);
+      await textMatches(P.page, 'consent-answers', /Sam Patel: agrees to recording/);
       await P.page.getByTestId('toggle-recording').click();
       await P.page.getByTestId('recording-indicator').waitFor({ state: 'visible' });
       assert.equal(await P.page.getByTestId('record-confirm').isHidden(), true, 'no attestation needed: the patient said yes');
@@ -258,7 +258,7 @@ for (const size of SIZES) {
       await Q.page.getByTestId('consent-switch').click();
       await until(Q.page, 'the badge says the patient is not recorded', () => document.querySelector('[data-testid=recording-indicator]').dataset.you === 'not-recorded');
       await textMatches(P.page, 'status', /Sam Patel said no to recording: they are not being recorded/);
-      await textMatches(P.page, 'consent-answers', /Patient: said no to recording/);
+      await textMatches(P.page, 'consent-answers', /Sam Patel: said no to recording/);
       await screen(Q.page, size, '14-patient-not-recorded');
       await P.page.getByTestId('toggle-recording').click();
       await P.page.getByTestId('recording-indicator').waitFor({ state: 'hidden' });
