@@ -6,6 +6,7 @@ use crate::helpers::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use uuid::Uuid;
+use vytalcall_domain::UserId;
 
 /// A token for `id` as `role`, naming them `name` (or carrying no name claim).
 fn token(id: Uuid, role: &'static str, name: Option<Value>) -> User {
@@ -282,4 +283,63 @@ async fn the_openapi_document_describes_names_and_the_new_routes() {
         "{call}"
     );
     assert!(doc["components"]["schemas"]["ParticipantView"]["properties"]["name"].is_object());
+}
+
+/// Migration 0006 on a database that already holds calls: everyone who was in one is known
+/// (without a name), so a pasted id of an earlier patient is not taken for a stranger's.
+#[tokio::test]
+async fn upgrading_a_database_with_calls_makes_their_people_known() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = fresh_database_url(dir.path()).await;
+    let db = vytalcall::storage::Db::connect(&url).await.expect("connect");
+    let dialect = if test_database_is_postgres() {
+        "postgres"
+    } else {
+        "sqlite"
+    };
+    // The schema as it was before names: migrations 0001 to 0005 only.
+    let before = dir.path().join("before");
+    std::fs::create_dir(&before).expect("dir");
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../migrations/{dialect}"));
+    for entry in std::fs::read_dir(&all).expect("migrations") {
+        let path = entry.expect("entry").path();
+        let name = path.file_name().and_then(|n| n.to_str()).expect("name").to_string();
+        if name.as_str() < "0006" {
+            std::fs::copy(&path, before.join(&name)).expect("copy");
+        }
+    }
+    sqlx::migrate::Migrator::new(before.as_path())
+        .await
+        .expect("old migrations")
+        .run(&db.pool)
+        .await
+        .expect("the old schema");
+    let (call, patient, provider) = (Uuid::new_v4().to_string(), Uuid::new_v4(), Uuid::new_v4());
+    sqlx::query(
+        "INSERT INTO calls (id, room_id, patient_id, provider_id, initiated_by, call_type, status, \
+         recording_enabled, created_at) VALUES ($1, $1, $2, $3, $3, 'video', 'ended', 0, 1000)",
+    )
+    .bind(&call)
+    .bind(patient.to_string())
+    .bind(provider.to_string())
+    .execute(&db.pool)
+    .await
+    .expect("an old call");
+    for (user, role) in [(patient, "patient"), (provider, "provider")] {
+        sqlx::query("INSERT INTO call_members (call_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(&call)
+            .bind(user.to_string())
+            .bind(role)
+            .execute(&db.pool)
+            .await
+            .expect("a member");
+    }
+    db.migrate().await.expect("migration 0006");
+    let known = vytalcall::storage::people::many(&db.pool, &[UserId(patient), UserId(provider)])
+        .await
+        .expect("read people");
+    assert_eq!(known.len(), 2);
+    let p = &known[&UserId(patient)];
+    assert_eq!((p.role.as_str(), p.name.as_deref()), ("patient", None));
+    db.pool.close().await;
 }
