@@ -48,6 +48,10 @@ test('a full call at RUST_LOG=debug logs no token, SDP, candidate or name', asyn
   assert.equal((await ask(pat, 'update-media', { callId, videoEnabled: false })).ok, true);
   assert.equal((await ask(pat, 'connection-quality', { callId, metrics: { bandwidth: 100, latency: 400, packetLoss: 9, jitter: 80 } })).ok, true);
   assert.equal((await api(server, provider, 'GET', `/calls/${callId}`)).status, 200);
+  // The routes that return names (whom to call) log none either.
+  assert.equal((await api(server, provider, 'GET', '/patients/recent')).status, 200);
+  assert.equal((await api(server, provider, 'GET', `/people/${patient.id}`)).status, 200);
+  assert.equal((await api(server, patient, 'GET', '/patients/recent')).status, 403);
   assert.equal((await ask(pat, 'leave-call', { callId })).ok, true);
   assert.equal((await api(server, provider, 'POST', `/calls/${callId}/end`, { reason: 'done' })).status, 200);
   await sleep(500);

@@ -96,8 +96,9 @@ for (const size of SIZES) {
     before(async () => {
       server = await startServer({ CLINIC_NAME: 'Riverside Clinic', RECORDING_RETENTION_DAYS: '30' });
       browser = await launchBrowser();
-      provider = user('provider');
-      patient = user('patient');
+      // Named as the platform's tokens name people: the app shows these names, never ids.
+      provider = user('provider', { name: 'Dr. Rivera' });
+      patient = user('patient', { name: 'Sam Patel' });
     });
     after(async () => {
       for (const s of [P, Q]) if (s?.problems.length) console.log(`page problems (${s.who.role}):`, s.problems);
@@ -124,7 +125,7 @@ for (const size of SIZES) {
       await context.close();
     });
 
-    it('both homes name the clinic and the people by role, never by id; no empty column header', async () => {
+    it('both homes name the clinic and the people by name, never by id; no empty column header', async () => {
       P = await openAs(browser, server, provider, size, `&patient=${patient.id}`);
       Q = await openAs(browser, server, patient, size);
       for (const s of [P, Q]) {
@@ -138,7 +139,7 @@ for (const size of SIZES) {
 
     it('while it rings the caller reads that it is calling (no "joined", no connection level), and can hang up', async () => {
       await P.page.getByTestId('start-call').click();
-      await textMatches(P.page, 'call-phase', /Calling your patient/);
+      await textMatches(P.page, 'call-phase', /Calling Sam Patel/);
       assert.doesNotMatch(await text(P.page, 'status'), /joined/);
       assert.equal(await P.page.getByTestId('quality').isHidden(), true, 'no connection level while nobody is connected');
       assert.equal(await P.page.getByTestId('sign-out').isHidden(), true, 'no sign-out in a call');
@@ -147,7 +148,7 @@ for (const size of SIZES) {
 
       await Q.page.getByTestId('incoming-call').waitFor({ state: 'visible' });
       callIds.push((await latestCall()).id);
-      assert.match(await text(Q.page, 'incoming-text'), /Your provider is calling you \(video call\)/);
+      assert.match(await text(Q.page, 'incoming-text'), /Dr\. Rivera is calling you \(video call\)/);
       const facts = await Q.page.locator('#answer-facts').textContent();
       assert.match(facts, /sound and video/);
       assert.match(facts, /only the providers of this visit/);
@@ -180,7 +181,7 @@ for (const size of SIZES) {
       const id = (await latestCall()).id;
       await until(Q.page, 'the list offers Answer', () => Boolean(document.querySelector('[data-testid=join-call]')));
       const label = await Q.page.getByTestId('join-call').getAttribute('aria-label');
-      assert.match(label, /^Answer the video call from your provider/);
+      assert.match(label, /^Answer the video call from Dr\. Rivera/);
       assert.doesNotMatch(label, /[0-9a-f]{8}/, 'no id in the label');
       if (size.phone) {
         // On a phone the dialog covers the list; the list's button must still fit the screen.
@@ -191,7 +192,7 @@ for (const size of SIZES) {
       await Q.page.keyboard.press('Escape');
       await Q.page.getByTestId('incoming-call').waitFor({ state: 'hidden' });
       await P.page.getByTestId('visit-ended').waitFor({ state: 'visible' });
-      assert.equal(await text(P.page, 'visit-ended-reason'), 'Your patient declined the call.');
+      assert.equal(await text(P.page, 'visit-ended-reason'), 'Sam Patel declined the call.');
       await until(P.page, 'history says Declined', (cid) => document.querySelector(`[data-testid=call-row][data-call-id="${cid}"] [data-testid=call-status]`)?.textContent === 'Declined', id);
       await until(Q.page, 'the patient list refreshed', (cid) => document.querySelector(`[data-testid=call-row][data-call-id="${cid}"]`)?.dataset.status === 'cancelled', id);
       assert.equal(await Q.page.getByTestId('join-call').count(), 0, 'no Answer on a declined call');
@@ -212,7 +213,7 @@ for (const size of SIZES) {
       await expectInboundGrowing(P.page, 'audio', 'the provider hears the patient');
       await textMatches(P.page, 'call-phase', /Connected/);
       // The No given before anything was recorded is shown to the provider at once.
-      await textMatches(P.page, 'consent-answers', /Patient: said no to recording/);
+      await textMatches(P.page, 'consent-answers', /Sam Patel: said no to recording/);
       // A call timer that runs.
       await Q.page.getByTestId('call-timer').waitFor({ state: 'visible' });
       const t0 = await text(P.page, 'call-timer');
@@ -243,7 +244,7 @@ for (const size of SIZES) {
       assert.equal(await Q.page.getByTestId('consent-switch').getAttribute('aria-checked'), 'false');
       await Q.page.getByTestId('consent-switch').click();
       await until(Q.page, 'the switch is on', () => document.querySelector('[data-testid=consent-switch]').getAttribute('aria-checked') === 'true');
-      await textMatches(P.page, 'consent-answers', /Patient: agrees to recording/);
+      await textMatches(P.page, 'consent-answers', /Sam Patel: agrees to recording/);
       await P.page.getByTestId('toggle-recording').click();
       await P.page.getByTestId('recording-indicator').waitFor({ state: 'visible' });
       assert.equal(await P.page.getByTestId('record-confirm').isHidden(), true, 'no attestation needed: the patient said yes');
@@ -256,8 +257,8 @@ for (const size of SIZES) {
       // No, during the recording.
       await Q.page.getByTestId('consent-switch').click();
       await until(Q.page, 'the badge says the patient is not recorded', () => document.querySelector('[data-testid=recording-indicator]').dataset.you === 'not-recorded');
-      await textMatches(P.page, 'status', /Your patient said no to recording: they are not being recorded/);
-      await textMatches(P.page, 'consent-answers', /Patient: said no to recording/);
+      await textMatches(P.page, 'status', /Sam Patel said no to recording: they are not being recorded/);
+      await textMatches(P.page, 'consent-answers', /Sam Patel: said no to recording/);
       await screen(Q.page, size, '14-patient-not-recorded');
       await P.page.getByTestId('toggle-recording').click();
       await P.page.getByTestId('recording-indicator').waitFor({ state: 'hidden' });
@@ -303,7 +304,7 @@ for (const size of SIZES) {
         assert.equal(await s.page.getByTestId('sign-out').isVisible(), true);
       }
       assert.equal(await text(P.page, 'visit-ended-reason'), 'You ended the call.');
-      assert.equal(await text(Q.page, 'visit-ended-reason'), 'Your provider ended the call.');
+      assert.equal(await text(Q.page, 'visit-ended-reason'), 'Dr. Rivera ended the call.');
       assert.match(await Q.page.getByTestId('visit-ended').textContent(), /You can close this page/);
       await screen(P.page, size, '17-provider-visit-ended');
       await screen(Q.page, size, '18-patient-visit-ended');

@@ -13,9 +13,10 @@ export function startServer(env = {}) {
   return launchServer({ env: { ...e2eDatabase(), ...env }, name: 'e2e' });
 }
 
-/** A person with a token. */
-export function user(role, { ttlSeconds = 3600, id = randomUUID() } = {}) {
-  const token = jwt.sign({ sub: id, role, name: `${role} ${id.slice(0, 4)}` }, SECRET, {
+/** A person with a token; `name` is the token's `name` claim (`null`: no claim). */
+export function user(role, { ttlSeconds = 3600, id = randomUUID(), name = `${role} ${id.slice(0, 4)}` } = {}) {
+  const claims = name === null ? { sub: id, role } : { sub: id, role, name };
+  const token = jwt.sign(claims, SECRET, {
     algorithm: 'HS256',
     expiresIn: ttlSeconds,
   });

@@ -10,7 +10,7 @@
 //   quality.ts   connection-quality reports
 //   recorder.ts  recording consent and our media to the recording peer
 import { io as defaultIo, type Socket } from 'socket.io-client';
-import type { Call, CallDetails, CallPage, CallEndedEvent, JoinCallResult, QualityMetrics, UserId } from './events.js';
+import type { Call, CallDetails, CallPage, CallEndedEvent, JoinCallResult, Person, QualityMetrics, RecentPatients, UserId } from './events.js';
 import type { CallState } from './state.js';
 import { RestError, SignalingRequestError } from './errors.js';
 import { ClientCore, type VytalcallClientEvents, type VytalcallClientOptions } from './core.js';
@@ -163,6 +163,16 @@ export class VytalcallClient {
     return this.api.listCalls(query);
   }
 
+  /** `GET /webrtc/patients/recent` (providers and admins): patients to call by name, most recent first. */
+  recentPatients(limit = 20): Promise<RecentPatients> {
+    return this.api.recentPatients(limit);
+  }
+
+  /** `GET /webrtc/people/:id`: someone the server has met, or `null` for an id it has never seen. */
+  findPerson(id: string): Promise<Person | null> {
+    return this.api.findPerson(id);
+  }
+
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
   decline(callId: string): Promise<void> {
     return this.api.decline(callId);
@@ -267,7 +277,7 @@ export class VytalcallClient {
   }
 
   private afterJoin(reply: JoinCallResult) {
-    this.core.dispatch({ type: 'joined', callId: reply.callId, participants: reply.participants, self: this.core.userId });
+    this.core.dispatch({ type: 'joined', callId: reply.callId, participants: reply.participants, people: reply.people, self: this.core.userId });
     this.peers.reconcile(reply.participants);
     this.quality.start();
     const rec = this.core.state.recording;

@@ -97,6 +97,8 @@ export interface JoinCallResult {
   status?: string;
   /** every user connected to the call, ourselves included */
   participants: UserId[];
+  /** the same people as `participants`, in order, with role and display name */
+  people: PersonRef[];
   /** absent when `alreadyJoined` */
   resumed?: boolean;
   /** this connection had joined the call before: nothing changed */
@@ -160,10 +162,19 @@ export interface ClientToServerEvents {
 
 // ---- server -> client ------------------------------------------------------------------------
 
+/** A person in a participant list; `role` and `name` are null when the server does not know them. */
+export interface PersonRef {
+  userId: UserId;
+  role: 'patient' | 'provider' | 'admin' | null;
+  /** the display name of their latest token (PHI: show it, never log it) */
+  name: string | null;
+}
 export interface IncomingCallEvent {
   callId: string;
   callType: CallType;
   from: UserId;
+  /** the caller's display name, null when unknown */
+  fromName: string | null;
   roomId: string;
   scheduledAt: Timestamp | null;
 }
@@ -181,6 +192,9 @@ export type CallCancelledEvent = CallEndedEvent;
 export interface ParticipantJoinedEvent {
   callId: string;
   userId: UserId;
+  /** the joiner's display name, null when unknown */
+  name: string | null;
+  role: 'patient' | 'provider' | 'admin';
   videoEnabled: boolean;
   audioEnabled: boolean;
   reconnected: boolean;
@@ -198,6 +212,8 @@ export interface ParticipantDisconnectedEvent {
 export interface RoomParticipantsEvent {
   callId: string;
   participants: UserId[];
+  /** the same people as `participants`, in order, with role and display name */
+  people: PersonRef[];
 }
 export interface OfferEvent {
   callId: string;
@@ -321,7 +337,11 @@ export interface Call {
   id: string;
   roomId: string;
   patientId: string;
+  /** the patient's display name, null when unknown */
+  patientName: string | null;
   providerId: string;
+  /** the display name of `providerId`, null when unknown */
+  providerName: string | null;
   providerIds: UserId[];
   initiatedBy: UserId;
   type: CallType;
@@ -341,6 +361,7 @@ export interface Call {
 export interface CallDetails extends Call {
   participants: {
     userId: UserId;
+    name: string | null;
     role: string;
     deviceId: string | null;
     joinedAt: Timestamp;
@@ -352,6 +373,18 @@ export interface CallDetails extends Call {
   }[];
   transitions: { from: string | null; to: string; at: Timestamp; actorId: string | null; actorRole: string | null; reason: string | null }[];
   consents: { userId: UserId; consented: boolean; method: string; recordedBy: UserId; recordedAt: Timestamp }[];
+}
+
+/** `GET /webrtc/patients/recent`: whom a provider can call, most recent first. */
+export interface RecentPatients {
+  patients: { id: UserId; name: string | null; lastCallAt: Timestamp; calls: number }[];
+}
+
+/** `GET /webrtc/people/:id`: someone the server has met. */
+export interface Person {
+  id: UserId;
+  role: 'patient' | 'provider' | 'admin';
+  name: string | null;
 }
 
 /** `GET /webrtc/calls`: one page. */

@@ -1,7 +1,7 @@
 // The REST API under `/webrtc`: one authenticated JSON request (`rest`), the ICE servers
 // (cached), and the call and recording endpoints the client offers as methods. Only the
 // state changes a reply implies (a declined call, our own attestation) are dispatched here.
-import type { Call, CallDetails, CallPage, IceServersResponse } from './events.js';
+import type { Call, CallDetails, CallPage, IceServersResponse, Person, RecentPatients } from './events.js';
 import { RestError } from './errors.js';
 import type { ClientCore } from './core.js';
 
@@ -100,6 +100,24 @@ export class RestApi {
   listCalls(query: Record<string, string | number> = {}) {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
     return this.rest<CallPage>('GET', `/calls${qs ? `?${qs}` : ''}`);
+  }
+
+  /** `GET /webrtc/patients/recent` (providers and admins): patients to call, most recent first. */
+  recentPatients(limit = 20) {
+    return this.rest<RecentPatients>('GET', `/patients/recent?limit=${encodeURIComponent(String(limit))}`);
+  }
+
+  /**
+   * `GET /webrtc/people/:id` (providers and admins): someone the server has met, or `null`
+   * for an id nobody ever signed in with (404), so a pasted id can be checked before ringing.
+   */
+  async findPerson(id: string): Promise<Person | null> {
+    try {
+      return await this.rest<Person>('GET', `/people/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (err instanceof RestError && err.status === 404) return null;
+      throw err;
+    }
   }
 
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */

@@ -58,7 +58,7 @@ export function wireSocket(socket: Socket, { core, peers, media, quality, record
     core.dispatch({ type: 'connection-lost' });
   });
   socket.on('incoming-call', (e: IncomingCallEvent) => {
-    core.dispatch({ type: 'incoming', callId: e.callId, callType: e.callType, from: e.from });
+    core.dispatch({ type: 'incoming', callId: e.callId, callType: e.callType, from: e.from, fromName: e.fromName ?? null });
     core.emit('incoming-call', e);
   });
   socket.on('call-answered', (e: CallAnsweredEvent) => {
@@ -79,7 +79,7 @@ export function wireSocket(socket: Socket, { core, peers, media, quality, record
   socket.on('call-cancelled', ended);
   socket.on('participant-joined', (e: ParticipantJoinedEvent) => {
     if (e.callId !== core.state.callId || e.userId === core.userId) return;
-    core.dispatch({ type: 'participant-joined', userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
+    core.dispatch({ type: 'participant-joined', userId: e.userId, name: e.name ?? null, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
     const peer = peers.get(e.userId);
     if (peer && e.reconnected && peer.pc.connectionState !== 'closed') {
       // They resumed within the grace period. The resuming side drives: after a network drop

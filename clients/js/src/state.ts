@@ -2,7 +2,7 @@
  * A small, pure reducer for the state of one call as the client sees it. The client feeds it
  * its own actions and the server's events; a UI renders from the result.
  */
-import type { MediaState, QualityMetrics, QualitySuggestion, QualityWarning, UserId } from './events.js';
+import type { MediaState, PersonRef, QualityMetrics, QualitySuggestion, QualityWarning, UserId } from './events.js';
 
 export type CallPhase =
   | 'idle' // no call
@@ -25,6 +25,10 @@ export interface CallState {
   callType: string | null;
   /** who placed an incoming call */
   from: UserId | null;
+  /** their display name (null: unknown; show their role instead) */
+  fromName: string | null;
+  /** display names of the people of this call the server named (PHI: show, never log) */
+  names: Record<UserId, string>;
   local: MediaState;
   audioOnly: boolean;
   participants: Record<UserId, RemoteParticipant>;
@@ -38,10 +42,10 @@ export interface CallState {
 }
 
 export type CallAction =
-  | { type: 'incoming'; callId: string; callType: string; from: UserId }
+  | { type: 'incoming'; callId: string; callType: string; from: UserId; fromName?: string | null }
   | { type: 'join'; callId: string; callType?: string; videoEnabled?: boolean; audioEnabled?: boolean }
-  | { type: 'joined'; callId: string; participants: UserId[]; self: UserId }
-  | { type: 'participant-joined'; userId: UserId; videoEnabled: boolean; audioEnabled: boolean }
+  | { type: 'joined'; callId: string; participants: UserId[]; people?: PersonRef[]; self: UserId }
+  | { type: 'participant-joined'; userId: UserId; name?: string | null; videoEnabled: boolean; audioEnabled: boolean }
   | { type: 'participant-left'; userId: UserId }
   | { type: 'participant-disconnected'; userId: UserId }
   | { type: 'participant-media'; userId: UserId; videoEnabled: boolean; audioEnabled: boolean; screenShareEnabled: boolean }
@@ -63,6 +67,8 @@ export const initialCallState: CallState = Object.freeze({
   callId: null,
   callType: null,
   from: null,
+  fromName: null,
+  names: {},
   local: { videoEnabled: true, audioEnabled: true, screenShareEnabled: false },
   audioOnly: false,
   participants: {},
@@ -79,6 +85,14 @@ const withoutKey = <T>(rec: Record<string, T>, key: string): Record<string, T> =
   const { [key]: _drop, ...rest } = rec;
   return rest;
 };
+/** `names` with the named among `people` added (an unnamed person keeps a name we had). */
+const withNames = (names: Record<UserId, string>, people: { userId: UserId; name: string | null }[]): Record<UserId, string> => {
+  const named = people.filter((p) => p.name);
+  if (named.length === 0) return names;
+  const next = { ...names };
+  for (const p of named) next[p.userId] = p.name as string;
+  return next;
+};
 const remote = (userId: UserId, media?: Partial<MediaState>): RemoteParticipant => ({
   userId,
   videoEnabled: media?.videoEnabled ?? true,
@@ -94,7 +108,15 @@ export function callReducer(state: CallState, action: CallAction): CallState {
     case 'incoming':
       // A second incoming call does not replace a call in progress.
       if (state.phase !== 'idle' && state.phase !== 'ended') return state;
-      return { ...initialCallState, phase: 'ringing', callId: action.callId, callType: action.callType, from: action.from };
+      return {
+        ...initialCallState,
+        phase: 'ringing',
+        callId: action.callId,
+        callType: action.callType,
+        from: action.from,
+        fromName: action.fromName ?? null,
+        names: action.fromName ? { [action.from]: action.fromName } : {},
+      };
     case 'join': {
       const audioOnly = action.callType === 'audio';
       return {
@@ -120,12 +142,13 @@ export function callReducer(state: CallState, action: CallAction): CallState {
         if (id === action.self) continue;
         participants[id] = state.participants[id] ? { ...state.participants[id], disconnected: false } : remote(id);
       }
-      return { ...state, participants, phase: anyoneConnected(participants) ? 'connected' : 'waiting', error: null };
+      return { ...state, participants, names: withNames(state.names, action.people ?? []), phase: anyoneConnected(participants) ? 'connected' : 'waiting', error: null };
     }
     case 'participant-joined': {
       if (state.phase === 'idle' || state.phase === 'ended' || state.phase === 'ringing') return state;
       const participants = { ...state.participants, [action.userId]: remote(action.userId, action) };
-      return { ...state, participants, phase: state.phase === 'joining' || state.phase === 'reconnecting' ? state.phase : 'connected' };
+      const names = withNames(state.names, [{ userId: action.userId, name: action.name ?? null }]);
+      return { ...state, participants, names, phase: state.phase === 'joining' || state.phase === 'reconnecting' ? state.phase : 'connected' };
     }
     case 'participant-left': {
       if (!state.participants[action.userId]) return state;

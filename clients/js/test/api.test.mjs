@@ -55,3 +55,18 @@ test('the exported names the web app and README rely on exist', () => {
     assert.ok(name in sdk, name);
   }
 });
+
+test('recentPatients and findPerson ask the REST API; an id the server has never seen is null', async () => {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const asked = [];
+  const fetch = async (url) => {
+    asked.push(String(url));
+    if (String(url).includes('/people/')) return new Response(JSON.stringify({ status: 404, title: 'Not Found' }), { status: 404 });
+    return new Response(JSON.stringify({ patients: [{ id: 'p1', name: 'Ada', lastCallAt: '2026-12-01T10:00:00.000Z', calls: 2 }] }), { status: 200 });
+  };
+  const client = new sdk.VytalcallClient({ apiUrl: 'http://127.0.0.1:1', token: `${b64({})}.${b64({ sub: 'u1' })}.x`, fetch });
+  const { patients } = await client.recentPatients(5);
+  assert.equal(patients[0].name, 'Ada');
+  assert.equal(await client.findPerson('00000000-0000-4000-8000-000000000000'), null);
+  assert.deepEqual(asked, ['http://127.0.0.1:1/webrtc/patients/recent?limit=5', 'http://127.0.0.1:1/webrtc/people/00000000-0000-4000-8000-000000000000']);
+});

@@ -172,3 +172,21 @@ test('the reducer never mutates its input', () => {
   );
   assert.deepEqual(s, frozen);
 });
+
+test('names: the caller’s name rings with the call and the people of the call are named as they join', () => {
+  let s = run([{ type: 'incoming', callId: CALL, callType: 'video', from: PEER, fromName: 'Dr. Pat Hale' }]);
+  assert.equal(s.fromName, 'Dr. Pat Hale');
+  assert.equal(s.names[PEER], 'Dr. Pat Hale');
+  s = run([{ type: 'join', callId: CALL }], s);
+  assert.equal(s.names[PEER], 'Dr. Pat Hale', 'accepting keeps the name');
+  s = run([{ type: 'joined', callId: CALL, participants: [PEER, ME], people: [{ userId: PEER, role: 'provider', name: null }, { userId: ME, role: 'patient', name: 'Ada' }], self: ME }], s);
+  assert.equal(s.names[PEER], 'Dr. Pat Hale', 'an unnamed entry keeps the name we had');
+  assert.equal(s.names[ME], 'Ada');
+  const other = '33333333-3333-4333-8333-333333333333';
+  s = callReducer(s, { type: 'participant-joined', userId: other, name: 'Dr. Quinn', videoEnabled: true, audioEnabled: true });
+  assert.equal(s.names[other], 'Dr. Quinn');
+  s = callReducer(s, { type: 'ended', reason: 'done' });
+  s = run([{ type: 'incoming', callId: 'dddddddd-dddd-4ddd-8ddd-dddddddddddd', callType: 'audio', from: other }], s);
+  assert.equal(s.fromName, null, 'a new call starts without the last call’s names');
+  assert.deepEqual(s.names, {});
+});

@@ -110,6 +110,17 @@ pub fn list_scope(caller: Caller) -> ListScope {
     }
 }
 
+/// Picking whom to call: a provider lists the patients of their own calls (and looks up a
+/// pasted id), an admin every patient; a patient picks no one, so no patient can read
+/// others' names.
+pub fn people_scope(caller: Caller) -> Result<ListScope, Denied> {
+    match caller.role {
+        Role::Admin => Ok(ListScope::Every),
+        Role::Provider => Ok(ListScope::MemberOf(caller.user)),
+        Role::Patient => Err(Denied::Forbidden("only providers and admins look people up")),
+    }
+}
+
 /// Reading the audit trail: admins only.
 pub fn may_read_audit(caller: Caller) -> Result<(), Denied> {
     match caller.role {
@@ -251,6 +262,16 @@ mod tests {
         assert!(list_scope(as_(3, Role::Provider)).includes(&m));
         assert!(!list_scope(as_(5, Role::Provider)).includes(&m));
         assert!(list_scope(as_(99, Role::Admin)).includes(&m));
+    }
+
+    #[test]
+    fn providers_pick_among_their_own_patients_admins_among_all_and_patients_not_at_all() {
+        assert_eq!(people_scope(as_(3, Role::Provider)), Ok(ListScope::MemberOf(user(3))));
+        assert_eq!(people_scope(as_(99, Role::Admin)), Ok(ListScope::Every));
+        assert_eq!(
+            people_scope(as_(1, Role::Patient)),
+            Err(Denied::Forbidden("only providers and admins look people up"))
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@
 //! - [`connections`]: how many sockets one user and one address may hold.
 //! - [`denials`]: coalescing a socket's repeated refusals into few audit entries.
 //! - [`text`]: the one rule for free text people type that others read.
+//! - [`name`]: people's display names (the token's `name` claim), as others read them.
 //! - [`invitation`]: guests' invitations to one call, how long they last, when they close.
 //! - [`waiting_room`]: who waits to be let into a call, and who may let them in.
 #![forbid(unsafe_code)]
@@ -34,6 +35,7 @@ pub mod denials;
 pub mod ids;
 pub mod interactive_time;
 pub mod invitation;
+pub mod name;
 pub mod participation;
 pub mod presence;
 pub mod quality;

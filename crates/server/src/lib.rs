@@ -10,6 +10,7 @@
 //! - [`startup`]: building the application and serving it; [`demo`]: zero-config defaults.
 //! - [`auth`]: JWT verification and the `AuthUser` extractor.
 //! - [`calls`]: the service applying the call state machine (persist, audit, notify).
+//! - [`people`]: display names from tokens, kept and sent wherever a person appears.
 //! - [`signaling`]: Socket.IO signaling on `/webrtc` (events, relay, presence, quality).
 //! - [`storage`]: the database (SQLite or PostgreSQL) and its queries.
 //! - [`audit`]: who did what, appending to and verifying the hash chain.
@@ -26,6 +27,7 @@ pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod http;
+pub mod people;
 pub mod recording;
 pub mod signaling;
 pub mod startup;

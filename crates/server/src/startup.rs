@@ -81,12 +81,14 @@ impl Application {
             },
         )
         .await?;
+        let people = crate::people::People::new(db.clone());
         let state = AppState(Arc::new(AppInner {
             recordings,
             settings,
             db,
             verifier,
             calls,
+            people,
             metrics: telemetry::metrics_handle(),
             limits,
             redis,

@@ -15,6 +15,8 @@ pub struct AppInner {
     pub db: Db,
     pub verifier: Verifier,
     pub calls: CallsService,
+    /// Display names from tokens (`people` table), written only when they change.
+    pub people: crate::people::People,
     pub metrics: PrometheusHandle,
     pub limits: crate::http::limits::Limits,
     pub recordings: Arc<crate::recording::RecordingService>,

@@ -20,6 +20,8 @@ pub enum Action {
     StatsView,
     AuditView,
     ReportInteractiveTime,
+    PersonList,
+    PersonView,
     ConsentRecord,
     ConsentRequest,
     RecordingStart,
@@ -36,7 +38,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 28] = [
+    pub const ALL: [Action; 30] = [
         Action::CallCreate,
         Action::CallView,
         Action::CallList,
@@ -52,6 +54,8 @@ impl Action {
         Action::StatsView,
         Action::AuditView,
         Action::ReportInteractiveTime,
+        Action::PersonList,
+        Action::PersonView,
         Action::ConsentRecord,
         Action::ConsentRequest,
         Action::RecordingStart,
@@ -84,6 +88,8 @@ impl Action {
             Action::StatsView => "stats.view",
             Action::AuditView => "audit.view",
             Action::ReportInteractiveTime => "report.interactive_time",
+            Action::PersonList => "person.list",
+            Action::PersonView => "person.view",
             Action::ConsentRecord => "consent.record",
             Action::ConsentRequest => "consent.request",
             Action::RecordingStart => "recording.start",

@@ -62,6 +62,7 @@ impl FromRequestParts<AppState> for AuthUser {
             .limits
             .check_user(identity.user)
             .map_err(IntoResponse::into_response)?;
+        state.people.seen(&identity).await;
         let device_id = match parts.headers.get(DEVICE_HEADER) {
             None => None,
             Some(v) => match v.to_str().ok().filter(|s| valid_device_id(s)) {

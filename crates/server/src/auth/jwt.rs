@@ -13,13 +13,27 @@ use serde::{Deserialize, Serialize};
 use vytalcall_domain::{Role, UserId};
 
 /// The verified identity a token carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct Identity {
     pub user: UserId,
     pub role: Role,
+    /// The `name` claim when it is a usable display name (`vytalcall_domain::name`); a name
+    /// that breaks the rule is ignored, not refused (see [`display_name`]).
     pub name: Option<String>,
     /// Unix seconds; sockets are disconnected when it passes.
     pub expires_at: i64,
+}
+
+/// Names are PHI: `Debug` never prints the name, so logging an identity cannot leak one.
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Identity")
+            .field("user", &self.user)
+            .field("role", &self.role)
+            .field("name", &self.name.as_ref().map(|_| "<redacted>"))
+            .field("expires_at", &self.expires_at)
+            .finish()
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -214,7 +228,7 @@ fn identity_from_claims(claims: RawClaims) -> Result<Identity, AuthError> {
         .ok_or(AuthError::InvalidClaim("exp"))? as i64;
     let name = match claims.name {
         None | Some(serde_json::Value::Null) => None,
-        Some(serde_json::Value::String(s)) if s.chars().count() <= 200 => Some(s),
+        Some(serde_json::Value::String(s)) => display_name(&s),
         Some(_) => return Err(AuthError::InvalidClaim("name")),
     };
     Ok(Identity {
@@ -223,6 +237,22 @@ fn identity_from_claims(claims: RawClaims) -> Result<Identity, AuthError> {
         name,
         expires_at,
     })
+}
+
+/// The `name` claim as a display name. A string that breaks the rule (over 100 characters,
+/// control or bidirectional formatting characters) is ignored rather than refused: the token
+/// still proves who the person is, and refusing it would keep a patient out of their visit
+/// over how the platform spelled their name. They then keep the name the server holds (or
+/// none), and the app names them by role. A `name` that is not a string at all is a broken
+/// token and stays refused (`token has an invalid name claim`).
+fn display_name(raw: &str) -> Option<String> {
+    match vytalcall_domain::name::DisplayName::parse(raw) {
+        Ok(name) => name.map(|n| n.into_string()),
+        Err(_) => {
+            metrics::counter!("vytalcall_auth_names_ignored_total").increment(1);
+            None
+        }
+    }
 }
 
 #[cfg(test)]
@@ -320,6 +350,31 @@ mod tests {
 
     fn future() -> i64 {
         jsonwebtoken::get_current_timestamp() as i64 + 600
+    }
+
+    #[test]
+    fn a_name_that_breaks_the_rule_is_ignored_and_the_token_still_admits() {
+        let v = verifier();
+        let named = |name: serde_json::Value| {
+            let t = sign(
+                serde_json::json!({"sub": USER, "role": "patient", "exp": future(), "name": name}),
+                SECRET,
+            );
+            v.verify(&t)
+        };
+        for bad in [
+            "x".repeat(101),
+            "Ada\nLovelace".into(),
+            "Dr\u{202E}htimS".into(),
+            "   ".into(),
+        ] {
+            let id = named(serde_json::json!(bad)).expect("the token is valid");
+            assert_eq!(id.name, None);
+        }
+        let id = named(serde_json::json!("  Zoë Ñúñez ")).expect("valid");
+        assert_eq!(id.name.as_deref(), Some("Zoë Ñúñez"));
+        assert_eq!(named(serde_json::json!(42)), Err(AuthError::InvalidClaim("name")));
+        assert!(!format!("{id:?}").contains("Zo"), "Debug redacts the name");
     }
 
     #[test]

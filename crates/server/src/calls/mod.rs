@@ -12,7 +12,7 @@ use crate::storage::calls::{self as repo, CallFilter, ConsentRecord, StoredCall}
 use crate::storage::{self, Db};
 use serde_json::json;
 use std::sync::Arc;
-pub use view::{CallDetails, CallPage, CallStats, CallView};
+pub use view::{CallDetails, CallPage, CallStats, CallView, ParticipantView};
 use vytalcall_domain::access::{self, CallRequest, Caller, CreateRefused, Denied, ListScope, Members};
 use vytalcall_domain::call::{Call, CallStatus, CallType, Command, Effect, TransitionError};
 use vytalcall_domain::consent::ConsentMethod;
@@ -223,11 +223,13 @@ impl CallsService {
 
     async fn details(&self, stored: StoredCall) -> Result<CallDetails, CallError> {
         let id = stored.call.id;
+        let members: Vec<UserId> = stored.members.all().collect();
+        let people = storage::people::many(&self.db.pool, &members).await?;
         Ok(CallDetails {
             participants: repo::participants(&self.db.pool, id)
                 .await?
                 .into_iter()
-                .map(Into::into)
+                .map(|p| ParticipantView::new(p, &people))
                 .collect(),
             transitions: repo::transitions(&self.db.pool, id)
                 .await?
@@ -239,7 +241,7 @@ impl CallsService {
                 .into_iter()
                 .map(Into::into)
                 .collect(),
-            call: CallView::from(&stored),
+            call: CallView::new(&stored, &people),
         })
     }
 
@@ -267,8 +269,10 @@ impl CallsService {
             actor.fact(Action::CallList, None, None, Outcome::Success, detail),
         )
         .await?;
+        let everyone: Vec<UserId> = calls.iter().flat_map(|c| c.members.all()).collect();
+        let people = storage::people::many(&self.db.pool, &everyone).await?;
         Ok(CallPage {
-            calls: calls.iter().map(CallView::from).collect(),
+            calls: calls.iter().map(|c| CallView::new(c, &people)).collect(),
             total,
             limit,
             offset,

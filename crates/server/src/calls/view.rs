@@ -1,9 +1,12 @@
 //! What the API returns about calls (camelCase JSON, times as RFC 3339 UTC strings).
 
+use crate::people::name_in;
 use crate::storage::calls::{ConsentRecord, ParticipantRecord, StatusAggregate, StoredCall, TransitionRecord};
+use crate::storage::people::Person;
 use serde::Serialize;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use utoipa::ToSchema;
+use vytalcall_domain::UserId;
 use vytalcall_domain::call::CallStatus;
 
 /// Unix milliseconds as an RFC 3339 UTC timestamp.
@@ -22,9 +25,13 @@ pub struct CallView {
     pub room_id: String,
     #[schema(format = Uuid)]
     pub patient_id: String,
+    /// The patient's display name (their latest token's `name` claim); null when unknown.
+    pub patient_name: Option<String>,
     /// The provider the call was placed with.
     #[schema(format = Uuid)]
     pub provider_id: String,
+    /// That provider's display name; null when unknown.
+    pub provider_name: Option<String>,
     /// Every provider of the call, `providerId` first.
     pub provider_ids: Vec<String>,
     #[schema(format = Uuid)]
@@ -46,15 +53,19 @@ pub struct CallView {
     pub duration_seconds: Option<i64>,
 }
 
-impl From<&StoredCall> for CallView {
-    fn from(s: &StoredCall) -> Self {
+impl CallView {
+    /// The call as the API shows it, its people named from `people` (who may be unknown).
+    pub fn new(s: &StoredCall, people: &HashMap<UserId, Person>) -> Self {
         let c = &s.call;
         let providers: Vec<String> = s.members.providers.iter().map(|p| p.to_string()).collect();
+        let first_provider = s.members.providers.first().copied();
         CallView {
             id: c.id.to_string(),
             room_id: s.room_id.clone(),
             patient_id: s.members.patient.to_string(),
+            patient_name: name_in(people, s.members.patient),
             provider_id: providers.first().cloned().unwrap_or_default(),
+            provider_name: first_provider.and_then(|p| name_in(people, p)),
             provider_ids: providers,
             initiated_by: c.initiated_by.to_string(),
             call_type: s.call_type.as_str().into(),
@@ -77,6 +88,8 @@ impl From<&StoredCall> for CallView {
 #[serde(rename_all = "camelCase")]
 pub struct ParticipantView {
     pub user_id: String,
+    /// The person's display name; null when unknown.
+    pub name: Option<String>,
     pub role: String,
     pub device_id: Option<String>,
     pub joined_at: String,
@@ -87,9 +100,11 @@ pub struct ParticipantView {
     pub screen_share_enabled: bool,
 }
 
-impl From<ParticipantRecord> for ParticipantView {
-    fn from(p: ParticipantRecord) -> Self {
+impl ParticipantView {
+    pub fn new(p: ParticipantRecord, people: &HashMap<UserId, Person>) -> Self {
+        let name = p.user_id.parse().ok().and_then(|u| name_in(people, u));
         ParticipantView {
+            name,
             user_id: p.user_id,
             role: p.role,
             device_id: p.device_id,

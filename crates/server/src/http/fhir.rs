@@ -303,7 +303,9 @@ mod tests {
             id: "6f1c2c1e-8f4b-4d5e-9a0b-1c2d3e4f5a6b".into(),
             room_id: "6f1c2c1e-8f4b-4d5e-9a0b-1c2d3e4f5a6b".into(),
             patient_id: "11111111-1111-4111-8111-111111111111".into(),
+            patient_name: text("Ada Patient"),
             provider_id: "22222222-2222-4222-8222-222222222222".into(),
+            provider_name: text("Dr. Bea Provider"),
             provider_ids: vec![
                 "22222222-2222-4222-8222-222222222222".into(),
                 "33333333-3333-4333-8333-333333333333".into(),
@@ -326,6 +328,11 @@ mod tests {
     #[test]
     fn an_ended_call_is_a_finished_virtual_encounter_with_its_people_and_length() {
         let e = encounter(&call("ended"));
+        let text = e.to_string();
+        assert!(
+            !text.contains("Ada") && !text.contains("Bea"),
+            "no names in an Encounter"
+        );
         assert_eq!(e["status"], "finished");
         assert_eq!(e["class"]["code"], "VR");
         assert_eq!(

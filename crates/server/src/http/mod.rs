@@ -15,6 +15,7 @@ pub mod health;
 pub mod ice;
 pub mod limits;
 pub mod page;
+pub mod people;
 pub mod problems;
 pub mod recordings;
 pub mod reports;
@@ -44,6 +45,7 @@ use utoipa_swagger_ui::SwaggerUi;
     components(schemas(schema::CallStatusName, schema::CallTypeName, schema::UuidText, error::Problem)),
     tags(
         (name = "calls", description = "Placing, answering and ending calls"),
+        (name = "people", description = "Whom to call: recent patients by name, ids checked"),
         (name = "recordings", description = "Consent-based call recording"),
         (name = "webrtc", description = "STUN/TURN settings"),
         (name = "audit", description = "The tamper-evident audit trail"),
@@ -77,6 +79,8 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::end_call))
         .routes(routes!(calls::cancel_call))
         .routes(routes!(calls::stats))
+        .routes(routes!(people::recent_patients))
+        .routes(routes!(people::get_person))
         .routes(routes!(recordings::start_recording))
         .routes(routes!(recordings::stop_recording))
         .routes(routes!(recordings::get_recording))

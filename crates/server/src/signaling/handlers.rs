@@ -206,10 +206,12 @@ async fn join<A: Adapter>(
         // restarted, this node's resync not yet run): the caller is always among the
         // participants it is told about.
         let (_, participants) = hub.presence.join(call, user, session.sid.clone()).await?;
+        let known = hub.state.people.names_or_none(&participants).await;
         return Ok(wire::ok(wire::JoinResult {
             call_id: call,
             room_id: None,
             status: None,
+            people: wire::PersonRef::list(&participants, &known),
             participants,
             resumed: None,
             already_joined: Some(true),
@@ -266,17 +268,22 @@ async fn join<A: Adapter>(
     } else {
         joined.call.call.status.as_str()
     };
+    let known = hub.state.people.names_or_none(&connected).await;
+    let people = wire::PersonRef::list(&connected, &known);
     wire::emit(
         s,
         &wire::RoomParticipants {
             call_id: call,
             participants: connected.clone(),
+            people: people.clone(),
         },
     );
     if arrival != Arrival::AnotherDevice {
         let body = wire::ParticipantJoined {
             call_id: call,
             user_id: user,
+            name: crate::people::name_in(&known, user),
+            role: session.caller.role.as_str(),
             video_enabled: media.video_enabled,
             audio_enabled: media.audio_enabled,
             reconnected: arrival == Arrival::Resumed,
@@ -293,6 +300,7 @@ async fn join<A: Adapter>(
         room_id: Some(joined.call.room_id),
         status: Some(status.to_string()),
         participants: connected,
+        people,
         resumed: Some(arrival == Arrival::Resumed),
         already_joined: None,
     }))

@@ -4,7 +4,7 @@
 
 use super::session::{self, Session};
 use super::{Hub, NAMESPACE, handlers, wire};
-use crate::auth::AuthError;
+use crate::auth::{AuthError, Identity};
 use axum::extract::ConnectInfo;
 use serde_json::Value;
 use socketioxide::adapter::Adapter;
@@ -159,6 +159,8 @@ impl<A: Adapter> Hub<A> {
             Some(slot),
         );
         s.extensions.insert(session);
+        // Recorded (`people`) once connected, before the socket's first event is handled.
+        s.extensions.insert(identity);
         Ok(())
     }
 
@@ -172,9 +174,19 @@ impl<A: Adapter> Hub<A> {
         s.join(wire::user_room(session.caller.user));
         let consumer = session.claim_queue();
         session::register_events(&s, &session, &self.limits);
-        if consumer {
-            tokio::spawn(handlers::run(self.clone(), s.clone(), session.clone()));
-        }
+        // The person's name and role are recorded before the socket's first event is handled
+        // (its events wait in the session's queue meanwhile), so a `join-call` right after
+        // connecting already finds this device's person named.
+        let identity = s.extensions.get::<Identity>();
+        let (hub, socket, queue) = (self.clone(), s.clone(), session.clone());
+        tokio::spawn(async move {
+            if let Some(identity) = identity {
+                hub.state.people.seen(&identity).await;
+            }
+            if consumer {
+                handlers::run(hub, socket, queue).await;
+            }
+        });
         tokio::spawn(expire_with_token(
             s.clone(),
             session.clone(),

@@ -121,10 +121,12 @@ async fn apply<A: Adapter>(hub: &Hub<A>, notice: Notice) {
                 Effect::NotifyIncomingCall => {
                     let from = call.call.initiated_by;
                     let rooms = call.members.all().filter(|u| *u != from).map(user_room).collect();
+                    let known = hub.state.people.names_or_none(&[from]).await;
                     let body = wire::IncomingCall {
                         call_id: id,
                         call_type: call.call_type.as_str(),
                         from,
+                        from_name: crate::people::name_in(&known, from),
                         room_id: call.room_id.clone(),
                         scheduled_at: call.scheduled_at.map(timestamp),
                     };

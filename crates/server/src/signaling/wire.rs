@@ -90,6 +90,8 @@ pub struct IncomingCall {
     pub call_id: CallId,
     pub call_type: &'static str,
     pub from: UserId,
+    /// The display name of `from` (their token's `name` claim), `null` when unknown.
+    pub from_name: Option<String>,
     pub room_id: String,
     pub scheduled_at: Option<String>,
 }
@@ -120,6 +122,10 @@ pub struct CallCancelled(pub CallEnded);
 pub struct ParticipantJoined {
     pub call_id: CallId,
     pub user_id: UserId,
+    /// The joiner's display name, `null` when unknown.
+    pub name: Option<String>,
+    /// The joiner's role (`patient`, `provider`, `admin`).
+    pub role: &'static str,
     pub video_enabled: bool,
     pub audio_enabled: bool,
     pub reconnected: bool,
@@ -146,6 +152,35 @@ pub struct ParticipantDisconnected {
 pub struct RoomParticipants {
     pub call_id: CallId,
     pub participants: Vec<UserId>,
+    /// The same people as `participants`, in the same order, with their names.
+    pub people: Vec<PersonRef>,
+}
+
+/// A person in a participant list: the id (as in `participants`) with role and name, each
+/// `null` when the server does not know it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PersonRef {
+    pub user_id: UserId,
+    pub role: Option<&'static str>,
+    pub name: Option<String>,
+}
+
+impl PersonRef {
+    /// `users` with what `known` holds about them, in order.
+    pub fn list(
+        users: &[UserId],
+        known: &std::collections::HashMap<UserId, crate::storage::people::Person>,
+    ) -> Vec<PersonRef> {
+        users
+            .iter()
+            .map(|u| PersonRef {
+                user_id: *u,
+                role: known.get(u).map(|p| p.role.as_str()),
+                name: known.get(u).and_then(|p| p.name.clone()),
+            })
+            .collect()
+    }
 }
 
 /// A relayed offer, rebuilt from its known fields.
@@ -293,6 +328,8 @@ pub struct JoinResult {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<String>,
     pub participants: Vec<UserId>,
+    /// The same people as `participants`, with their names.
+    pub people: Vec<PersonRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub resumed: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]

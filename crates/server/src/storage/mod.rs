@@ -10,6 +10,7 @@ pub mod audit;
 pub mod calls;
 pub mod consents;
 pub mod participants;
+pub mod people;
 pub mod quality;
 pub mod reports;
 pub mod stats;

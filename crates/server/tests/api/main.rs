@@ -13,6 +13,7 @@ mod crash;
 mod helpers;
 mod limits;
 mod operations;
+mod people;
 mod recording_crash;
 mod recording_keys;
 mod recording_leftovers;

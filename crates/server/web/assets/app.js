@@ -10,18 +10,22 @@ import { incomingView } from './incoming.js';
 import { callView } from './call.js';
 import { getUserMediaFor, MediaProblem } from './media.js';
 import { loadConfig, messages, header, signInScreen, startCallForm, endOfVisit } from './screens.js';
+import { otherNameIn, roleWord } from './people.js';
 
 const IN_CALL = new Set(['joining', 'waiting', 'connected', 'reconnecting']);
 const root = document.getElementById('app');
 
-/** What ended a call, in words for this person; `mine` is what this page did itself. */
-function endSummary(role, reason, mine, wasConnected) {
-  const other = role === 'patient' ? 'Your provider' : 'Your patient';
-  if (mine === 'hung-up') return { title: 'Call cancelled', reason: 'You hung up before your patient answered.' };
+/**
+ * What ended a call, in words for this person; `mine` is what this page did itself, `name`
+ * the other person's name (null: their role word).
+ */
+function endSummary(role, reason, mine, wasConnected, name) {
+  const other = name || roleWord(role, { capital: true });
+  if (mine === 'hung-up') return { title: 'Call cancelled', reason: `You hung up before ${name || 'your patient'} answered.` };
   if (mine === 'ended') return { title: 'Your visit has ended', reason: 'You ended the call.' };
   if (mine === 'left') return { title: 'You left the call', reason: 'You left the call.' };
   if (reason === 'Declined') return { title: 'Call declined', reason: role === 'patient' ? 'You declined the call.' : `${other} declined the call.` };
-  if (reason === 'no answer') return { title: 'No answer', reason: role === 'patient' ? 'You missed a call from your provider.' : `${other} did not answer. You can try again later.` };
+  if (reason === 'no answer') return { title: 'No answer', reason: role === 'patient' ? `You missed a call from ${name || 'your provider'}.` : `${other} did not answer. You can try again later.` };
   if (reason === 'Hung up before answer') return { title: 'Call cancelled', reason: `${other} hung up before the call was answered.` };
   if (wasConnected) return { title: 'Your visit has ended', reason: `${other} ended the call.` };
   return { title: 'The call has ended', reason: `${other} ended the call before it connected.` };
@@ -38,7 +42,9 @@ async function main() {
   }
   const { claims } = session;
   const role = claims.role;
-  const otherWord = role === 'patient' ? 'Your provider' : 'Your patient';
+  // The other person of the current call by name, else by role word ("Your provider").
+  let otherName = null;
+  const other = (opts = { capital: true }) => otherNameIn(client.state) || otherName || roleWord(role, opts);
   let cameraLost = null;
   const client = new VytalcallClient({
     token: session.token,
@@ -49,7 +55,7 @@ async function main() {
 
   // What this page knows beyond the SDK's state: a call it placed that has not been
   // answered yet, what it did to end a call, and when the call connected.
-  let outgoing = null; // { callId, answered }
+  let outgoing = null; // { callId, answered, name }
   let mine = null; // 'ended' | 'hung-up' | 'left'
   let declinedHere = null;
   let connectedSince = null;
@@ -174,7 +180,7 @@ async function main() {
   const inCall = callView({ client, role, config, say: msg.say, fail, onEnd: hangUp });
   const ended = endOfVisit({
     role,
-    onDone: () => (role === 'patient' ? document.getElementById('calls-heading') : document.getElementById('patient-id'))?.focus(),
+    onDone: () => (role === 'patient' ? document.getElementById('calls-heading') : document.querySelector('[data-testid=start-call-form] input:not([type=hidden])'))?.focus(),
   });
   const startOrWait =
     role === 'patient'
@@ -184,12 +190,14 @@ async function main() {
           prefill: session.prefillPatient,
           say: msg.say,
           fail,
-          onStarted: (callId, callType) => {
-            outgoing = { callId, answered: false };
+          onStarted: (callId, callType, name) => {
+            outgoing = { callId, answered: false, name };
+            otherName = name || null;
             return join(callId, callType);
           },
         });
-  const home = h('div', { class: 'home', dataset: { testid: 'home' } }, h('div', { class: 'home-main' }, ended.el, mediaProblem, startOrWait), calls.el);
+  const refreshLists = () => Promise.all([calls.refresh(), startOrWait.refresh?.()]);
+  const home = h('div', { class: 'home', dataset: { testid: 'home' } }, h('div', { class: 'home-main' }, ended.el, mediaProblem, startOrWait.el ?? startOrWait), calls.el);
   const signOutButton = h(
     'button',
     {
@@ -218,7 +226,10 @@ async function main() {
     inCall.el.hidden = !nowInCall;
     signOutButton.hidden = nowInCall;
     document.body.classList.toggle('in-call', nowInCall);
-    inCall.update(state, { outgoingRinging: ringingOut, connectedSince: nowInCall ? connectedSince : null });
+    if (state.phase === 'ringing' && state.fromName) otherName = state.fromName;
+    const named = otherNameIn(state);
+    if (named) otherName = named;
+    inCall.update(state, { outgoingRinging: ringingOut, connectedSince: nowInCall ? connectedSince : null, otherName });
     incoming.update(state);
     const what = nowInCall ? (ringingOut ? 'Calling…' : 'In call') : state.phase === 'ringing' ? 'Incoming call' : null;
     document.title = what ? `${what} · ${config.clinicName}` : config.clinicName;
@@ -226,11 +237,11 @@ async function main() {
       ended.hide();
       mediaProblem.hidden = true;
       inCall.focus();
-      msg.say(state.phase === 'reconnecting' ? 'Reconnecting to your call…' : ringingOut ? `Calling ${otherWord.toLowerCase()}…` : 'You joined the call.');
+      msg.say(state.phase === 'reconnecting' ? 'Reconnecting to your call…' : ringingOut ? `Calling ${other({})}…` : 'You joined the call.');
     }
     if (!nowInCall && wasInCall) {
       const seconds = connectedSince ? (Date.now() - connectedSince) / 1000 : null;
-      const summary = endSummary(role, state.endReason, mine, Boolean(connectedSince));
+      const summary = endSummary(role, state.endReason, mine, Boolean(connectedSince), otherName);
       activeCall.clear();
       inCall.reset();
       ended.show({ ...summary, seconds });
@@ -238,24 +249,31 @@ async function main() {
       outgoing = null;
       mine = null;
       connectedSince = null;
+      otherName = null;
     }
     if (wasRinging && state.phase !== 'ringing') {
       if (state.endReason === 'answered on another device') msg.say('The call was answered on another device.');
       else if (state.endReason === 'Declined' && declinedHere !== state.callId) msg.say('The call was declined on another device.');
-      else if (state.endReason === 'Hung up before answer') msg.say('Your provider hung up before you answered.');
-      else if (state.endReason === 'no answer') msg.say('You missed a call from your provider.');
+      else if (state.endReason === 'Hung up before answer') msg.say(`${other()} hung up before you answered.`);
+      else if (state.endReason === 'no answer') msg.say(`You missed a call from ${other({})}.`);
+      if (!IN_CALL.has(state.phase)) otherName = null;
     }
     if (state.phase === 'ringing' && !wasRinging) msg.say(`Incoming ${state.callType === 'audio' ? 'audio' : 'video'} call.`);
     // Lists go stale when a call stops ringing or ends: refresh them at once.
-    if ((wasRinging && state.phase !== 'ringing') || (!nowInCall && wasInCall)) void calls.refresh();
+    if ((wasRinging && state.phase !== 'ringing') || (!nowInCall && wasInCall)) void refreshLists();
     wasInCall = nowInCall;
     wasRinging = state.phase === 'ringing';
   }
   client.on('state', render);
 
-  client.on('participant-disconnected', () => msg.say(`${otherWord}’s connection dropped. Waiting for them to come back…`));
-  client.on('participant-joined', (e) => msg.say(e.reconnected ? `${otherWord} is back.` : `${otherWord} joined the call.`));
-  client.on('participant-left', (e) => msg.say(e.reason === 'disconnected' ? `${otherWord} did not come back.` : `${otherWord} left the call.`));
+  // Each person by the name the server sent with them, else by role word.
+  const personName = (userId) => client.state.names?.[userId] || otherName || roleWord(role, { capital: true });
+  client.on('participant-disconnected', (e) => msg.say(`${personName(e.userId)}’s connection dropped. Waiting for them to come back…`));
+  client.on('participant-joined', (e) => {
+    const name = e.name || personName(e.userId);
+    msg.say(e.reconnected ? `${name} is back.` : `${name} joined the call.`);
+  });
+  client.on('participant-left', (e) => msg.say(e.reason === 'disconnected' ? `${personName(e.userId)} did not come back.` : `${personName(e.userId)} left the call.`));
   client.on('connection', (e) => {
     if (!e.connected && IN_CALL.has(client.state.phase)) msg.say('Your connection dropped. Reconnecting…');
   });
@@ -266,7 +284,7 @@ async function main() {
     msg.say('Your connection is weak: consider switching to audio only.');
   });
   client.on('recording-started', () => {
-    msg.say(role === 'patient' && client.state.recordingConsent === false ? 'Your provider started recording. You said no, so you are not recorded.' : 'Recording started.');
+    msg.say(role === 'patient' && client.state.recordingConsent === false ? `${other()} started recording. You said no, so you are not recorded.` : 'Recording started.');
   });
   client.on('recording-stopped', () => msg.say('Recording stopped.'));
   client.on('session-expired', expired);
@@ -284,7 +302,7 @@ async function main() {
     }
     fail(err, 'We cannot reach the clinic’s server right now. Retrying…');
   }
-  await calls.refresh();
+  await refreshLists();
   if (expiredOnce) return;
   poll = setInterval(() => {
     if (!expiredOnce && !home.hidden && document.visibilityState === 'visible') void calls.refresh();

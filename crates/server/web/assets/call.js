@@ -7,6 +7,7 @@ import { h, toggle, setPressed, clock } from './dom.js';
 import { qualityLevel } from '/assets/vytalcall-client.js';
 import { deviceMenu, switchDevice, applySpeaker } from './media.js';
 import { recordingParts } from './recording.js';
+import { nameIn, nameOr, otherNameIn } from './people.js';
 
 /** Phones cannot share their screen from a browser; neither can a browser without the API. */
 export const canShareScreen = () =>
@@ -14,13 +15,16 @@ export const canShareScreen = () =>
 
 /** `onEnd()` hangs up (the app decides between ending and cancelling a ringing call). */
 export function callView({ client, role, config, say, fail, onEnd }) {
-  const otherName = role === 'patient' ? 'Your provider' : 'Your patient';
+  // The other person's name (or role word) in the current state; `context.otherName` is
+  // what the page knew before the call (the patient picked, the caller who rang).
+  const other = (state, opts = { capital: true }) => nameOr(otherNameIn(state) ?? context.otherName, role, opts);
+  const nameOf = (userId) => nameOr(nameIn(client.state, userId) ?? context.otherName, role, { capital: true });
   const tiles = new Map(); // userId -> { el, video, badges }
   // Remote media can arrive before the state lists its sender (the offer may overtake
   // `participant-joined`): streams are kept apart from tiles so that no render drops one.
   const streams = new Map(); // userId -> MediaStream
   let lastQualityLevel = null;
-  let context = { outgoingRinging: false, connectedSince: null };
+  let context = { outgoingRinging: false, connectedSince: null, otherName: null };
 
   const title = h('h2', { id: 'call-heading', tabindex: '-1', dataset: { testid: 'call-title' } }, 'Call');
   const phase = h('p', { class: 'phase', dataset: { testid: 'call-phase' } });
@@ -73,7 +77,8 @@ export function callView({ client, role, config, say, fail, onEnd }) {
     'section',
     { class: 'call', 'aria-labelledby': 'call-heading', dataset: { testid: 'call-view' }, hidden: true },
     h('header', { class: 'call-top' }, h('div', { class: 'call-title' }, title, phase), h('div', { class: 'row indicators' }, timer, rec.indicator, quality)),
-    h('div', { class: 'notices' }, suggestion, cameraLost, sharing, rec.recordConfirm, rec.consentDialog, rec.answers),
+    // Focusable: when the notices outgrow their space they scroll, and a keyboard must reach them.
+    h('div', { class: 'notices', tabindex: '0', role: 'region', 'aria-label': 'Notices' }, suggestion, cameraLost, sharing, rec.recordConfirm, rec.consentDialog, rec.answers),
     h('div', { class: 'stage' }, remotes, waiting, localVideo),
     devices.panel,
     h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' }, muteButton, cameraButton, devicesButton, screenButton, audioOnlyButton, rec.recordButton, rec.consentSwitch, endButton),
@@ -120,13 +125,16 @@ export function callView({ client, role, config, say, fail, onEnd }) {
   function tile(userId) {
     let t = tiles.get(userId);
     if (t) return t;
-    const video = h('video', { autoplay: true, playsInline: true, 'aria-label': `${otherName}’s video`, dataset: { testid: 'remote-video', userId } });
+    const who = nameOf(userId);
+    const video = h('video', { autoplay: true, playsInline: true, 'aria-label': `${who}’s video`, dataset: { testid: 'remote-video', userId } });
     applySpeaker(video);
     const badges = h('span', { class: 'badges', dataset: { testid: 'remote-media-state' } });
-    const off = h('div', { class: 'camera-off', 'aria-hidden': 'true' }, h('span', { class: 'avatar' }, otherName), h('span', { class: 'off-note' }, 'Camera off'));
-    const tileEl = h('figure', { class: 'tile', dataset: { testid: 'remote-tile', userId } }, video, off, h('figcaption', {}, otherName, badges));
+    const avatar = h('span', { class: 'avatar' }, who);
+    const off = h('div', { class: 'camera-off', 'aria-hidden': 'true' }, avatar, h('span', { class: 'off-note' }, 'Camera off'));
+    const caption = h('span', { dataset: { testid: 'remote-name' } }, who);
+    const tileEl = h('figure', { class: 'tile', dataset: { testid: 'remote-tile', userId } }, video, off, h('figcaption', {}, caption, badges));
     remotes.append(tileEl);
-    t = { el: tileEl, video, badges, off };
+    t = { el: tileEl, video, badges, off, avatar, caption };
     tiles.set(userId, t);
     attach(t, streams.get(userId));
     return t;
@@ -165,9 +173,9 @@ export function callView({ client, role, config, say, fail, onEnd }) {
   function phaseText(state) {
     if (state.phase === 'joining') return 'Connecting…';
     if (state.phase === 'reconnecting') return 'Your connection dropped. Reconnecting…';
-    if (state.phase === 'waiting' && context.outgoingRinging) return role === 'patient' ? 'Calling your provider… It is ringing.' : 'Calling your patient… It is ringing on their devices.';
-    if (state.phase === 'waiting') return role === 'patient' ? 'Waiting for your provider to join…' : 'Waiting for your patient to join…';
-    if (state.phase === 'connected') return `Connected with ${otherName.toLowerCase()}`;
+    if (state.phase === 'waiting' && context.outgoingRinging) return `Calling ${other(state, {})}… It is ringing${role === 'patient' ? '' : ' on their devices'}.`;
+    if (state.phase === 'waiting') return `Waiting for ${other(state, {})} to join…`;
+    if (state.phase === 'connected') return `Connected with ${other(state, {})}`;
     return '';
   }
 
@@ -184,6 +192,11 @@ export function callView({ client, role, config, say, fail, onEnd }) {
     for (const userId of [...tiles.keys()]) if (!state.participants[userId] && !streams.has(userId)) dropTile(userId);
     for (const p of Object.values(state.participants)) {
       const t = tile(p.userId);
+      const who = nameOf(p.userId);
+      if (t.caption.textContent !== who) {
+        t.caption.textContent = t.avatar.textContent = who;
+        t.video.setAttribute('aria-label', `${who}’s video`);
+      }
       t.el.dataset.audio = p.audioEnabled ? 'on' : 'off';
       t.el.dataset.video = p.videoEnabled ? 'on' : 'off';
       t.el.dataset.screen = p.screenShareEnabled ? 'on' : 'off';
@@ -197,7 +210,7 @@ export function callView({ client, role, config, say, fail, onEnd }) {
       t.badges.textContent = notes.length ? ` — ${notes.join(', ')}` : '';
     }
     waiting.hidden = tiles.size > 0;
-    waiting.textContent = state.phase === 'reconnecting' ? 'Reconnecting…' : context.outgoingRinging ? 'Ringing…' : `Waiting for ${otherName.toLowerCase()}…`;
+    waiting.textContent = state.phase === 'reconnecting' ? 'Reconnecting…' : context.outgoingRinging ? 'Ringing…' : `Waiting for ${other(state, {})}…`;
 
     const { audioEnabled, videoEnabled, screenShareEnabled } = state.local;
     setPressed(muteButton, !audioEnabled, audioEnabled ? 'Mute microphone' : 'Unmute microphone');

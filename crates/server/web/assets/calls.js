@@ -1,6 +1,7 @@
 // The calls list: status and history of the calls this user belongs to (GET /webrtc/calls),
-// with an Answer or Join button on the calls that are still going. People are named by their
-// role (names come from the server later); ids are never shown. On a phone each call is a
+// with an Answer or Join button on the calls that are still going. People are named by the
+// names the server sends (`patientName`, `providerName`), or by their role when it has none;
+// ids are never shown. On a phone each call is a
 // card (see app.css), so nothing is cut off at the screen's edge.
 import { h, shortTime, duration } from './dom.js';
 
@@ -32,7 +33,8 @@ export function statusWords(call, role) {
 
 /** `{ el, refresh() }`; `onJoin(call)` when Answer or Join is pressed. */
 export function callsPanel({ client, role, onJoin, onError }) {
-  const otherWord = role === 'patient' ? 'Your provider' : 'Patient';
+  // The other person of a call: the provider for a patient, the patient for everyone else.
+  const otherOf = (call) => (role === 'patient' ? call.providerName || 'Your provider' : call.patientName || 'Patient');
   const body = h('tbody', { dataset: { testid: 'calls-body' } });
   const empty = h('p', { class: 'muted', dataset: { testid: 'calls-empty' } }, role === 'patient' ? 'No visits yet.' : 'No calls yet.');
   const refreshButton = h('button', { type: 'button', class: 'secondary', dataset: { testid: 'refresh-calls' }, onclick: () => refresh(true) }, 'Refresh');
@@ -60,12 +62,13 @@ export function callsPanel({ client, role, onJoin, onError }) {
     const verb = role === 'patient' && call.status === 'ringing' ? 'Answer' : 'Join';
     const when = shortTime(call.createdAt);
     const kind = type === 'audio' ? 'audio' : 'video';
-    const label = role === 'patient' ? `${verb} the ${kind} call from your provider, ${when}` : `${verb} the ${kind} call with your patient, ${when}`;
-    const cells = [when, otherWord, type === 'audio' ? 'Audio' : 'Video'];
+    const other = role === 'patient' ? call.providerName || 'your provider' : call.patientName || 'your patient';
+    const label = role === 'patient' ? `${verb} the ${kind} call from ${other}, ${when}` : `${verb} the ${kind} call with ${other}, ${when}`;
+    const cells = [when, otherOf(call), type === 'audio' ? 'Audio' : 'Video'];
     return h(
       'tr',
       { dataset: { testid: 'call-row', callId: call.id, status: call.status } },
-      cells.map((c, i) => h('td', { dataset: { label: headers[i] } }, c)),
+      cells.map((c, i) => h('td', { dataset: i === 1 ? { label: headers[i], testid: 'call-with' } : { label: headers[i] } }, c)),
       h('td', { dataset: { label: 'Status' } }, h('span', { class: `badge status-${call.status}`, dataset: { testid: 'call-status' } }, statusWords(call, role))),
       h('td', { dataset: { label: 'Length' } }, call.durationSeconds != null ? duration(call.durationSeconds) : '—'),
       h('td', { class: 'action' }, joinable ? h('button', { type: 'button', 'aria-label': label, dataset: { testid: 'join-call' }, onclick: () => onJoin(call) }, verb) : ''),

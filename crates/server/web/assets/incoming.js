@@ -52,7 +52,8 @@ function ringtone() {
 /** `onAccept(callId, callType, consent)`; `onDecline(callId)`; both may throw. */
 export function incomingView({ client, role, config, onAccept, onDecline }) {
   const ring = ringtone();
-  const caller = role === 'patient' ? 'Your provider' : 'Someone';
+  // Who rings: the caller's name from the server, else their role word.
+  const caller = (state) => state.fromName || (role === 'patient' ? 'Your provider' : 'Your patient');
   const text = h('p', { id: 'incoming-text', dataset: { testid: 'incoming-text' } });
   const accept = h('button', { type: 'button', class: 'accept', dataset: { testid: 'accept-call' } }, 'Answer');
   const decline = h('button', { type: 'button', class: 'danger', dataset: { testid: 'decline-call' } }, 'Decline');
@@ -100,7 +101,7 @@ export function incomingView({ client, role, config, onAccept, onDecline }) {
     el.dataset.ringing = String(ringing);
     if (ringing) {
       const kind = state.callType === 'audio' ? 'audio' : 'video';
-      text.textContent = `${caller} is calling you (${kind} call).`;
+      text.textContent = `${caller(state)} is calling you (${kind} call).`;
       accept.textContent = kind === 'audio' ? 'Answer with sound' : 'Answer with video';
       if (shownFor !== state.callId) {
         shownFor = state.callId;

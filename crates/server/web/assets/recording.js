@@ -14,6 +14,7 @@ export function recordingParts({ client, role, config, say, fail }) {
   let lastAnswers = new Map(); // userId -> true | false: where each person stands
   let ownNo = new Set(); // people whose own latest word is no
   let patientId = null;
+  let patientName = null;
 
   // ---- provider ----
   const recordButton = h('button', { type: 'button', class: 'control', 'aria-pressed': 'false', dataset: { testid: 'toggle-recording' }, onclick: () => void toggleRecording() }, 'Start recording');
@@ -111,6 +112,7 @@ export function recordingParts({ client, role, config, say, fail }) {
     try {
       const call = await client.getCall(callId);
       patientId = call.patientId ?? patientId;
+      patientName = call.patientName ?? patientName;
       // Where each person stands: their own latest word, or else the latest attestation.
       const latest = new Map();
       const own = new Map();
@@ -122,7 +124,7 @@ export function recordingParts({ client, role, config, say, fail }) {
       ownNo = new Set([...own].filter(([, yes]) => !yes).map(([id]) => id));
       for (const [userId, yes] of latest) {
         if (lastAnswers.get(userId) !== yes) {
-          const who = userId === patientId ? 'Your patient' : 'A participant';
+          const who = userId === patientId ? (patientName ?? 'Your patient') : (client.state.names?.[userId] ?? 'A participant');
           if (yes) say(`${who} agreed to recording.`);
           else say(client.state.recording ? `${who} said no to recording: they are not being recorded.` : `${who} said no to recording.`);
         }
@@ -137,7 +139,7 @@ export function recordingParts({ client, role, config, say, fail }) {
   function renderAnswers() {
     const others = Object.keys(client.state.participants);
     const parts = others.map((id) => {
-      const who = id === patientId ? 'Patient' : 'Participant';
+      const who = id === patientId ? (patientName ?? 'Patient') : (client.state.names?.[id] ?? 'Participant');
       const a = lastAnswers.get(id);
       return `${who}: ${a === true ? 'agrees to recording' : a === false ? 'said no to recording' : 'has not answered about recording'}`;
     });
@@ -189,6 +191,7 @@ export function recordingParts({ client, role, config, say, fail }) {
     lastAnswers = new Map();
     ownNo = new Set();
     patientId = null;
+    patientName = null;
   }
 
   return { recordButton, recordConfirm, consentDialog, consentSwitch, indicator, answers, update, reset, pollAnswers };

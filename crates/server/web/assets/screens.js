@@ -1,7 +1,7 @@
 // The screens around a call: the header with the clinic's name, the two message regions
 // (news and problems, styled apart), the sign-in page, the provider's start form and the
 // end-of-visit card.
-import { h, spokenLength, clock } from './dom.js';
+import { h, spokenLength, clock, shortTime } from './dom.js';
 import { signIn } from './session.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -78,10 +78,20 @@ export function signInScreen(config, problem) {
   return form;
 }
 
+/**
+ * The provider's start form: pick one of their recent patients by name (`GET
+ * /webrtc/patients/recent`), or paste a patient's id, which is checked against the people the
+ * server has met (`GET /webrtc/people/{id}`) before anything rings. `onStarted(callId,
+ * callType, name)`; `refresh()` reloads the list.
+ */
 export function startCallForm({ client, prefill, say, fail, onStarted }) {
-  const field = h('input', { id: 'patient-id', name: 'patientId', required: true, autocomplete: 'off', spellcheck: 'false', value: prefill, 'aria-describedby': 'patient-id-help', dataset: { testid: 'patient-id' } });
-  const helpText = 'From your patient list or the visit’s link.';
-  const help = h('p', { id: 'patient-id-help', class: 'help' }, helpText);
+  const recentList = h('div', { class: 'recent-list', dataset: { testid: 'recent-patients' } });
+  const recentEmpty = h('p', { class: 'muted', dataset: { testid: 'recent-empty' }, hidden: true }, 'No recent patients yet. Use their id below.');
+  const recent = h('fieldset', { class: 'recent' }, h('legend', {}, 'Your recent patients'), recentList, recentEmpty);
+  const field = h('input', { id: 'patient-id', name: 'patientId', autocomplete: 'off', spellcheck: 'false', value: prefill, 'aria-describedby': 'patient-id-help', dataset: { testid: 'patient-id' } });
+  const helpText = 'Paste the id from your patient list or the visit’s link.';
+  const help = h('p', { id: 'patient-id-help', class: 'help', dataset: { testid: 'patient-id-help' } }, helpText);
+  const byId = h('details', { class: 'by-id', dataset: { testid: 'by-id' }, open: Boolean(prefill) }, h('summary', {}, 'Call a patient by their id'), h('label', { for: 'patient-id' }, 'Patient’s id'), field, help);
   const video = h('input', { type: 'radio', name: 'callType', id: 'type-video', value: 'video', checked: true, dataset: { testid: 'type-video' } });
   const audio = h('input', { type: 'radio', name: 'callType', id: 'type-audio', value: 'audio', dataset: { testid: 'type-audio' } });
   const submit = h('button', { type: 'submit', dataset: { testid: 'start-call' } }, 'Call the patient');
@@ -89,21 +99,84 @@ export function startCallForm({ client, prefill, say, fail, onStarted }) {
     'form',
     { class: 'card', 'aria-labelledby': 'start-heading', dataset: { testid: 'start-call-form' }, novalidate: true },
     h('h2', { id: 'start-heading' }, 'Start a call'),
-    h('label', { for: 'patient-id' }, 'Patient’s id'),
-    field,
-    help,
+    recent,
+    byId,
     h('fieldset', {}, h('legend', {}, 'Call type'), h('label', { for: 'type-video' }, video, ' Video'), h('label', { for: 'type-audio' }, audio, ' Audio only')),
     submit,
   );
+
+  const picked = () => recentList.querySelector('input[type=radio]:checked');
+  function label() {
+    const p = picked();
+    submit.textContent = p && !field.value.trim() ? `Call ${p.dataset.name}` : 'Call the patient';
+  }
+  function invalid(text, problem) {
+    field.setAttribute('aria-invalid', 'true');
+    byId.open = true;
+    help.textContent = text;
+    field.focus();
+    fail(null, problem);
+  }
+  field.addEventListener('input', () => {
+    if (field.value.trim()) for (const r of recentList.querySelectorAll('input[type=radio]')) r.checked = false;
+    field.removeAttribute('aria-invalid');
+    help.textContent = helpText;
+    label();
+  });
+
+  async function refresh() {
+    try {
+      const { patients } = await client.recentPatients(20);
+      recentList.replaceChildren(
+        ...patients.map((p, i) => {
+          const name = p.name || 'A patient without a name yet';
+          const id = `recent-${i}`;
+          const radio = h('input', { type: 'radio', name: 'recentPatient', id, value: p.id, dataset: { name: p.name || 'the patient' } });
+          radio.addEventListener('change', () => {
+            field.value = '';
+            field.removeAttribute('aria-invalid');
+            help.textContent = helpText;
+            label();
+          });
+          return h('label', { for: id, class: 'recent-patient', dataset: { testid: 'recent-patient' } }, radio, ' ', h('span', { class: 'recent-name' }, name), h('span', { class: 'muted' }, ` · last call ${shortTime(p.lastCallAt)}`));
+        }),
+      );
+      recentEmpty.hidden = patients.length > 0;
+      if (!patients.length) byId.open = true;
+      label();
+    } catch (err) {
+      console.warn('recent patients could not be read', err);
+      recentEmpty.hidden = false;
+      byId.open = true;
+    }
+  }
+
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
-    const patientId = field.value.trim();
-    if (!UUID.test(patientId)) {
-      field.setAttribute('aria-invalid', 'true');
-      help.textContent = 'This is not a valid patient id. Copy it again from your patient list or the visit’s link.';
-      field.focus();
-      fail(null, 'The patient id is not a valid id.');
-      return;
+    const typed = field.value.trim();
+    let patientId = picked()?.value ?? null;
+    let name = picked()?.dataset.name ?? null;
+    if (typed || !patientId) {
+      if (!typed) {
+        if (recentList.children.length) {
+          fail(null, 'Choose a patient to call, or paste their id.');
+          recentList.querySelector('input')?.focus();
+        } else invalid(helpText, 'Paste the id of the patient to call.');
+        return;
+      }
+      if (!UUID.test(typed)) return invalid('This is not a valid patient id. Copy it again from your patient list or the visit’s link.', 'The patient id is not a valid id.');
+      submit.disabled = true;
+      try {
+        const person = await client.findPerson(typed);
+        if (!person) return invalid('Nobody with this id has ever signed in here. Check the id: the call was not placed.', 'No patient with this id is known here, so nothing was rung. Check the id and try again.');
+        if (person.role !== 'patient') return invalid('This id is not a patient’s. Check the id: the call was not placed.', 'That id belongs to someone who is not a patient, so nothing was rung.');
+        patientId = typed;
+        name = person.name;
+      } catch (err) {
+        return fail(err, 'The id could not be checked. Try again in a moment.');
+      } finally {
+        submit.disabled = false;
+      }
     }
     field.removeAttribute('aria-invalid');
     help.textContent = helpText;
@@ -111,15 +184,15 @@ export function startCallForm({ client, prefill, say, fail, onStarted }) {
     try {
       const type = audio.checked ? 'audio' : 'video';
       const call = await client.createCall({ patientId, type });
-      say(`Calling your patient (${type} call)…`);
-      await onStarted(call.id, call.type ?? type);
+      say(`Calling ${name || 'your patient'} (${type} call)…`);
+      await onStarted(call.id, call.type ?? type, name);
     } catch (err) {
       fail(err, err.status === 403 || err.status === 404 || err.status === 422 ? 'That patient cannot be called. Check the id.' : 'The call could not be started. Try again in a moment.');
     } finally {
       submit.disabled = false;
     }
   });
-  return form;
+  return { el: form, refresh };
 }
 
 /** The end-of-visit card: what happened, how long it lasted, and that the page may close. */

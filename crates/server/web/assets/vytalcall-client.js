@@ -50,6 +50,8 @@ var initialCallState = Object.freeze({
   callId: null,
   callType: null,
   from: null,
+  fromName: null,
+  names: {},
   local: { videoEnabled: true, audioEnabled: true, screenShareEnabled: false },
   audioOnly: false,
   participants: {},
@@ -65,6 +67,13 @@ var withoutKey = (rec, key) => {
   const { [key]: _drop, ...rest } = rec;
   return rest;
 };
+var withNames = (names, people) => {
+  const named = people.filter((p) => p.name);
+  if (named.length === 0) return names;
+  const next = { ...names };
+  for (const p of named) next[p.userId] = p.name;
+  return next;
+};
 var remote = (userId, media) => ({
   userId,
   videoEnabled: media?.videoEnabled ?? true,
@@ -78,7 +87,15 @@ function callReducer(state, action) {
       return initialCallState;
     case "incoming":
       if (state.phase !== "idle" && state.phase !== "ended") return state;
-      return { ...initialCallState, phase: "ringing", callId: action.callId, callType: action.callType, from: action.from };
+      return {
+        ...initialCallState,
+        phase: "ringing",
+        callId: action.callId,
+        callType: action.callType,
+        from: action.from,
+        fromName: action.fromName ?? null,
+        names: action.fromName ? { [action.from]: action.fromName } : {}
+      };
     case "join": {
       const audioOnly = action.callType === "audio";
       return {
@@ -103,12 +120,13 @@ function callReducer(state, action) {
         if (id === action.self) continue;
         participants[id] = state.participants[id] ? { ...state.participants[id], disconnected: false } : remote(id);
       }
-      return { ...state, participants, phase: anyoneConnected(participants) ? "connected" : "waiting", error: null };
+      return { ...state, participants, names: withNames(state.names, action.people ?? []), phase: anyoneConnected(participants) ? "connected" : "waiting", error: null };
     }
     case "participant-joined": {
       if (state.phase === "idle" || state.phase === "ended" || state.phase === "ringing") return state;
       const participants = { ...state.participants, [action.userId]: remote(action.userId, action) };
-      return { ...state, participants, phase: state.phase === "joining" || state.phase === "reconnecting" ? state.phase : "connected" };
+      const names = withNames(state.names, [{ userId: action.userId, name: action.name ?? null }]);
+      return { ...state, participants, names, phase: state.phase === "joining" || state.phase === "reconnecting" ? state.phase : "connected" };
     }
     case "participant-left": {
       if (!state.participants[action.userId]) return state;
@@ -3856,6 +3874,22 @@ var RestApi = class {
     const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)])).toString();
     return this.rest("GET", `/calls${qs ? `?${qs}` : ""}`);
   }
+  /** `GET /webrtc/patients/recent` (providers and admins): patients to call, most recent first. */
+  recentPatients(limit = 20) {
+    return this.rest("GET", `/patients/recent?limit=${encodeURIComponent(String(limit))}`);
+  }
+  /**
+   * `GET /webrtc/people/:id` (providers and admins): someone the server has met, or `null`
+   * for an id nobody ever signed in with (404), so a pasted id can be checked before ringing.
+   */
+  async findPerson(id) {
+    try {
+      return await this.rest("GET", `/people/${encodeURIComponent(id)}`);
+    } catch (err) {
+      if (err instanceof RestError && err.status === 404) return null;
+      throw err;
+    }
+  }
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
   async decline(callId) {
     await this.rest("POST", `/calls/${encodeURIComponent(callId)}/cancel`, {});
@@ -4422,7 +4456,7 @@ function wireSocket(socket, { core, peers, media, quality, recorder, calls }) {
     core.dispatch({ type: "connection-lost" });
   });
   socket.on("incoming-call", (e) => {
-    core.dispatch({ type: "incoming", callId: e.callId, callType: e.callType, from: e.from });
+    core.dispatch({ type: "incoming", callId: e.callId, callType: e.callType, from: e.from, fromName: e.fromName ?? null });
     core.emit("incoming-call", e);
   });
   socket.on("call-answered", (e) => {
@@ -4442,7 +4476,7 @@ function wireSocket(socket, { core, peers, media, quality, recorder, calls }) {
   socket.on("call-cancelled", ended);
   socket.on("participant-joined", (e) => {
     if (e.callId !== core.state.callId || e.userId === core.userId) return;
-    core.dispatch({ type: "participant-joined", userId: e.userId, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
+    core.dispatch({ type: "participant-joined", userId: e.userId, name: e.name ?? null, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
     const peer = peers.get(e.userId);
     if (peer && e.reconnected && peer.pc.connectionState !== "closed") {
     } else {
@@ -4628,6 +4662,14 @@ var VytalcallClient = class {
   listCalls(query = {}) {
     return this.api.listCalls(query);
   }
+  /** `GET /webrtc/patients/recent` (providers and admins): patients to call by name, most recent first. */
+  recentPatients(limit = 20) {
+    return this.api.recentPatients(limit);
+  }
+  /** `GET /webrtc/people/:id`: someone the server has met, or `null` for an id it has never seen. */
+  findPerson(id) {
+    return this.api.findPerson(id);
+  }
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
   decline(callId) {
     return this.api.decline(callId);
@@ -4714,7 +4756,7 @@ var VytalcallClient = class {
     }
   }
   afterJoin(reply) {
-    this.core.dispatch({ type: "joined", callId: reply.callId, participants: reply.participants, self: this.core.userId });
+    this.core.dispatch({ type: "joined", callId: reply.callId, participants: reply.participants, people: reply.people, self: this.core.userId });
     this.peers.reconcile(reply.participants);
     this.quality.start();
     const rec = this.core.state.recording;
