@@ -317,6 +317,18 @@ impl TestApp {
         format!("{}{}", self.base, path)
     }
 
+    /// A public document (no token), parsed as JSON.
+    pub async fn public_json(&self, path: &str) -> Value {
+        self.http
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub async fn get(&self, who: &User, path: &str) -> Response {
         self.http
             .get(self.url(path))

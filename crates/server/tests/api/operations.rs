@@ -130,15 +130,7 @@ async fn ice_servers_fall_back_to_static_turn_credentials() {
 #[tokio::test]
 async fn the_openapi_document_lists_every_route_with_schemas() {
     let app = spawn_app().await;
-    let doc: serde_json::Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let doc = app.public_json("/openapi.json").await;
     assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
     let paths = doc["paths"].as_object().expect("paths");
     let expected = [

@@ -266,15 +266,7 @@ async fn names_never_reach_the_audit_trail() {
 #[tokio::test]
 async fn the_openapi_document_describes_names_and_the_new_routes() {
     let app = spawn_app().await;
-    let doc: Value = app
-        .http
-        .get(app.url("/openapi.json"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let doc = app.public_json("/openapi.json").await;
     assert!(doc["paths"]["/webrtc/patients/recent"]["get"].is_object());
     assert!(doc["paths"]["/webrtc/people/{id}"]["get"]["responses"]["404"].is_object());
     let call = &doc["components"]["schemas"]["CallView"]["properties"];

@@ -4,9 +4,8 @@
 //! moving every key under the new one, after which the old key is no longer needed.
 
 use crate::helpers::*;
-use crate::recordings::{moto, send_media_to, stop};
+use crate::recordings::{moto, send_media_to, start, stop};
 use reqwest::StatusCode;
-use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use vytalcall::recording::RecordingError;
@@ -15,21 +14,6 @@ use vytalcall::recording::keyring::MasterKey;
 use vytalcall_domain::RecordingId;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
-
-async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
-    let body = json!({
-        "consentObtained": true,
-        "consentedParticipants": [c.patient.id, c.provider.id],
-        "consentMethod": "verbal",
-    });
-    let r = app
-        .post(&c.provider, &format!("/webrtc/calls/{call}/record"), body)
-        .await;
-    expect_status(r, StatusCode::CREATED).await["id"]
-        .as_str()
-        .expect("recording id")
-        .to_string()
-}
 
 /// A recording of `seconds` of real media, stopped; returns the call and recording ids.
 async fn finished_recording(app: &TestApp, c: &Cast, seconds: u64) -> (String, String) {

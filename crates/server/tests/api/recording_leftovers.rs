@@ -4,20 +4,27 @@
 //! their recording runs.
 
 use crate::helpers::*;
-use crate::recordings::{moto, spawn_s3_app, stop};
+use crate::recordings::{Moto, moto_with_bucket, spawn_s3_app, start, stop};
 use reqwest::StatusCode;
-use serde_json::json;
 use std::path::PathBuf;
 
-async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
-    let body = json!({ "consentObtained": true, "consentedParticipants": [c.patient.id, c.provider.id], "consentMethod": "verbal" });
-    let r = app
-        .post(&c.provider, &format!("/webrtc/calls/{call}/record"), body)
-        .await;
-    expect_status(r, StatusCode::CREATED).await["id"]
-        .as_str()
-        .expect("recording id")
-        .to_string()
+/// A recording of a new call, started and stopped at once; returns the call, the
+/// recording and its stored object's URL and bytes.
+async fn stopped_recording(app: &TestApp, c: &Cast, moto: &Moto) -> (String, String, String, bytes::Bytes) {
+    let call = app.active_call(&c.provider, &c.patient).await;
+    let rec = start(app, c, &call).await;
+    stop(app, c, &call, &rec).await;
+    let url = format!("{}/recordings/recordings/{call}/{rec}.vrec", moto.endpoint);
+    let object = app
+        .http
+        .get(&url)
+        .send()
+        .await
+        .expect("object")
+        .bytes()
+        .await
+        .expect("bytes");
+    (call, rec, url, object)
 }
 
 async fn media(app: &TestApp, c: &Cast, call: &str, rec: &str) -> reqwest::Response {
@@ -27,48 +34,20 @@ async fn media(app: &TestApp, c: &Cast, call: &str, rec: &str) -> reqwest::Respo
 
 #[tokio::test]
 async fn spool_files_of_recordings_running_nowhere_are_removed_once_their_object_is_stored() {
-    let moto = moto();
+    let moto = moto_with_bucket().await;
     let s3 = reqwest::Client::new();
-    let created = s3
-        .put(format!("{}/recordings", moto.endpoint))
-        .send()
-        .await
-        .expect("bucket");
-    assert!(created.status().is_success(), "{}", created.status());
     let app = spawn_s3_app(&moto).await;
     let spool =
         |call: &str, rec: &str| -> PathBuf { app.data_dir.path().join(format!("spool/recordings/{call}/{rec}.vrec")) };
     let c = cast();
 
     // A completed recording whose object is stored, and whose spool a crash left behind.
-    let call = app.active_call(&c.provider, &c.patient).await;
-    let done = start(&app, &c, &call).await;
-    stop(&app, &c, &call, &done).await;
+    let (call, done, _, object) = stopped_recording(&app, &c, &moto).await;
     let played = media(&app, &c, &call, &done).await.bytes().await.expect("media");
-    let object_url = format!("{}/recordings/recordings/{call}/{done}.vrec", moto.endpoint);
-    let object = s3
-        .get(&object_url)
-        .send()
-        .await
-        .expect("object")
-        .bytes()
-        .await
-        .expect("bytes");
     std::fs::write(spool(&call, &done), &object).expect("plant");
 
     // The same, but its object never made it to the store: the spool is the recording.
-    let call2 = app.active_call(&c.provider, &c.patient).await;
-    let lost = start(&app, &c, &call2).await;
-    stop(&app, &c, &call2, &lost).await;
-    let lost_url = format!("{}/recordings/recordings/{call2}/{lost}.vrec", moto.endpoint);
-    let lost_object = s3
-        .get(&lost_url)
-        .send()
-        .await
-        .expect("object")
-        .bytes()
-        .await
-        .expect("bytes");
+    let (call2, lost, lost_url, lost_object) = stopped_recording(&app, &c, &moto).await;
     assert!(s3.delete(&lost_url).send().await.expect("delete").status().is_success());
     assert!(
         !media(&app, &c, &call2, &lost).await.status().is_success(),

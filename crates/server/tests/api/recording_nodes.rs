@@ -8,7 +8,7 @@
 //! their own, after PostgreSQL and Redis are up.
 
 use crate::helpers::*;
-use crate::recordings::{Moto, ffprobe, moto, recorded_call, send_media_to};
+use crate::recordings::{Moto, Sent, ffprobe, moto_with_bucket, plays_cleanly, recorded_call, send_media_to};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -56,13 +56,7 @@ impl Drop for Shared {
 }
 
 async fn shared() -> Shared {
-    let moto = moto();
-    let created = reqwest::Client::new()
-        .put(format!("{}/recordings", moto.endpoint))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(created.status().is_success(), "{}", created.status());
+    let moto = moto_with_bucket().await;
     Shared {
         database: fresh_postgres_url().await,
         prefix: format!("vc-rec-nodes-{}", uuid::Uuid::new_v4().simple()),
@@ -148,19 +142,32 @@ async fn media(http: &reqwest::Client, base: &str, who: &User, call: &str, rec: 
     webm
 }
 
-/// Every frame decodes: the file plays to its end without errors.
-fn plays_cleanly(file: &Path) {
-    let decoded = Command::new("ffmpeg")
-        .args(["-v", "error", "-xerror", "-i"])
-        .arg(file)
-        .args(["-f", "null", "-"])
-        .output()
-        .expect("ffmpeg");
-    assert!(
-        decoded.status.success() && decoded.stderr.is_empty(),
-        "the recording decodes cleanly: {}",
-        String::from_utf8_lossy(&decoded.stderr)
-    );
+/// `who` sends `seconds` of the sample through `base`'s offer endpoint, in a task; returns
+/// the task and the moment media started to flow.
+async fn sending(
+    http: &reqwest::Client,
+    base: &str,
+    who: &User,
+    call: &str,
+    rec: &str,
+    seconds: u64,
+) -> (tokio::task::JoinHandle<Result<Sent, String>>, std::time::Instant) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let task = {
+        let (http, base, who, call, rec) = (
+            http.clone(),
+            base.to_string(),
+            who.clone(),
+            call.to_string(),
+            rec.to_string(),
+        );
+        tokio::spawn(async move { send_media_to(&http, &base, &who, &call, &rec, seconds, Some(tx)).await })
+    };
+    let from = tokio::time::timeout(Duration::from_secs(30), rx)
+        .await
+        .expect("the sending peer connects in time")
+        .expect("connected");
+    (task, from)
 }
 
 /// The last media time (ms) of the frames on `track`.
@@ -201,37 +208,8 @@ async fn a_recording_started_on_one_node_takes_offers_withdrawal_and_stop_throug
     let (c, call, rec) = recorded_call(&http, &a.base).await;
 
     // The provider's media goes through B's offer endpoint, the patient's through A's.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let provider_sending = {
-        let (http, base, who, call, rec) = (
-            http.clone(),
-            b.base.clone(),
-            c.provider.clone(),
-            call.clone(),
-            rec.clone(),
-        );
-        tokio::spawn(async move { send_media_to(&http, &base, &who, &call, &rec, 10, Some(tx)).await })
-    };
-    let (ptx, prx) = tokio::sync::oneshot::channel();
-    let patient_sending = {
-        let (http, base, who, call, rec) = (
-            http.clone(),
-            a.base.clone(),
-            c.patient.clone(),
-            call.clone(),
-            rec.clone(),
-        );
-        tokio::spawn(async move { send_media_to(&http, &base, &who, &call, &rec, 10, Some(ptx)).await })
-    };
-    let within = Duration::from_secs(30);
-    let provider_from = tokio::time::timeout(within, rx)
-        .await
-        .expect("B forwards the offer in time")
-        .expect("connected");
-    tokio::time::timeout(within, prx)
-        .await
-        .expect("the patient connects in time")
-        .expect("connected");
+    let (provider_sending, provider_from) = sending(&http, &b.base, &c.provider, &call, &rec, 10).await;
+    let (patient_sending, _) = sending(&http, &a.base, &c.patient, &call, &rec, 10).await;
 
     // Three seconds in, the patient withdraws through B: A drops them at once.
     tokio::time::sleep(Duration::from_secs(3).saturating_sub(provider_from.elapsed())).await;
@@ -313,21 +291,7 @@ async fn a_recording_whose_node_is_killed_is_not_touched_by_the_other_and_is_par
     let (c, call, rec) = recorded_call(&http, &a.base).await;
 
     // The patient sends through B (forwarded to A) for 12 s; A is killed about 6 s in.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    let sending = {
-        let (http, base, who, call, rec) = (
-            http.clone(),
-            b.base.clone(),
-            c.patient.clone(),
-            call.clone(),
-            rec.clone(),
-        );
-        tokio::spawn(async move { send_media_to(&http, &base, &who, &call, &rec, 12, Some(tx)).await })
-    };
-    let from = tokio::time::timeout(Duration::from_secs(30), rx)
-        .await
-        .expect("connects in time")
-        .expect("connected");
+    let (sending, from) = sending(&http, &b.base, &c.patient, &call, &rec, 12).await;
     tokio::time::sleep(Duration::from_secs(6).saturating_sub(from.elapsed())).await;
     assert!(!sending.is_finished(), "media is still flowing when A is killed");
     a.child.kill().expect("SIGKILL");

@@ -267,7 +267,7 @@ fn start_body(people: &[&User]) -> Value {
     json!({ "consentObtained": true, "consentedParticipants": people.iter().map(|u| u.id).collect::<Vec<_>>(), "consentMethod": "verbal" })
 }
 
-async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
+pub(crate) async fn start(app: &TestApp, c: &Cast, call: &str) -> String {
     let r = app
         .post(
             &c.provider,
@@ -791,6 +791,33 @@ pub async fn spawn_s3_app(moto: &Moto) -> TestApp {
     .await
 }
 
+/// moto with the bucket `recordings` the S3 servers use.
+pub async fn moto_with_bucket() -> Moto {
+    let moto = moto();
+    let created = reqwest::Client::new()
+        .put(format!("{}/recordings", moto.endpoint))
+        .send()
+        .await
+        .expect("create bucket");
+    assert!(created.status().is_success(), "{}", created.status());
+    moto
+}
+
+/// Every frame of `file` decodes: it plays to its end without errors.
+pub fn plays_cleanly(file: &Path) {
+    let decoded = Command::new("ffmpeg")
+        .args(["-v", "error", "-xerror", "-i"])
+        .arg(file)
+        .args(["-f", "null", "-"])
+        .output()
+        .expect("ffmpeg");
+    assert!(
+        decoded.status.success() && decoded.stderr.is_empty(),
+        "the recording decodes cleanly: {}",
+        String::from_utf8_lossy(&decoded.stderr)
+    );
+}
+
 pub fn moto() -> Moto {
     let bin = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/test-venv/bin/moto_server");
     assert!(
@@ -818,13 +845,7 @@ pub fn moto() -> Moto {
 
 #[tokio::test]
 async fn recordings_are_stored_in_s3_compatible_storage_with_multipart_upload() {
-    let moto = moto();
-    let created = reqwest::Client::new()
-        .put(format!("{}/recordings", moto.endpoint))
-        .send()
-        .await
-        .expect("create bucket");
-    assert!(created.status().is_success(), "{}", created.status());
+    let moto = moto_with_bucket().await;
     let app = spawn_s3_app(&moto).await;
     let (_, call, rec, webm) = record_and_check(&app).await;
     // The object is in the bucket (encrypted), and no spool file is left behind.

@@ -115,15 +115,7 @@ async fn the_page_learns_the_clinic_and_the_retention_from_app_config() {
         ("RECORDING_RETENTION_DAYS", "30"),
     ])
     .await;
-    let body: serde_json::Value = app
-        .http
-        .get(app.url("/app-config.json"))
-        .send()
-        .await
-        .expect("request")
-        .json()
-        .await
-        .expect("json");
+    let body = app.public_json("/app-config.json").await;
     assert_eq!(body["clinicName"], "Riverside Clinic");
     assert_eq!(body["clinicLogoUrl"], "/clinic-logo");
     assert_eq!(body["recordingRetentionDays"], 30);
