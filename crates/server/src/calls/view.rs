@@ -144,6 +144,7 @@ impl From<TransitionRecord> for TransitionView {
     }
 }
 
+/// A consent statement as recorded.
 #[derive(Serialize, ToSchema, Debug, Clone)]
 #[serde(rename_all = "camelCase")]
 pub struct ConsentView {

@@ -12,6 +12,7 @@ use super::problems::{
     NotFound, RangeNotSatisfiable, RecordingNotRunning, RecordingRefused, RecordingStillRunning, Unauthorized,
 };
 use crate::auth::AuthUser;
+use crate::calls::view::ConsentView;
 use crate::calls::view::iso;
 use crate::recording::RecordingError;
 use crate::recording::repo::RecordingRow;
@@ -83,29 +84,6 @@ impl StartRecordingBody {
             })
             .collect::<Result<_, _>>()?;
         Ok((consented, method))
-    }
-}
-
-/// A consent statement as recorded.
-#[derive(Serialize, ToSchema, Debug)]
-#[serde(rename_all = "camelCase")]
-pub struct ConsentView {
-    pub user_id: String,
-    pub consented: bool,
-    pub method: String,
-    pub recorded_by: String,
-    pub recorded_at: String,
-}
-
-impl From<ConsentRecord> for ConsentView {
-    fn from(c: ConsentRecord) -> Self {
-        ConsentView {
-            user_id: c.user.to_string(),
-            consented: c.consented,
-            method: c.method.as_str().into(),
-            recorded_by: c.recorded_by.to_string(),
-            recorded_at: iso(c.recorded_at),
-        }
     }
 }
 
