@@ -5,7 +5,7 @@
 //! events `42/webrtc,[…]`, acknowledgements `43/webrtc,<id>[…]`, and pongs to the server's
 //! pings. Every socket authenticates through the real handshake with its own HS256 token.
 //!
-//! Two runs, each printing one JSON line on stdout (progress goes to stderr):
+//! Three runs, each printing one JSON line on stdout (progress goes to stderr):
 //! - `idle`: N authenticated sockets held open; server RSS before and after, set-up rate.
 //! - `calls`: N/2 call pairs do a real call's signaling (join, offer/answer with ~5 KB SDP,
 //!   a burst of ICE candidates, media update, quality report), then relay ICE candidates to
@@ -13,14 +13,18 @@
 //!   socket: peak throughput) or open-loop at a fixed total rate (latency is measured from
 //!   the *scheduled* send time, so queueing in the generator or the server is not hidden),
 //!   then leave.
+//! - `surge`: N call pairs arrive at once (create, connect, join, offer/answer); joins per
+//!   second, join acknowledgement times, time until every pair has negotiated.
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod measure;
 mod scenarios;
 mod socketio;
+mod surge;
 
 use scenarios::{run_calls, run_idle};
+use surge::run_surge;
 use socketio::now_ns;
 
 #[derive(Parser)]
@@ -81,6 +85,25 @@ pub(crate) enum Cmd {
         #[arg(long, default_value_t = 10)]
         ice_burst: usize,
     },
+    /// N call pairs arrive at once: create, connect, join, offer and answer.
+    Surge {
+        #[arg(long)]
+        pairs: usize,
+    },
+}
+
+impl Cli {
+    /// The connection settings alone, for tasks that outlive the borrow of the parsed line.
+    pub(crate) fn clone_for_tasks(&self) -> Cli {
+        Cli {
+            addr: self.addr.clone(),
+            secret: self.secret.clone(),
+            server: self.server,
+            server_pid: self.server_pid,
+            concurrency: self.concurrency,
+            cmd: Cmd::Idle { conns: 0, hold_secs: 0 },
+        }
+    }
 }
 
 #[tokio::main]
@@ -97,6 +120,7 @@ pub(crate) async fn main() {
             window,
             ice_burst,
         } => run_calls(&cli, *pairs, *secs, *warmup_secs, *rate, *window, *ice_burst).await,
+        Cmd::Surge { pairs } => run_surge(&cli, *pairs).await,
     };
     println!("{out}");
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::measure::*;
 use crate::socketio::*;
-use crate::{Cli, Cmd, Kind};
+use crate::{Cli, Kind};
 
 /// A WebRTC offer/answer of about 5 KB (Chrome-like: audio + video, many codecs), whose
 /// session id carries the send stamp.
@@ -188,14 +188,7 @@ pub(crate) async fn run_calls(
     let pid = cli.server_pid;
     let stats = Arc::new(Stats::default());
     let sem = Arc::new(Semaphore::new(cli.concurrency));
-    let cli_ref: &'static Cli = Box::leak(Box::new(Cli {
-        addr: cli.addr.clone(),
-        secret: cli.secret.clone(),
-        server: cli.server,
-        server_pid: cli.server_pid,
-        concurrency: cli.concurrency,
-        cmd: Cmd::Idle { conns: 0, hold_secs: 0 },
-    }));
+    let cli_ref: &'static Cli = Box::leak(Box::new(cli.clone_for_tasks()));
 
     // 1. Calls (REST for vytalcall) and 2. sockets through the real handshake.
     let t0 = Instant::now();
