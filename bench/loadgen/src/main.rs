@@ -24,8 +24,8 @@ mod socketio;
 mod surge;
 
 use scenarios::{run_calls, run_idle};
-use surge::run_surge;
 use socketio::now_ns;
+use surge::run_surge;
 
 #[derive(Parser)]
 #[command(about = "Socket.IO v4 signaling load generator")]

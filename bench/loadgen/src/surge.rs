@@ -37,7 +37,9 @@ async fn one_pair(cli: Arc<Cli>, sem: Arc<Semaphore>, stats: Arc<Stats>, t0: Ins
     let join = json!({ "callId": call });
     let timed = |conn: Arc<Conn>, body: Value| async move {
         let t = Instant::now();
-        conn.call("join-call", &body).await.map(|_| t.elapsed().as_nanos() as u64)
+        conn.call("join-call", &body)
+            .await
+            .map(|_| t.elapsed().as_nanos() as u64)
     };
     let (a, b) = tokio::join!(timed(provider.clone(), join.clone()), timed(patient.clone(), join));
     let joins_ns = [a?, b?];
@@ -49,7 +51,10 @@ async fn one_pair(cli: Arc<Cli>, sem: Arc<Semaphore>, stats: Arc<Stats>, t0: Ins
     let leave = json!({ "callId": call, "reason": "visit complete" });
     let _ = provider.call("leave-call", &leave).await;
     let _ = patient.call("leave-call", &leave).await;
-    Ok(PairTimes { joins_ns, negotiated_ns })
+    Ok(PairTimes {
+        joins_ns,
+        negotiated_ns,
+    })
 }
 
 pub(crate) async fn run_surge(cli: &Cli, pairs: usize) -> Value {
