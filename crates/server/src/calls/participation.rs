@@ -176,7 +176,7 @@ impl CallsService {
             let mut tx = self.db.pool.begin().await?;
             let closed = repo::close_participant(&mut tx, &participant, now, "disconnected").await?;
             let detail =
-                json!({ "participant": participant, "reason": "disconnected", "wasOpen": closed, "recovered": true });
+                json!({ "participant": participant, "user": user, "reason": "disconnected", "wasOpen": closed, "recovered": true });
             storage::audit::append(
                 &self.db,
                 &mut tx,
