@@ -273,4 +273,21 @@ mod tests {
             }
         }
     }
+
+    #[test]
+    fn docs_webhooks_md_lists_every_event_with_its_fields() {
+        let docs = include_str!("../../../../docs/webhooks.md");
+        for common in ["callId", "actorId", "actorRole", "occurredAt"] {
+            assert!(docs.contains(&format!("`{common}`")), "docs/webhooks.md lists {common}");
+        }
+        for kind in EventType::ALL {
+            let row = docs
+                .lines()
+                .find(|l| l.starts_with(&format!("| `{}` |", kind.as_str())))
+                .unwrap_or_else(|| panic!("docs/webhooks.md has a row for {kind}"));
+            for field in documented_fields(kind) {
+                assert!(row.contains(&format!("`{field}`")), "the {kind} row names {field}");
+            }
+        }
+    }
 }

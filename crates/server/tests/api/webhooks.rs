@@ -334,3 +334,33 @@ async fn a_rotated_secret_signs_what_follows_and_a_deleted_endpoint_gets_nothing
         assert!(actions.iter().any(|a| a == action), "{action} audited");
     }
 }
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_webhook_routes() {
+    let app = spawn_app().await;
+    let doc: Value = app
+        .http
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    let paths = doc["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/webrtc/webhooks", "post"),
+        ("/webrtc/webhooks", "get"),
+        ("/webrtc/webhooks/{id}", "delete"),
+        ("/webrtc/webhooks/{id}/rotate-secret", "post"),
+        ("/webrtc/webhooks/{id}/deliveries", "get"),
+        ("/webrtc/webhooks/{id}/deliveries/{deliveryId}/redeliver", "post"),
+    ] {
+        let op = &paths.get(path).unwrap_or_else(|| panic!("{path} documented"))[method];
+        assert!(op["responses"]["403"].is_object(), "{method} {path} documents the admin-only 403");
+    }
+    let schemas = doc["components"]["schemas"].as_object().expect("schemas");
+    for name in ["CreateWebhookBody", "WebhookEndpointWithSecret", "WebhookEndpoints", "WebhookDeliveries"] {
+        assert!(schemas.contains_key(name), "{name} schema");
+    }
+}
