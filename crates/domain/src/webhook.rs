@@ -357,7 +357,7 @@ mod tests {
 
     fn secret() -> Secret {
         // The test vector of the Standard Webhooks reference implementations.
-        Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap()
+        Secret::parse("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").expect("the test vector secret")
     }
 
     #[test]
@@ -378,7 +378,10 @@ mod tests {
 
     #[test]
     fn secrets_parse_only_with_the_prefix_and_enough_key() {
-        assert_eq!(Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"), Err(SecretError::Prefix));
+        assert_eq!(
+            Secret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"),
+            Err(SecretError::Prefix)
+        );
         assert_eq!(Secret::parse("whsec_***"), Err(SecretError::Base64));
         assert_eq!(Secret::parse("whsec_YWJj"), Err(SecretError::Length));
         let fresh = Secret::from_key([7; 32]);
@@ -403,11 +406,14 @@ mod tests {
     fn a_filter_names_events_or_takes_them_all() {
         assert_eq!(EventFilter::parse::<&str>(&[]), Ok(EventFilter::All));
         assert_eq!(EventFilter::parse(&["*"]), Ok(EventFilter::All));
-        let only = EventFilter::parse(&["call.ended", "call.created", "call.ended"]).unwrap();
+        let only = EventFilter::parse(&["call.ended", "call.created", "call.ended"]).expect("known events");
         assert_eq!(only.names(), vec!["call.created", "call.ended"]);
         assert!(only.matches(EventType::CallEnded));
         assert!(!only.matches(EventType::RecordingReady));
-        assert_eq!(EventFilter::parse(&["call.created", "call.nope"]), Err(UnknownEvent { index: 1 }));
+        assert_eq!(
+            EventFilter::parse(&["call.created", "call.nope"]),
+            Err(UnknownEvent { index: 1 })
+        );
     }
 
     #[test]
@@ -454,9 +460,12 @@ mod tests {
             ("2606:4700::1111", AddressClass::Public),
         ];
         for (text, class) in cases {
-            assert_eq!(classify(text.parse().unwrap()), class, "{text}");
+            assert_eq!(classify(text.parse().expect("an address")), class, "{text}");
         }
-        assert!(may_deliver_to("10.0.0.1".parse().unwrap(), true).is_ok());
-        assert_eq!(may_deliver_to("10.0.0.1".parse().unwrap(), false), Err(AddressClass::Private));
+        assert!(may_deliver_to("10.0.0.1".parse().expect("an address"), true).is_ok());
+        assert_eq!(
+            may_deliver_to("10.0.0.1".parse().expect("an address"), false),
+            Err(AddressClass::Private)
+        );
     }
 }

@@ -7,7 +7,7 @@
 
 use super::ConfigError;
 use super::vars::{Vars, invalid};
-use vytalcall_domain::webhook::{RetryPolicy, Secret};
+use vytalcall_domain::webhook::{RetryPolicy, Secret, may_deliver_to};
 
 #[derive(Clone, Debug)]
 pub struct WebhookSettings {
@@ -19,33 +19,56 @@ pub struct WebhookSettings {
 }
 
 pub(super) fn parse(v: &Vars) -> Result<WebhookSettings, ConfigError> {
-    let endpoint = match (v.get("WEBHOOK_URL"), v.get("WEBHOOK_SECRET")) {
-        (None, None) => None,
-        (Some(url), Some(secret)) => {
-            if let Err(reason) = crate::webhooks::target::parse_url(&url) {
-                return Err(invalid("WEBHOOK_URL", &url, reason));
-            }
-            let secret = Secret::parse(&secret)
-                .map_err(|e| invalid("WEBHOOK_SECRET", "(hidden)", &format!("{e} (whsec_ + base64 of 24-64 bytes)")))?;
-            Some((url, secret))
-        }
-        (Some(url), None) => return Err(invalid("WEBHOOK_URL", &url, "needs WEBHOOK_SECRET too")),
-        (None, Some(_)) => return Err(invalid("WEBHOOK_SECRET", "(hidden)", "needs WEBHOOK_URL too")),
-    };
     let allow_private = match v.get("WEBHOOK_ALLOW_PRIVATE").as_deref() {
         None | Some("false") => false,
         Some("true") => true,
         Some(other) => return Err(invalid("WEBHOOK_ALLOW_PRIVATE", other, "expected true or false")),
     };
+    let endpoint = match (v.get("WEBHOOK_URL"), v.get("WEBHOOK_SECRET")) {
+        (None, None) => None,
+        (Some(url), Some(secret)) => {
+            let parsed =
+                crate::webhooks::target::parse_url(&url).map_err(|reason| invalid("WEBHOOK_URL", &url, reason))?;
+            // An address written into the URL is judged now; a name, before each delivery.
+            let literal = parsed
+                .host_str()
+                .and_then(|h| h.trim_matches(['[', ']']).parse::<std::net::IpAddr>().ok());
+            if let Some(Err(class)) = literal.map(|ip| may_deliver_to(ip, allow_private)) {
+                let why = format!(
+                    "is a {} address; set WEBHOOK_ALLOW_PRIVATE=true to allow it",
+                    class.as_str()
+                );
+                return Err(invalid("WEBHOOK_URL", &url, &why));
+            }
+            let secret = Secret::parse(&secret).map_err(|e| {
+                invalid(
+                    "WEBHOOK_SECRET",
+                    "(hidden)",
+                    &format!("{e} (whsec_ + base64 of 24-64 bytes)"),
+                )
+            })?;
+            Some((url, secret))
+        }
+        (Some(url), None) => return Err(invalid("WEBHOOK_URL", &url, "needs WEBHOOK_SECRET too")),
+        (None, Some(_)) => return Err(invalid("WEBHOOK_SECRET", "(hidden)", "needs WEBHOOK_URL too")),
+    };
     let base = v.at_least("WEBHOOK_RETRY_BASE_SECONDS", 5u64, 1, "expected whole seconds")?;
     let max = v.at_least("WEBHOOK_RETRY_MAX_SECONDS", 3600u64, 1, "expected whole seconds")?;
     let window = v.at_least("WEBHOOK_RETRY_WINDOW_SECONDS", 86_400u64, 1, "expected whole seconds")?;
     if window > 30 * 86_400 {
-        return Err(invalid("WEBHOOK_RETRY_WINDOW_SECONDS", &window.to_string(), "must be at most 2592000 (30 days)"));
+        return Err(invalid(
+            "WEBHOOK_RETRY_WINDOW_SECONDS",
+            &window.to_string(),
+            "must be at most 2592000 (30 days)",
+        ));
     }
     let timeout_seconds = v.at_least("WEBHOOK_TIMEOUT_SECONDS", 10u64, 1, "expected whole seconds")?;
     if timeout_seconds > 60 {
-        return Err(invalid("WEBHOOK_TIMEOUT_SECONDS", &timeout_seconds.to_string(), "must be at most 60"));
+        return Err(invalid(
+            "WEBHOOK_TIMEOUT_SECONDS",
+            &timeout_seconds.to_string(),
+            "must be at most 60",
+        ));
     }
     Ok(WebhookSettings {
         endpoint,

@@ -189,7 +189,8 @@ pub async fn create_webhook(
     crate::storage::audit::append(
         &state.db,
         &mut tx,
-        user.actor.fact(Action::WebhookCreate, None, None, Outcome::Success, detail),
+        user.actor
+            .fact(Action::WebhookCreate, None, None, Outcome::Success, detail),
     )
     .await?;
     tx.commit().await?;
@@ -219,7 +220,8 @@ pub async fn list_webhooks(State(state): State<AppState>, user: AuthUser) -> Res
     let detail = json!({ "returned": endpoints.len() });
     audit::record(
         &state.db,
-        user.actor.fact(Action::WebhookList, None, None, Outcome::Success, detail),
+        user.actor
+            .fact(Action::WebhookList, None, None, Outcome::Success, detail),
     )
     .await?;
     Ok(Json(WebhookEndpoints { endpoints }))
@@ -348,7 +350,8 @@ pub async fn list_webhook_deliveries(
     let detail = json!({ "endpointId": id, "returned": deliveries.len() });
     audit::record(
         &state.db,
-        user.actor.fact(Action::WebhookDeliveries, None, None, Outcome::Success, detail),
+        user.actor
+            .fact(Action::WebhookDeliveries, None, None, Outcome::Success, detail),
     )
     .await?;
     Ok(Json(WebhookDeliveries { deliveries }))

@@ -160,13 +160,24 @@ const ENDPOINT_COLUMNS: &str = "SELECT id, url, events, source, created_at, rota
 pub async fn endpoints(pool: &AnyPool) -> Result<Vec<Endpoint>, sqlx::Error> {
     let mut sql = Sql::new(ENDPOINT_COLUMNS);
     sql.push(" WHERE deleted_at IS NULL ORDER BY created_at, id");
-    sql.query().fetch_all(pool).await?.iter().map(endpoint_from_row).collect()
+    sql.query()
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(endpoint_from_row)
+        .collect()
 }
 
 pub async fn endpoint(pool: &AnyPool, id: &str) -> Result<Option<Endpoint>, sqlx::Error> {
     let mut sql = Sql::new(ENDPOINT_COLUMNS);
-    sql.push(" WHERE deleted_at IS NULL AND id = ").bind(Arg::Text(id.to_string()));
-    sql.query().fetch_optional(pool).await?.as_ref().map(endpoint_from_row).transpose()
+    sql.push(" WHERE deleted_at IS NULL AND id = ")
+        .bind(Arg::Text(id.to_string()));
+    sql.query()
+        .fetch_optional(pool)
+        .await?
+        .as_ref()
+        .map(endpoint_from_row)
+        .transpose()
 }
 
 /// Deletes an endpoint (its row and deliveries stay readable); its pending deliveries end
@@ -195,16 +206,16 @@ where
 }
 
 pub async fn rotate_secret(conn: &mut AnyConnection, id: &str, secret: &str, now: i64) -> Result<bool, sqlx::Error> {
-    Ok(sqlx::query(
-        "UPDATE webhook_endpoints SET secret = $1, rotated_at = $2 WHERE id = $3 AND deleted_at IS NULL",
+    Ok(
+        sqlx::query("UPDATE webhook_endpoints SET secret = $1, rotated_at = $2 WHERE id = $3 AND deleted_at IS NULL")
+            .bind(secret)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+            == 1,
     )
-    .bind(secret)
-    .bind(now)
-    .bind(id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected()
-        == 1)
 }
 
 /// One delivery as the admin API lists it.
@@ -342,14 +353,29 @@ pub async fn outgoing(pool: &AnyPool, id: i64) -> Result<Option<Outgoing>, sqlx:
 
 /// How an attempt ended.
 pub enum Attempted<'a> {
-    Delivered { status: u16 },
-    Retry { status: Option<u16>, error: &'a str, at: i64 },
-    Failed { status: Option<u16>, error: &'a str },
+    Delivered {
+        status: u16,
+    },
+    Retry {
+        status: Option<u16>,
+        error: &'a str,
+        at: i64,
+    },
+    Failed {
+        status: Option<u16>,
+        error: &'a str,
+    },
 }
 
 /// Records an attempt and releases the lease; only the lease's owner can (a node whose lease
 /// ran out and was taken over records nothing).
-pub async fn attempted(pool: &AnyPool, id: i64, owner: &str, now: i64, outcome: Attempted<'_>) -> Result<bool, sqlx::Error> {
+pub async fn attempted(
+    pool: &AnyPool,
+    id: i64,
+    owner: &str,
+    now: i64,
+    outcome: Attempted<'_>,
+) -> Result<bool, sqlx::Error> {
     let (status, http, error, next, delivered_at) = match outcome {
         Attempted::Delivered { status } => ("delivered", Some(status), None, now, Some(now)),
         Attempted::Retry { status, error, at } => ("pending", status, Some(error), at, None),

@@ -199,9 +199,17 @@ mod tests {
 
     #[test]
     fn a_call_created_ringing_reports_both_and_a_scheduled_one_only_its_creation() {
-        let ringing = fact("call.create", "success", json!({ "status": "ringing", "type": "video" }));
+        let ringing = fact(
+            "call.create",
+            "success",
+            json!({ "status": "ringing", "type": "video" }),
+        );
         assert_eq!(kinds(&ringing), ["call.created", "call.ringing"]);
-        let scheduled = fact("call.create", "success", json!({ "status": "scheduled", "type": "video" }));
+        let scheduled = fact(
+            "call.create",
+            "success",
+            json!({ "status": "scheduled", "type": "video" }),
+        );
         assert_eq!(kinds(&scheduled), ["call.created"]);
     }
 
@@ -215,7 +223,11 @@ mod tests {
 
     #[test]
     fn a_completed_stop_is_also_ready_and_a_failed_stop_is_also_failed() {
-        let done = fact("recording.stop", "success", json!({ "status": "completed", "durationMs": 5 }));
+        let done = fact(
+            "recording.stop",
+            "success",
+            json!({ "status": "completed", "durationMs": 5 }),
+        );
         assert_eq!(kinds(&done), ["recording.stopped", "recording.ready"]);
         let broke = fact("recording.stop", "failed", json!({ "status": "failed" }));
         assert_eq!(kinds(&broke), ["recording.stopped", "recording.failed"]);
@@ -223,11 +235,23 @@ mod tests {
 
     #[test]
     fn only_a_device_that_was_in_the_call_is_reported_leaving() {
-        let left = fact("call.leave", "success", json!({ "participant": "p1", "reason": "left", "wasOpen": true }));
+        let left = fact(
+            "call.leave",
+            "success",
+            json!({ "participant": "p1", "reason": "left", "wasOpen": true }),
+        );
         assert_eq!(kinds(&left), ["participant.left"]);
-        let again = fact("call.leave", "success", json!({ "participant": "p1", "wasOpen": false }));
+        let again = fact(
+            "call.leave",
+            "success",
+            json!({ "participant": "p1", "wasOpen": false }),
+        );
         assert!(kinds(&again).is_empty());
-        let grace = fact("call.leave", "success", json!({ "user": "u", "reason": "disconnected" }));
+        let grace = fact(
+            "call.leave",
+            "success",
+            json!({ "user": "u", "reason": "disconnected" }),
+        );
         assert!(kinds(&grace).is_empty());
     }
 
@@ -249,20 +273,56 @@ mod tests {
     #[test]
     fn every_field_an_event_carries_is_documented() {
         let samples = [
-            fact("call.create", "success", json!({ "status": "ringing", "type": "video" })),
-            fact("call.answer", "success", json!({ "from": "ringing", "to": "active", "reason": null })),
-            fact("call.end", "success", json!({ "from": "active", "to": "ended", "reason": "x" })),
-            fact("call.join", "success", json!({ "status": "active", "participant": "p" })),
-            fact("call.leave", "success", json!({ "participant": "p", "reason": "left", "wasOpen": true })),
-            fact("recording.start", "success", json!({ "participants": ["a"], "method": "in_app" })),
-            fact("recording.stop", "success", json!({ "status": "completed", "durationMs": 1, "sizeBytes": 2 })),
+            fact(
+                "call.create",
+                "success",
+                json!({ "status": "ringing", "type": "video" }),
+            ),
+            fact(
+                "call.answer",
+                "success",
+                json!({ "from": "ringing", "to": "active", "reason": null }),
+            ),
+            fact(
+                "call.end",
+                "success",
+                json!({ "from": "active", "to": "ended", "reason": "x" }),
+            ),
+            fact(
+                "call.join",
+                "success",
+                json!({ "status": "active", "participant": "p" }),
+            ),
+            fact(
+                "call.leave",
+                "success",
+                json!({ "participant": "p", "reason": "left", "wasOpen": true }),
+            ),
+            fact(
+                "recording.start",
+                "success",
+                json!({ "participants": ["a"], "method": "in_app" }),
+            ),
+            fact(
+                "recording.stop",
+                "success",
+                json!({ "status": "completed", "durationMs": 1, "sizeBytes": 2 }),
+            ),
             fact("recording.fail", "failed", json!({ "stage": "start" })),
-            fact("recording.delete", "success", json!({ "reason": "retention", "startedAt": 1 })),
-            fact("consent.record", "success", json!({ "subject": "u", "consented": true, "method": "in_app" })),
+            fact(
+                "recording.delete",
+                "success",
+                json!({ "reason": "retention", "startedAt": 1 }),
+            ),
+            fact(
+                "consent.record",
+                "success",
+                json!({ "subject": "u", "consented": true, "method": "in_app" }),
+            ),
         ];
         for f in &samples {
             for e in from_fact(f) {
-                for key in e.data.as_object().unwrap().keys() {
+                for key in e.data.as_object().expect("an object").keys() {
                     let common = ["callId", "actorId", "actorRole", "occurredAt"].contains(&key.as_str());
                     assert!(
                         common || documented_fields(e.kind).contains(&key.as_str()),

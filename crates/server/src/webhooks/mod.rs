@@ -16,7 +16,11 @@ use std::time::Duration;
 
 /// Makes the environment's endpoint match `WEBHOOK_URL`, then starts this node's worker.
 pub async fn start(settings: &Settings, db: &Db, jobs: &mut Jobs) -> anyhow::Result<()> {
-    let configured = settings.webhooks.endpoint.as_ref().map(|(url, secret)| (url.as_str(), secret.expose()));
+    let configured = settings
+        .webhooks
+        .endpoint
+        .as_ref()
+        .map(|(url, secret)| (url.as_str(), secret.expose()));
     crate::storage::webhooks::sync_env_endpoint(
         &db.pool,
         configured.as_ref().map(|(url, secret)| (*url, secret.as_str())),

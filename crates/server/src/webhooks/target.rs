@@ -43,7 +43,9 @@ pub enum TargetError {
 /// The URL's host and every address it resolves to, if all of them may be reached.
 pub async fn resolve(url: &Url, allow_private: bool) -> Result<(String, Vec<SocketAddr>), TargetError> {
     let host = url.host_str().ok_or(TargetError::Url("must name a host"))?.to_string();
-    let port = url.port_or_known_default().ok_or(TargetError::Url("must name a port"))?;
+    let port = url
+        .port_or_known_default()
+        .ok_or(TargetError::Url("must name a port"))?;
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     let addrs: Vec<SocketAddr> = match bare.parse::<IpAddr>() {
         Ok(ip) => vec![SocketAddr::new(ip, port)],
@@ -76,11 +78,20 @@ mod tests {
 
     #[tokio::test]
     async fn loopback_private_and_metadata_addresses_are_refused_unless_allowed() {
-        for url in ["http://127.0.0.1:9/", "http://[::1]/", "http://169.254.169.254/", "http://10.0.0.1/", "http://localhost:9/"] {
-            let url = parse_url(url).unwrap();
-            assert!(matches!(resolve(&url, false).await, Err(TargetError::Refused { .. })), "{url}");
+        for url in [
+            "http://127.0.0.1:9/",
+            "http://[::1]/",
+            "http://169.254.169.254/",
+            "http://10.0.0.1/",
+            "http://localhost:9/",
+        ] {
+            let url = parse_url(url).expect("a valid URL");
+            assert!(
+                matches!(resolve(&url, false).await, Err(TargetError::Refused { .. })),
+                "{url}"
+            );
         }
-        let local = parse_url("http://127.0.0.1:9/").unwrap();
+        let local = parse_url("http://127.0.0.1:9/").expect("a valid URL");
         assert!(resolve(&local, true).await.is_ok());
     }
 }

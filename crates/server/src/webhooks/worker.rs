@@ -105,7 +105,10 @@ impl Deliverer {
             (status, error) => {
                 let error = error.unwrap_or("no answer");
                 let attempts = u32::try_from(out.attempts + 1).unwrap_or(u32::MAX);
-                match self.retry.after_failure(out.window_start, now, attempts, rand::random::<f64>()) {
+                match self
+                    .retry
+                    .after_failure(out.window_start, now, attempts, rand::random::<f64>())
+                {
                     NextAttempt::At(at) => Attempted::Retry { status, error, at },
                     NextAttempt::GiveUp => Attempted::Failed { status, error },
                 }
@@ -127,8 +130,9 @@ impl Deliverer {
     /// One request; the receiver's status, or why there was none.
     async fn post(&self, out: &store::Outgoing) -> Result<u16, String> {
         let url = target::parse_url(&out.url).map_err(str::to_string)?;
-        let (host, addrs) = target::resolve(&url, self.allow_private)
+        let (host, addrs) = tokio::time::timeout(self.timeout, target::resolve(&url, self.allow_private))
             .await
+            .map_err(|_| "the host did not resolve in time".to_string())?
             .map_err(|e| e.to_string())?;
         let secret = Secret::parse(&out.secret).map_err(|_| "the endpoint's secret is not valid".to_string())?;
         let client = reqwest::Client::builder()

@@ -62,14 +62,23 @@ impl Receiver {
             if enough(&got) {
                 return got;
             }
-            assert!(tokio::time::Instant::now() < deadline, "waited 30 s for {what}; got {got:?}");
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "waited 30 s for {what}; got {got:?}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }
 
 async fn receive(State(r): State<Receiver>, headers: HeaderMap, body: String) -> AxStatus {
-    let h = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let h = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     r.got.lock().expect("lock").push(Received {
         id: h("webhook-id"),
         timestamp: h("webhook-timestamp").parse().unwrap_or(0),
@@ -88,7 +97,9 @@ fn types(got: &[Received], call: &str) -> Vec<String> {
 }
 
 async fn add_endpoint(app: &TestApp, admin: &User, url: &str, events: Value) -> (String, Secret) {
-    let r = app.post(admin, "/webrtc/webhooks", json!({ "url": url, "events": events })).await;
+    let r = app
+        .post(admin, "/webrtc/webhooks", json!({ "url": url, "events": events }))
+        .await;
     let body = expect_status(r, StatusCode::CREATED).await;
     let secret = Secret::parse(body["secret"].as_str().expect("secret")).expect("a whsec_ secret");
     (body["id"].as_str().expect("id").to_string(), secret)
@@ -101,14 +112,23 @@ async fn deliveries(app: &TestApp, admin: &User, endpoint: &str) -> Vec<Value> {
 }
 
 /// Waits until the endpoint's deliveries satisfy `enough`; panics after 30 s.
-async fn wait_deliveries(app: &TestApp, admin: &User, endpoint: &str, what: &str, enough: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+async fn wait_deliveries(
+    app: &TestApp,
+    admin: &User,
+    endpoint: &str,
+    what: &str,
+    enough: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let got = deliveries(app, admin, endpoint).await;
         if enough(&got) {
             return got;
         }
-        assert!(tokio::time::Instant::now() < deadline, "waited 30 s for {what}; deliveries {got:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 30 s for {what}; deliveries {got:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -127,15 +147,23 @@ async fn only_admins_manage_webhooks_and_every_refusal_is_a_problem_naming_the_f
     let app = spawn_app().await;
     let c = cast();
     for who in [&c.provider, &c.patient] {
-        let r = app.post(who, "/webrtc/webhooks", json!({ "url": "https://hooks.example.com/" })).await;
+        let r = app
+            .post(who, "/webrtc/webhooks", json!({ "url": "https://hooks.example.com/" }))
+            .await;
         expect_problem(r, StatusCode::FORBIDDEN, None).await;
         expect_problem(app.get(who, "/webrtc/webhooks").await, StatusCode::FORBIDDEN, None).await;
     }
     let bad = [
         (json!({ "url": "ftp://hooks.example.com/" }), "url"),
         (json!({ "url": 7 }), "url"),
-        (json!({ "url": "https://hooks.example.com/", "events": ["call.created", "call.nope"] }), "events[1]"),
-        (json!({ "url": "https://hooks.example.com/", "events": ["waiting-room.entered"] }), "events[0]"),
+        (
+            json!({ "url": "https://hooks.example.com/", "events": ["call.created", "call.nope"] }),
+            "events[1]",
+        ),
+        (
+            json!({ "url": "https://hooks.example.com/", "events": ["waiting-room.entered"] }),
+            "events[0]",
+        ),
     ];
     for (body, field) in bad {
         let r = app.post(&c.admin, "/webrtc/webhooks", body.clone()).await;
@@ -143,7 +171,12 @@ async fn only_admins_manage_webhooks_and_every_refusal_is_a_problem_naming_the_f
     }
     let r = app.get(&c.admin, "/webrtc/webhooks/not-a-uuid/deliveries").await;
     expect_problem(r, StatusCode::BAD_REQUEST, Some("id")).await;
-    let r = app.get(&c.admin, &format!("/webrtc/webhooks/{}/deliveries", uuid::Uuid::new_v4())).await;
+    let r = app
+        .get(
+            &c.admin,
+            &format!("/webrtc/webhooks/{}/deliveries", uuid::Uuid::new_v4()),
+        )
+        .await;
     expect_problem(r, StatusCode::NOT_FOUND, None).await;
     let audited = app.audit_entries().await;
     let denied = audited
@@ -171,7 +204,13 @@ async fn targets_on_loopback_link_local_private_or_unspecified_addresses_are_ref
     ] {
         let r = app.post(&admin, "/webrtc/webhooks", json!({ "url": url })).await;
         let problem = expect_problem(r, StatusCode::UNPROCESSABLE_ENTITY, Some("url")).await;
-        assert!(problem["detail"].as_str().unwrap_or("").contains("WEBHOOK_ALLOW_PRIVATE"), "{url}: {problem}");
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap_or("")
+                .contains("WEBHOOK_ALLOW_PRIVATE"),
+            "{url}: {problem}"
+        );
     }
     let listed = expect_status(app.get(&admin, "/webrtc/webhooks").await, StatusCode::OK).await;
     assert_eq!(listed["endpoints"], json!([]));
@@ -184,19 +223,32 @@ async fn a_call_s_events_arrive_signed_in_order_with_ids_and_no_names() {
     let c = cast();
     let (_, secret) = add_endpoint(&app, &c.admin, &url, json!(["*"])).await;
     let call = app.active_call(&c.provider, &c.patient).await;
-    let r = app.post(&c.provider, &format!("/webrtc/calls/{call}/end"), json!({ "reason": "Visit done" })).await;
+    let r = app
+        .post(
+            &c.provider,
+            &format!("/webrtc/calls/{call}/end"),
+            json!({ "reason": "Visit done" }),
+        )
+        .await;
     expect_status(r, StatusCode::OK).await;
     let got = receiver
         .wait_for("the call's four events", |got| types(got, &call).len() >= 4)
         .await;
-    assert_eq!(types(&got, &call), ["call.created", "call.ringing", "call.answered", "call.ended"]);
+    assert_eq!(
+        types(&got, &call),
+        ["call.created", "call.ringing", "call.answered", "call.ended"]
+    );
     for r in &got {
         assert!(r.id.starts_with("msg_"), "{r:?}");
         assert_eq!(r.signature, signature(&secret, &r.id, r.timestamp, r.body.as_bytes()));
         assert!((now() - r.timestamp).abs() < 300, "the timestamp is the attempt's");
         assert!(!r.body.contains("Test User"), "no names in webhook bodies: {}", r.body);
     }
-    let ended = got.iter().map(Received::json).find(|b| b["type"] == "call.ended").expect("ended");
+    let ended = got
+        .iter()
+        .map(Received::json)
+        .find(|b| b["type"] == "call.ended")
+        .expect("ended");
     assert_eq!(ended["data"]["status"], "ended");
     assert_eq!(ended["data"]["from"], "active");
     assert_eq!(ended["data"]["reason"], "Visit done");
@@ -222,19 +274,31 @@ async fn a_change_that_rolls_back_produces_no_event_and_one_that_commits_does() 
     };
     let events = "SELECT COUNT(*) FROM webhook_events";
     let mut tx = app.db.pool.begin().await.expect("begin");
-    vytalcall::storage::audit::append(&app.db, &mut tx, fact("rolled back")).await.expect("append");
+    vytalcall::storage::audit::append(&app.db, &mut tx, fact("rolled back"))
+        .await
+        .expect("append");
     tx.rollback().await.expect("rollback");
     assert_eq!(app.count(events).await, 0, "a rolled-back change leaves no event");
     let mut tx = app.db.pool.begin().await.expect("begin");
-    vytalcall::storage::audit::append(&app.db, &mut tx, fact("committed")).await.expect("append");
+    vytalcall::storage::audit::append(&app.db, &mut tx, fact("committed"))
+        .await
+        .expect("append");
     tx.commit().await.expect("commit");
     let got = receiver.wait_for("the committed event", |got| !got.is_empty()).await;
     assert_eq!(got[0].json()["data"]["reason"], "committed");
     // A later committed event of another call shows the worker has passed the rolled-back one.
     let other = app.active_call(&c.provider, &c.patient).await;
-    expect_status(app.post(&c.provider, &format!("/webrtc/calls/{other}/end"), json!({})).await, StatusCode::OK).await;
+    expect_status(
+        app.post(&c.provider, &format!("/webrtc/calls/{other}/end"), json!({}))
+            .await,
+        StatusCode::OK,
+    )
+    .await;
     let got = receiver.wait_for("the second call's end", |got| got.len() >= 2).await;
-    assert!(got.iter().all(|r| r.json()["data"]["reason"] != "rolled back"), "{got:?}");
+    assert!(
+        got.iter().all(|r| r.json()["data"]["reason"] != "rolled back"),
+        "{got:?}"
+    );
     assert_eq!(app.count(events).await, 2);
 }
 
@@ -266,7 +330,10 @@ async fn a_failing_receiver_is_retried_with_backoff_then_given_up_and_redelivere
     })
     .await;
     let tries = receiver.all();
-    assert!(tries.len() >= 2 && tries.iter().all(|t| t.id == tries[0].id), "same id on every try: {tries:?}");
+    assert!(
+        tries.len() >= 2 && tries.iter().all(|t| t.id == tries[0].id),
+        "same id on every try: {tries:?}"
+    );
     assert_eq!(failed[0]["attempts"].as_i64(), Some(tries.len() as i64));
     // The gaps between tries back off (each at least half the 1 s base).
     for pair in tries.windows(2) {
@@ -276,7 +343,11 @@ async fn a_failing_receiver_is_retried_with_backoff_then_given_up_and_redelivere
     receiver.status.store(200, Ordering::SeqCst);
     let delivery = failed[0]["id"].as_i64().expect("delivery id");
     let r = app
-        .post(&c.admin, &format!("/webrtc/webhooks/{endpoint}/deliveries/{delivery}/redeliver"), json!({}))
+        .post(
+            &c.admin,
+            &format!("/webrtc/webhooks/{endpoint}/deliveries/{delivery}/redeliver"),
+            json!({}),
+        )
         .await;
     assert_eq!(r.status(), StatusCode::ACCEPTED);
     let done = wait_deliveries(&app, &c.admin, &endpoint, "the redelivery", |d| {
@@ -285,9 +356,17 @@ async fn a_failing_receiver_is_retried_with_backoff_then_given_up_and_redelivere
     .await;
     assert!(done[0]["deliveredAt"].is_string());
     let all = receiver.all();
-    assert_eq!(all.last().map(|r| r.id.clone()), Some(tries[0].id.clone()), "the same webhook-id");
+    assert_eq!(
+        all.last().map(|r| r.id.clone()),
+        Some(tries[0].id.clone()),
+        "the same webhook-id"
+    );
     let r = app
-        .post(&c.admin, &format!("/webrtc/webhooks/{endpoint}/deliveries/99999/redeliver"), json!({}))
+        .post(
+            &c.admin,
+            &format!("/webrtc/webhooks/{endpoint}/deliveries/99999/redeliver"),
+            json!({}),
+        )
         .await;
     expect_problem(r, StatusCode::NOT_FOUND, None).await;
     let actions: Vec<String> = app.audit_entries().await.into_iter().map(|e| e.0).collect();
@@ -307,7 +386,13 @@ async fn a_rotated_secret_signs_what_follows_and_a_deleted_endpoint_gets_nothing
     assert_eq!(listed["endpoints"][0]["events"], json!(["call.created"]));
     assert!(listed["endpoints"][0].get("secret").is_none(), "secrets are shown once");
 
-    let r = app.post(&c.admin, &format!("/webrtc/webhooks/{endpoint}/rotate-secret"), json!({})).await;
+    let r = app
+        .post(
+            &c.admin,
+            &format!("/webrtc/webhooks/{endpoint}/rotate-secret"),
+            json!({}),
+        )
+        .await;
     let rotated = expect_status(r, StatusCode::OK).await;
     let new = Secret::parse(rotated["secret"].as_str().expect("secret")).expect("whsec_");
     assert_ne!(new, old);
@@ -326,7 +411,11 @@ async fn a_rotated_secret_signs_what_follows_and_a_deleted_endpoint_gets_nothing
         .expect("delete");
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     app.create_call(&c.provider, &c.patient).await;
-    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_events").await, 1, "no endpoint wants it");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_events").await,
+        1,
+        "no endpoint wants it"
+    );
     let listed = expect_status(app.get(&c.admin, "/webrtc/webhooks").await, StatusCode::OK).await;
     assert_eq!(listed["endpoints"], json!([]));
     let actions: Vec<String> = app.audit_entries().await.into_iter().map(|e| e.0).collect();
@@ -357,10 +446,18 @@ async fn the_openapi_document_describes_the_webhook_routes() {
         ("/webrtc/webhooks/{id}/deliveries/{deliveryId}/redeliver", "post"),
     ] {
         let op = &paths.get(path).unwrap_or_else(|| panic!("{path} documented"))[method];
-        assert!(op["responses"]["403"].is_object(), "{method} {path} documents the admin-only 403");
+        assert!(
+            op["responses"]["403"].is_object(),
+            "{method} {path} documents the admin-only 403"
+        );
     }
     let schemas = doc["components"]["schemas"].as_object().expect("schemas");
-    for name in ["CreateWebhookBody", "WebhookEndpointWithSecret", "WebhookEndpoints", "WebhookDeliveries"] {
+    for name in [
+        "CreateWebhookBody",
+        "WebhookEndpointWithSecret",
+        "WebhookEndpoints",
+        "WebhookDeliveries",
+    ] {
         assert!(schemas.contains_key(name), "{name} schema");
     }
 }
