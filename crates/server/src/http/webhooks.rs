@@ -145,7 +145,7 @@ fn from_environment() -> ApiError {
     ApiError::new(
         StatusCode::CONFLICT,
         "configured-by-environment",
-        "this endpoint is WEBHOOK_URL's: change it in the server's environment",
+        "this endpoint is WEBHOOK_URL's: change its secret in the servers' environment (WEBHOOK_SECRET)",
     )
 }
 
@@ -227,7 +227,9 @@ pub async fn list_webhooks(State(state): State<AppState>, user: AuthUser) -> Res
     Ok(Json(WebhookEndpoints { endpoints }))
 }
 
-/// Removes an endpoint; its pending deliveries end as failed.
+/// Removes an endpoint; its pending deliveries end as failed. The endpoint of `WEBHOOK_URL`
+/// can be removed too (after taking it out of every node's environment; a node that still
+/// sets it writes it back when it starts).
 #[utoipa::path(delete, path = "/webhooks/{id}", tag = "webhooks", params(("id" = String, Path, format = Uuid)),
     security(("bearer" = [])),
     responses((status = 204, description = "Deleted"), BadRequest, Unauthorized, NotAnAdmin, NotFound))]
@@ -238,9 +240,6 @@ pub async fn delete_webhook(
 ) -> Result<StatusCode, ApiError> {
     admin_only(&state, &user, Action::WebhookDelete).await?;
     let id = endpoint_id(&id)?;
-    if id == ENV_ENDPOINT_ID {
-        return Err(from_environment());
-    }
     let mut tx = state.db.pool.begin().await?;
     if !store::delete_endpoint(&mut *tx, &id, crate::now_millis()).await? {
         return Err(ApiError::not_found("no such webhook endpoint"));

@@ -131,27 +131,22 @@ pub async fn insert_endpoint(conn: &mut AnyConnection, e: &NewEndpoint<'_>) -> R
     Ok(())
 }
 
-/// The environment's endpoint (`WEBHOOK_URL`), made to match the settings at start-up: set,
-/// it exists with this URL and secret; unset, it is deleted.
-pub async fn sync_env_endpoint(pool: &AnyPool, configured: Option<(&str, &str)>, now: i64) -> Result<(), sqlx::Error> {
-    match configured {
-        Some((url, secret)) => {
-            sqlx::query(
-                "INSERT INTO webhook_endpoints (id, url, secret, events, source, created_at) \
-                 VALUES ($1, $2, $3, '[\"*\"]', 'env', $4) \
-                 ON CONFLICT (id) DO UPDATE SET url = excluded.url, secret = excluded.secret, deleted_at = NULL",
-            )
-            .bind(ENV_ENDPOINT_ID)
-            .bind(url)
-            .bind(secret)
-            .bind(now)
-            .execute(pool)
-            .await?;
-        }
-        None => {
-            delete_endpoint(pool, ENV_ENDPOINT_ID, now).await?;
-        }
-    }
+/// The environment's endpoint (`WEBHOOK_URL`), made to match the settings at start-up. A node
+/// started without `WEBHOOK_URL` leaves it as it is: in a rolling restart, or with nodes
+/// configured apart, one node must not delete what the others were told to keep (an admin
+/// removes it with `DELETE /webrtc/webhooks/{id}` once no node sets it).
+pub async fn sync_env_endpoint(pool: &AnyPool, url: &str, secret: &str, now: i64) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO webhook_endpoints (id, url, secret, events, source, created_at) \
+         VALUES ($1, $2, $3, '[\"*\"]', 'env', $4) \
+         ON CONFLICT (id) DO UPDATE SET url = excluded.url, secret = excluded.secret, deleted_at = NULL",
+    )
+    .bind(ENV_ENDPOINT_ID)
+    .bind(url)
+    .bind(secret)
+    .bind(now)
+    .execute(pool)
+    .await?;
     Ok(())
 }
 

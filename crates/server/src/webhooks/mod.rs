@@ -14,19 +14,11 @@ use crate::storage::Db;
 use crate::tasks::Jobs;
 use std::time::Duration;
 
-/// Makes the environment's endpoint match `WEBHOOK_URL`, then starts this node's worker.
+/// Writes the environment's endpoint (`WEBHOOK_URL`, if set), then starts this node's worker.
 pub async fn start(settings: &Settings, db: &Db, jobs: &mut Jobs) -> anyhow::Result<()> {
-    let configured = settings
-        .webhooks
-        .endpoint
-        .as_ref()
-        .map(|(url, secret)| (url.as_str(), secret.expose()));
-    crate::storage::webhooks::sync_env_endpoint(
-        &db.pool,
-        configured.as_ref().map(|(url, secret)| (*url, secret.as_str())),
-        crate::now_millis(),
-    )
-    .await?;
+    if let Some((url, secret)) = &settings.webhooks.endpoint {
+        crate::storage::webhooks::sync_env_endpoint(&db.pool, url, &secret.expose(), crate::now_millis()).await?;
+    }
     let deliverer = worker::Deliverer {
         db: db.clone(),
         node: format!("node-{}", uuid::Uuid::new_v4().simple()),

@@ -461,3 +461,24 @@ async fn the_openapi_document_describes_the_webhook_routes() {
         assert!(schemas.contains_key(name), "{name} schema");
     }
 }
+
+#[tokio::test]
+async fn the_environment_s_endpoint_is_listed_and_its_secret_changes_only_through_the_environment() {
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let app = spawn_app_with(&[
+        ("WEBHOOK_URL", "https://hooks.example.com/vytalcall"),
+        ("WEBHOOK_SECRET", secret),
+    ])
+    .await;
+    let admin = user("admin");
+    let listed = expect_status(app.get(&admin, "/webrtc/webhooks").await, StatusCode::OK).await;
+    let env = &listed["endpoints"][0];
+    assert_eq!(env["source"], "env");
+    assert_eq!(env["url"], "https://hooks.example.com/vytalcall");
+    assert_eq!(env["events"], json!(["*"]));
+    let id = env["id"].as_str().expect("id");
+    let r = app
+        .post(&admin, &format!("/webrtc/webhooks/{id}/rotate-secret"), json!({}))
+        .await;
+    expect_problem(r, StatusCode::CONFLICT, None).await;
+}
