@@ -394,3 +394,21 @@ pub async fn attempted(
     .rows_affected()
         == 1)
 }
+
+/// Forgets deliveries that ended (delivered or failed) before `before`, and the events left
+/// without any delivery. Pending deliveries are never touched.
+pub async fn prune(pool: &AnyPool, before: i64) -> Result<u64, sqlx::Error> {
+    let gone = sqlx::query("DELETE FROM webhook_deliveries WHERE status <> 'pending' AND created_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected();
+    sqlx::query(
+        "DELETE FROM webhook_events WHERE occurred_at < $1 \
+         AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = webhook_events.seq)",
+    )
+    .bind(before)
+    .execute(pool)
+    .await?;
+    Ok(gone)
+}

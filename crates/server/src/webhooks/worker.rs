@@ -22,6 +22,10 @@ use vytalcall_domain::webhook::{NextAttempt, RetryPolicy, Secret, signature};
 const POLL: Duration = Duration::from_millis(250);
 /// At most this many requests under way per node.
 const MAX_IN_FLIGHT: usize = 32;
+/// How long finished deliveries stay listed (and their events kept).
+const KEEP_FINISHED_MS: i64 = 30 * 24 * 3_600_000;
+/// How often finished deliveries older than that are removed.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 
 #[derive(Clone)]
 pub struct Deliverer {
@@ -39,6 +43,7 @@ impl Deliverer {
     pub async fn run(self) {
         let mut sending: JoinSet<i64> = JoinSet::new();
         let mut in_flight: HashSet<i64> = HashSet::new();
+        let mut pruned = tokio::time::Instant::now();
         let mut tick = tokio::time::interval(POLL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -55,6 +60,12 @@ impl Deliverer {
                 continue;
             }
             let now = crate::now_millis();
+            if pruned.elapsed() >= PRUNE_EVERY {
+                pruned = tokio::time::Instant::now();
+                if let Err(e) = store::prune(&self.db.pool, now - KEEP_FINISHED_MS).await {
+                    tracing::warn!(error = %e, "cannot remove old webhook deliveries");
+                }
+            }
             let due = match store::due(&self.db.pool, now, MAX_IN_FLIGHT as i64).await {
                 Ok(due) => due,
                 Err(e) => {

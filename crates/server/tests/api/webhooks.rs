@@ -482,3 +482,31 @@ async fn the_environment_s_endpoint_is_listed_and_its_secret_changes_only_throug
         .await;
     expect_problem(r, StatusCode::CONFLICT, None).await;
 }
+
+#[tokio::test]
+async fn finished_deliveries_are_pruned_and_pending_ones_kept() {
+    let app = private_allowed().await;
+    let (receiver, url) = Receiver::start().await;
+    let c = cast();
+    let (endpoint, _) = add_endpoint(&app, &c.admin, &url, json!(["call.created"])).await;
+    app.create_call(&c.provider, &c.patient).await;
+    receiver.wait_for("a delivery", |got| !got.is_empty()).await;
+    wait_deliveries(&app, &c.admin, &endpoint, "delivered", |d| {
+        d.first().is_some_and(|d| d["status"] == "delivered")
+    })
+    .await;
+    receiver.status.store(503, Ordering::SeqCst);
+    app.create_call(&c.provider, &c.patient).await;
+    wait_deliveries(&app, &c.admin, &endpoint, "a retry", |d| {
+        d.first().is_some_and(|d| d["attempts"].as_i64() >= Some(1))
+    })
+    .await;
+    let removed = vytalcall::storage::webhooks::prune(&app.db.pool, now() * 1000 + 60_000)
+        .await
+        .expect("prune");
+    assert_eq!(removed, 1, "the delivered one");
+    let left = deliveries(&app, &c.admin, &endpoint).await;
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0]["status"], "pending");
+    assert_eq!(app.count("SELECT COUNT(*) FROM webhook_events").await, 1);
+}
