@@ -129,6 +129,14 @@ pub fn may_read_audit(caller: Caller) -> Result<(), Denied> {
     }
 }
 
+/// Webhook endpoints (where events about every call go, and their secrets): admins only.
+pub fn may_manage_webhooks(caller: Caller) -> Result<(), Denied> {
+    match caller.role {
+        Role::Admin => Ok(()),
+        Role::Patient | Role::Provider => Err(Denied::Forbidden("webhooks are for admins only")),
+    }
+}
+
 /// Starting, stopping and playing back recordings: the call's providers and admins.
 pub fn may_manage_recordings(caller: Caller, members: &Members) -> Result<(), Denied> {
     may_take_part(caller, members)?;

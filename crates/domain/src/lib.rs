@@ -24,6 +24,7 @@
 //! - [`name`]: people's display names (the token's `name` claim), as others read them.
 //! - [`invitation`]: guests' invitations to one call, how long they last, when they close.
 //! - [`waiting_room`]: who waits to be let into a call, and who may let them in.
+//! - [`webhook`]: Standard Webhooks signatures, event names, retry backoff and the SSRF rule.
 #![forbid(unsafe_code)]
 
 pub mod access;
@@ -44,6 +45,7 @@ pub mod role;
 pub mod text;
 pub mod turn;
 pub mod waiting_room;
+pub mod webhook;
 
 pub use ids::{CallId, RecordingId, UserId};
 pub use role::Role;

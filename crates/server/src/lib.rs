@@ -18,6 +18,7 @@
 //! - [`telemetry`]: logs and metrics set-up; [`tls`]: TLS termination and certificate reload.
 //! - [`tasks`]: the background jobs, started and stopped in one place.
 //! - [`web`]: the embedded web app served at `/` (static files, strict CSP).
+//! - [`webhooks`]: events to other systems (Standard Webhooks), from an outbox, never lost.
 #![forbid(unsafe_code)]
 
 pub mod audit;
@@ -37,6 +38,7 @@ pub mod tasks;
 pub mod telemetry;
 pub mod tls;
 pub mod web;
+pub mod webhooks;
 
 /// The wall clock in Unix milliseconds. The only place the server reads the time for
 /// domain decisions, which take it as an argument.

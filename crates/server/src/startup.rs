@@ -96,6 +96,9 @@ impl Application {
         let mut jobs = Jobs::new();
         let signaling = signaling::start(state.clone(), notices, &mut jobs).await?;
         start_jobs(&mut jobs, &state, tls.as_ref());
+        crate::webhooks::start(&state.settings, &state.db, &mut jobs)
+            .await
+            .context("cannot set up webhooks")?;
         if let (Some(link), Some(inbox)) = (&state.redis, recorder_inbox) {
             jobs.spawn(
                 "recording requests from other nodes",

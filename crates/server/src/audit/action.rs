@@ -35,10 +35,16 @@ pub enum Action {
     RecordingExport,
     RecordingDelete,
     RecordingRewrap,
+    WebhookCreate,
+    WebhookList,
+    WebhookDelete,
+    WebhookRotate,
+    WebhookDeliveries,
+    WebhookRedeliver,
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 36] = [
         Action::CallCreate,
         Action::CallView,
         Action::CallList,
@@ -69,6 +75,12 @@ impl Action {
         Action::RecordingExport,
         Action::RecordingDelete,
         Action::RecordingRewrap,
+        Action::WebhookCreate,
+        Action::WebhookList,
+        Action::WebhookDelete,
+        Action::WebhookRotate,
+        Action::WebhookDeliveries,
+        Action::WebhookRedeliver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -103,6 +115,12 @@ impl Action {
             Action::RecordingExport => "recording.export",
             Action::RecordingDelete => "recording.delete",
             Action::RecordingRewrap => "recording.rewrap",
+            Action::WebhookCreate => "webhook.create",
+            Action::WebhookList => "webhook.list",
+            Action::WebhookDelete => "webhook.delete",
+            Action::WebhookRotate => "webhook.rotate_secret",
+            Action::WebhookDeliveries => "webhook.deliveries",
+            Action::WebhookRedeliver => "webhook.redeliver",
         }
     }
 }

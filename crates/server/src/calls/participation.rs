@@ -175,8 +175,7 @@ impl CallsService {
         for (participant, call, user) in repo::open_participants(&self.db.pool, only).await? {
             let mut tx = self.db.pool.begin().await?;
             let closed = repo::close_participant(&mut tx, &participant, now, "disconnected").await?;
-            let detail =
-                json!({ "participant": participant, "reason": "disconnected", "wasOpen": closed, "recovered": true });
+            let detail = json!({ "participant": participant, "user": user, "reason": "disconnected", "wasOpen": closed, "recovered": true });
             storage::audit::append(
                 &self.db,
                 &mut tx,

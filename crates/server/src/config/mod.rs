@@ -9,7 +9,8 @@
 //!
 //! Each group of settings has its parser: [`server`] (the process and its HTTP edge),
 //! [`auth`] (token keys), [`signaling`] (calls, Socket.IO, Redis, STUN/TURN) and
-//! [`recording`] (master key, storage, recording peer, retention). Rules that span groups
+//! [`recording`] (master key, storage, recording peer, retention), [`webhooks`] (the
+//! environment's endpoint and the retry policy). Rules that span groups
 //! (production requires secrets) sit with the setting they require.
 
 mod audit;
@@ -21,6 +22,7 @@ mod signaling;
 #[cfg(test)]
 mod tests;
 mod vars;
+mod webhooks;
 
 pub use audit::AuditSettings;
 pub use auth::JwtSettings;
@@ -29,6 +31,7 @@ pub use recording::{RecordingRtcSettings, StorageProvider, StorageSettings};
 pub use server::TlsSettings;
 pub use signaling::{SignalingSettings, TurnSettings};
 pub use vars::Files;
+pub use webhooks::WebhookSettings;
 
 use secrecy::SecretString;
 use std::collections::HashMap;
@@ -96,6 +99,8 @@ pub struct Settings {
     /// `REPORT_TIMEZONE`: the IANA zone whose calendar months the reports follow.
     pub report_time_zone: jiff::tz::TimeZone,
     pub audit: AuditSettings,
+    /// `WEBHOOK_*`: the environment's endpoint, private targets, retries.
+    pub webhooks: WebhookSettings,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -164,6 +169,7 @@ impl Settings {
             trusted_proxies: http.trusted_proxies,
             report_time_zone: server::report_time_zone(&v)?,
             audit: audit::parse(&v, mode)?,
+            webhooks: webhooks::parse(&v)?,
         })
     }
 

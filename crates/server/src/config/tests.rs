@@ -284,3 +284,38 @@ fn retired_recording_master_keys_are_read_as_a_comma_separated_list_and_bad_ones
         assert!(!text.contains(&secret) && !text.contains(KEY), "never echoed: {text}");
     }
 }
+
+#[test]
+fn webhook_settings_need_url_and_secret_together_and_name_a_bad_value() {
+    let s = settings(&[]).expect("defaults");
+    assert!(s.webhooks.endpoint.is_none());
+    assert!(!s.webhooks.allow_private);
+    assert_eq!(s.webhooks.retry.window_ms, 86_400_000);
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let s = settings(&[
+        ("WEBHOOK_URL", "https://hooks.example.com/in"),
+        ("WEBHOOK_SECRET", secret),
+    ])
+    .expect("valid");
+    assert_eq!(
+        s.webhooks.endpoint.as_ref().map(|(u, _)| u.as_str()),
+        Some("https://hooks.example.com/in")
+    );
+    let line = |pairs: &[(&str, &str)]| settings(pairs).expect_err("refused").to_string();
+    assert!(line(&[("WEBHOOK_URL", "https://x.example/")]).starts_with("WEBHOOK_URL="));
+    assert!(line(&[("WEBHOOK_URL", "ftp://x.example/"), ("WEBHOOK_SECRET", secret)]).starts_with("WEBHOOK_URL="));
+    let bad_secret = line(&[("WEBHOOK_URL", "https://x.example/"), ("WEBHOOK_SECRET", "hunter2")]);
+    assert!(
+        bad_secret.starts_with("WEBHOOK_SECRET=") && !bad_secret.contains("hunter2"),
+        "{bad_secret}"
+    );
+    assert!(line(&[("WEBHOOK_ALLOW_PRIVATE", "yes")]).starts_with("WEBHOOK_ALLOW_PRIVATE="));
+    let local = [
+        ("WEBHOOK_URL", "http://127.0.0.1:9000/hook"),
+        ("WEBHOOK_SECRET", secret),
+    ];
+    assert!(line(&local).contains("loopback"), "{}", line(&local));
+    assert!(settings(&[local[0], local[1], ("WEBHOOK_ALLOW_PRIVATE", "true")]).is_ok());
+    assert!(line(&[("WEBHOOK_RETRY_MAX_SECONDS", "0")]).starts_with("WEBHOOK_RETRY_MAX_SECONDS="));
+    assert!(line(&[("WEBHOOK_TIMEOUT_SECONDS", "61")]).starts_with("WEBHOOK_TIMEOUT_SECONDS="));
+}

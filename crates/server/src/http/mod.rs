@@ -20,6 +20,7 @@ pub mod problems;
 pub mod recordings;
 pub mod reports;
 pub mod schema;
+pub mod webhooks;
 
 use crate::state::AppState;
 use axum::Router;
@@ -49,6 +50,7 @@ use utoipa_swagger_ui::SwaggerUi;
         (name = "recordings", description = "Consent-based call recording"),
         (name = "webrtc", description = "STUN/TURN settings"),
         (name = "audit", description = "The tamper-evident audit trail"),
+        (name = "webhooks", description = "Signed events to other systems (Standard Webhooks); admins only"),
         (name = "operations", description = "Health and metrics"),
     )
 )]
@@ -90,7 +92,12 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(recordings::legal_hold))
         .routes(routes!(ice::ice_servers))
         .routes(routes!(audit::list_audit))
-        .routes(routes!(reports::interactive_time_report));
+        .routes(routes!(reports::interactive_time_report))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(webhooks::delete_webhook))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_webhook_deliveries))
+        .routes(routes!(webhooks::redeliver_webhook));
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/webrtc", webrtc)
         .routes(routes!(health::healthz))

@@ -68,6 +68,8 @@ pub async fn append(db: &Db, conn: &mut AnyConnection, fact: AuditFact) -> Resul
             .execute(&mut *conn)
             .await?;
     }
+    // The webhook events this fact reports, in the same transaction (docs/webhooks.md).
+    super::webhooks::enqueue(conn, &crate::webhooks::events::from_fact(&entry.fact)).await?;
     Ok(entry.seq)
 }
 

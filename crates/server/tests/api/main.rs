@@ -24,3 +24,4 @@ mod storage_s3;
 mod tls;
 mod validation;
 mod web;
+mod webhooks;

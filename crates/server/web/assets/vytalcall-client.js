@@ -295,6 +295,28 @@ function safeErrorText(err) {
   return `${name}: ${first}`;
 }
 
+// src/webhooks.ts
+var WEBHOOK_EVENT_TYPES = [
+  "call.created",
+  "call.ringing",
+  "call.answered",
+  "call.ended",
+  "call.missed",
+  "call.cancelled",
+  "call.failed",
+  "participant.joined",
+  "participant.left",
+  "recording.started",
+  "recording.stopped",
+  "recording.ready",
+  "recording.failed",
+  "recording.deleted",
+  "consent.recorded"
+];
+function isWebhookEventType(name) {
+  return WEBHOOK_EVENT_TYPES.includes(name);
+}
+
 // node_modules/engine.io-parser/build/esm/commons.js
 var PACKET_TYPES = /* @__PURE__ */ Object.create(null);
 PACKET_TYPES["open"] = "0";
@@ -4848,10 +4870,12 @@ export {
   SERVER_EVENTS,
   SignalingRequestError,
   VytalcallClient,
+  WEBHOOK_EVENT_TYPES,
   callReducer,
   initialCallState,
   isErrorReply,
   isPolite,
+  isWebhookEventType,
   normalizeApiUrl,
   parseStats,
   qualityLevel,
