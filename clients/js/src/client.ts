@@ -12,6 +12,7 @@
 import { io as defaultIo, type Socket } from 'socket.io-client';
 import type { Call, CallDetails, CallPage, CallEndedEvent, JoinCallResult, Person, QualityMetrics, RecentPatients, UserId } from './events.js';
 import type { CallState } from './state.js';
+import type { EncounterSearch, FhirBundle, FhirEncounter, InteractiveTimeReport } from './integrations.js';
 import { RestError, SignalingRequestError } from './errors.js';
 import { ClientCore, type VytalcallClientEvents, type VytalcallClientOptions } from './core.js';
 import { RestApi } from './rest.js';
@@ -171,6 +172,21 @@ export class VytalcallClient {
   /** `GET /webrtc/people/:id`: someone the server has met, or `null` for an id it has never seen. */
   findPerson(id: string): Promise<Person | null> {
     return this.api.findPerson(id);
+  }
+
+  /** `GET /webrtc/reports/interactive-time?month=YYYY-MM`: each patient's minutes with a provider and the CPT codes reached. */
+  interactiveTime(month: string): Promise<InteractiveTimeReport> {
+    return this.api.interactiveTime(month);
+  }
+
+  /** `GET /fhir/Encounter/:id`: the call as a FHIR R4 Encounter. */
+  fhirEncounter(callId: string): Promise<FhirEncounter> {
+    return this.api.fhirEncounter(callId);
+  }
+
+  /** `GET /fhir/Encounter?subject=Patient/…&date=…`: a FHIR searchset Bundle of Encounters. */
+  fhirEncounters(search: EncounterSearch): Promise<FhirBundle<FhirEncounter>> {
+    return this.api.fhirEncounters(search);
   }
 
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */

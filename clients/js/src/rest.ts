@@ -3,6 +3,7 @@
 // state changes a reply implies (a declined call, our own attestation) are dispatched here.
 import type { Call, CallDetails, CallPage, IceServersResponse, Person, RecentPatients } from './events.js';
 import { RestError } from './errors.js';
+import type { EncounterSearch, FhirBundle, FhirEncounter, InteractiveTimeReport } from './integrations.js';
 import type { ClientCore } from './core.js';
 
 export class RestApi {
@@ -29,11 +30,20 @@ export class RestApi {
   }
 
   /** An authenticated JSON request to the REST API under `/webrtc`. */
-  async rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+  rest<T = unknown>(method: string, path: string, body?: unknown): Promise<T> {
+    return this.request<T>(method, `/webrtc${path}`, 'application/json', body);
+  }
+
+  /** An authenticated read of the FHIR view under `/fhir` (`application/fhir+json`). */
+  fhir<T = unknown>(path: string): Promise<T> {
+    return this.request<T>('GET', `/fhir${path}`, 'application/fhir+json');
+  }
+
+  private async request<T>(method: string, path: string, accept: string, body?: unknown): Promise<T> {
     const f = this.core.opts.fetch ?? fetch;
-    const headers: Record<string, string> = { authorization: `Bearer ${this.core.token}`, accept: 'application/json' };
+    const headers: Record<string, string> = { authorization: `Bearer ${this.core.token}`, accept };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await f(`${this.core.apiUrl}/webrtc${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    const res = await f(`${this.core.apiUrl}${path}`, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
     const text = await res.text();
     let data: unknown = null;
     try {
@@ -41,9 +51,28 @@ export class RestApi {
     } catch {
       data = null; // not JSON (a proxy's error page): reported by status below
     }
-    if (!res.ok) throw new RestError(method, `/webrtc${path}`, res.status, data);
-    if (data === null && text) throw new RestError(method, `/webrtc${path}`, res.status, null, 'response is not JSON');
+    if (!res.ok) throw new RestError(method, path, res.status, data);
+    if (data === null && text) throw new RestError(method, path, res.status, null, 'response is not JSON');
     return data as T;
+  }
+
+  /** `GET /webrtc/reports/interactive-time?month=YYYY-MM`: minutes with a provider per patient, and the CPT codes reached. */
+  interactiveTime(month: string) {
+    return this.rest<InteractiveTimeReport>('GET', `/reports/interactive-time?month=${encodeURIComponent(month)}`);
+  }
+
+  /** `GET /fhir/Encounter/:id`: one call as a FHIR R4 Encounter. */
+  fhirEncounter(callId: string) {
+    return this.fhir<FhirEncounter>(`/Encounter/${encodeURIComponent(callId)}`);
+  }
+
+  /** `GET /fhir/Encounter?…`: a searchset Bundle of Encounters. */
+  fhirEncounters(search: EncounterSearch) {
+    const qs = new URLSearchParams();
+    for (const [key, value] of Object.entries(search)) {
+      for (const v of Array.isArray(value) ? value : [value]) if (v !== undefined) qs.append(key, String(v));
+    }
+    return this.fhir<FhirBundle<FhirEncounter>>(`/Encounter?${qs.toString()}`);
   }
 
   /** `GET /webrtc/calls/:id`: the call with its participants (device records). */

@@ -70,3 +70,30 @@ test('recentPatients and findPerson ask the REST API; an id the server has never
   assert.equal(await client.findPerson('00000000-0000-4000-8000-000000000000'), null);
   assert.deepEqual(asked, ['http://127.0.0.1:1/webrtc/patients/recent?limit=5', 'http://127.0.0.1:1/webrtc/people/00000000-0000-4000-8000-000000000000']);
 });
+
+test('interactiveTime and the FHIR reads ask their routes with the right media type', async () => {
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString('base64url');
+  const asked = [];
+  const fetch = async (url, init) => {
+    asked.push([String(url), init.headers.accept]);
+    if (String(url).includes('/fhir/Encounter?')) return new Response(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', entry: [] }), { status: 200 });
+    if (String(url).includes('/fhir/')) return new Response(JSON.stringify({ resourceType: 'Encounter', id: 'c1', status: 'finished' }), { status: 200 });
+    return new Response(JSON.stringify({ month: '2026-11', timeZone: 'UTC', from: 'a', to: 'b', patients: [] }), { status: 200 });
+  };
+  const client = new sdk.VytalcallClient({ apiUrl: 'http://127.0.0.1:1', token: `${b64({})}.${b64({ sub: 'u1' })}.x`, fetch });
+  assert.equal((await client.interactiveTime('2026-11')).month, '2026-11');
+  assert.equal((await client.fhirEncounter('c1')).resourceType, 'Encounter');
+  const bundle = await client.fhirEncounters({ subject: 'Patient/p1', date: ['ge2026-11-01', 'lt2026-12-01'] });
+  assert.equal(bundle.type, 'searchset');
+  assert.deepEqual(asked, [
+    ['http://127.0.0.1:1/webrtc/reports/interactive-time?month=2026-11', 'application/json'],
+    ['http://127.0.0.1:1/fhir/Encounter/c1', 'application/fhir+json'],
+    ['http://127.0.0.1:1/fhir/Encounter?subject=Patient%2Fp1&date=ge2026-11-01&date=lt2026-12-01', 'application/fhir+json'],
+  ]);
+  // A FHIR error is an OperationOutcome, reported as a RestError with its path.
+  const failing = new sdk.VytalcallClient({
+    apiUrl: 'http://127.0.0.1:1', token: `${b64({})}.${b64({ sub: 'u1' })}.x`,
+    fetch: async () => new Response(JSON.stringify({ resourceType: 'OperationOutcome', issue: [] }), { status: 404 }),
+  });
+  await assert.rejects(failing.fhirEncounter('nope'), (e) => e instanceof sdk.RestError && e.status === 404 && /\/fhir\/Encounter\/nope/.test(e.message));
+});

@@ -3832,11 +3832,18 @@ var RestApi = class {
     return this.iceServers;
   }
   /** An authenticated JSON request to the REST API under `/webrtc`. */
-  async rest(method, path, body) {
+  rest(method, path, body) {
+    return this.request(method, `/webrtc${path}`, "application/json", body);
+  }
+  /** An authenticated read of the FHIR view under `/fhir` (`application/fhir+json`). */
+  fhir(path) {
+    return this.request("GET", `/fhir${path}`, "application/fhir+json");
+  }
+  async request(method, path, accept, body) {
     const f = this.core.opts.fetch ?? fetch;
-    const headers = { authorization: `Bearer ${this.core.token}`, accept: "application/json" };
+    const headers = { authorization: `Bearer ${this.core.token}`, accept };
     if (body !== void 0) headers["content-type"] = "application/json";
-    const res = await f(`${this.core.apiUrl}/webrtc${path}`, { method, headers, body: body === void 0 ? void 0 : JSON.stringify(body) });
+    const res = await f(`${this.core.apiUrl}${path}`, { method, headers, body: body === void 0 ? void 0 : JSON.stringify(body) });
     const text = await res.text();
     let data = null;
     try {
@@ -3844,9 +3851,25 @@ var RestApi = class {
     } catch {
       data = null;
     }
-    if (!res.ok) throw new RestError(method, `/webrtc${path}`, res.status, data);
-    if (data === null && text) throw new RestError(method, `/webrtc${path}`, res.status, null, "response is not JSON");
+    if (!res.ok) throw new RestError(method, path, res.status, data);
+    if (data === null && text) throw new RestError(method, path, res.status, null, "response is not JSON");
     return data;
+  }
+  /** `GET /webrtc/reports/interactive-time?month=YYYY-MM`: minutes with a provider per patient, and the CPT codes reached. */
+  interactiveTime(month) {
+    return this.rest("GET", `/reports/interactive-time?month=${encodeURIComponent(month)}`);
+  }
+  /** `GET /fhir/Encounter/:id`: one call as a FHIR R4 Encounter. */
+  fhirEncounter(callId) {
+    return this.fhir(`/Encounter/${encodeURIComponent(callId)}`);
+  }
+  /** `GET /fhir/Encounter?…`: a searchset Bundle of Encounters. */
+  fhirEncounters(search) {
+    const qs = new URLSearchParams();
+    for (const [key, value2] of Object.entries(search)) {
+      for (const v of Array.isArray(value2) ? value2 : [value2]) if (v !== void 0) qs.append(key, String(v));
+    }
+    return this.fhir(`/Encounter?${qs.toString()}`);
   }
   /** `GET /webrtc/calls/:id`: the call with its participants (device records). */
   getCall(callId) {
@@ -4691,6 +4714,18 @@ var VytalcallClient = class {
   /** `GET /webrtc/people/:id`: someone the server has met, or `null` for an id it has never seen. */
   findPerson(id) {
     return this.api.findPerson(id);
+  }
+  /** `GET /webrtc/reports/interactive-time?month=YYYY-MM`: each patient's minutes with a provider and the CPT codes reached. */
+  interactiveTime(month) {
+    return this.api.interactiveTime(month);
+  }
+  /** `GET /fhir/Encounter/:id`: the call as a FHIR R4 Encounter. */
+  fhirEncounter(callId) {
+    return this.api.fhirEncounter(callId);
+  }
+  /** `GET /fhir/Encounter?subject=Patient/…&date=…`: a FHIR searchset Bundle of Encounters. */
+  fhirEncounters(search) {
+    return this.api.fhirEncounters(search);
   }
   /** `POST /webrtc/calls/:id/cancel`: by the callee of a ringing call, this declines it. */
   decline(callId) {
