@@ -8,7 +8,9 @@
 //! their own, after PostgreSQL and Redis are up.
 
 use crate::helpers::*;
-use crate::recordings::{Moto, Sent, ffprobe, moto_with_bucket, plays_cleanly, recorded_call, send_media_to};
+use crate::recordings::{
+    Moto, Sent, ffprobe, first_frame_secs, moto_with_bucket, plays_cleanly, recorded_call, send_media_to,
+};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::path::Path;
@@ -163,21 +165,17 @@ async fn sending(
         );
         tokio::spawn(async move { send_media_to(&http, &base, &who, &call, &rec, seconds, Some(tx)).await })
     };
-    let from = tokio::time::timeout(Duration::from_secs(30), rx)
+    let from = tokio::time::timeout(Duration::from_secs(60), rx)
         .await
         .expect("the sending peer connects in time")
         .expect("connected");
     (task, from)
 }
 
-/// The last media time (ms) of the frames on `track`.
-fn last_frame_ms(frames: &[vytalcall::recording::webm::Frame], track: u8) -> u64 {
-    frames
-        .iter()
-        .filter(|f| f.track == track)
-        .map(|f| f.time_ms)
-        .max()
-        .unwrap_or(0)
+/// The first and last media times (ms since the recording started) of the frames on `track`.
+fn frame_span_ms(frames: &[vytalcall::recording::webm::Frame], track: u8) -> (u64, u64) {
+    let times = frames.iter().filter(|f| f.track == track).map(|f| f.time_ms);
+    (times.clone().min().unwrap_or(0), times.max().unwrap_or(0))
 }
 
 fn audit_verify(shared: &Shared, dir: &Path) -> String {
@@ -261,14 +259,17 @@ async fn a_recording_started_on_one_node_takes_offers_withdrawal_and_stop_throug
     plays_cleanly(&file);
     // Tracks are audio then video per participant, the patient first (`launch::tracks_for`).
     let (_, frames) = demux::read(&webm).expect("demuxes");
-    let patient_audio = last_frame_ms(&frames, 1);
-    let provider_audio = last_frame_ms(&frames, 3);
+    // Media times count from the recording's start; the provider's first frame is the moment
+    // `provider_from` measured from, however long the connection took to set up.
+    let (_, patient_audio) = frame_span_ms(&frames, 1);
+    let (provider_first, provider_last) = frame_span_ms(&frames, 3);
+    let provider_audio = provider_last.saturating_sub(provider_first);
     assert!(
         provider_audio >= 8_000,
         "the provider is recorded to the end: {provider_audio} ms"
     );
     assert!(
-        patient_audio > 0 && patient_audio <= withdrawn_at + 1_000,
+        patient_audio > 0 && patient_audio <= provider_first + withdrawn_at + 1_000,
         "the patient is recorded until the withdrawal at {withdrawn_at} ms, not after: {patient_audio} ms"
     );
 
@@ -329,11 +330,12 @@ async fn a_recording_whose_node_is_killed_is_not_touched_by_the_other_and_is_par
     let file = b.dir.path().join("partial.webm");
     let webm = media(&http, &b.base, &c.provider, &call, &rec, &file).await;
     assert_eq!(Some(webm.len() as i64), meta["sizeBytes"].as_i64(), "{meta}");
-    let probe = ffprobe(&file);
+    // What was sent before the kill, counted from the first frame (the connection's set-up
+    // before it is on the timeline too).
+    let played = ffprobe(&file).duration - first_frame_secs(&webm);
     assert!(
-        probe.duration >= killed_after - 5.0 && probe.duration <= killed_after + 1.0,
-        "plays {:.2} s of the {killed_after:.2} s before the kill",
-        probe.duration
+        played >= killed_after - 5.0 && played <= killed_after + 1.0,
+        "plays {played:.2} s of the {killed_after:.2} s sent before the kill"
     );
     plays_cleanly(&file);
     assert_eq!(spool_files(a.dir.path()), Vec::<String>::new(), "no spool left on A");
