@@ -24,14 +24,26 @@ export function user(role, { ttlSeconds = 3600, id = randomUUID(), name = `${rol
 }
 
 export async function api(server, who, method, path, body) {
-  const r = await fetch(`${server.url}/webrtc${path}`, {
-    method,
-    headers: {
-      authorization: `Bearer ${who.token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const send = () =>
+    fetch(`${server.url}/webrtc${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${who.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  let r;
+  try {
+    r = await send();
+  } catch (err) {
+    // A kept-alive connection the server closed while this process was busy (a test that
+    // ran ffmpeg synchronously for longer than the server's idle limit) fails the request
+    // that reuses it. A GET is safe to send again, as HTTP clients do (RFC 9110, 9.2.2);
+    // a server that is really gone fails the second try too.
+    if (method !== 'GET' || err?.message !== 'fetch failed') throw err;
+    r = await send();
+  }
   const text = await r.text();
   let json;
   try {
