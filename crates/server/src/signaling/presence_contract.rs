@@ -207,6 +207,7 @@ async fn calls_are_independent_for_the_same_user(p: &dyn Presence) {
 /// A Redis presence under a key prefix of its own, whose keys are removed afterwards.
 struct RedisUnderTest {
     presence: RedisPresence,
+    link: RedisLink,
     url: String,
     prefix: String,
 }
@@ -220,22 +221,68 @@ impl RedisUnderTest {
             .unwrap_or_else(|e| panic!("Redis at {url} (VYTALCALL_TEST_REDIS): {e}"));
         RedisUnderTest {
             presence: RedisPresence::new(&link),
+            link,
             url,
             prefix,
         }
     }
 
-    async fn clean(self) {
+    /// Another node on the same store.
+    fn other_node(&self) -> RedisPresence {
+        RedisPresence::new(&self.link)
+    }
+
+    /// Removes the keys under this test's prefix that match `pattern` (`*` for all).
+    async fn delete(&self, pattern: &str) {
         let client = redis::Client::open(self.url.as_str()).expect("redis url");
         let mut conn = client.get_multiplexed_async_connection().await.expect("redis");
         let keys: Vec<String> = redis::cmd("KEYS")
-            .arg(format!("{}:*", self.prefix))
+            .arg(format!("{}:{pattern}", self.prefix))
             .query_async(&mut conn)
             .await
             .expect("keys");
         if !keys.is_empty() {
             let _: i64 = redis::cmd("DEL").arg(keys).query_async(&mut conn).await.expect("del");
         }
+    }
+
+    async fn clean(self) {
+        self.delete("*").await;
+    }
+}
+
+/// Rules only a shared store has: which node's devices another node may claim.
+mod redis_nodes {
+    use super::*;
+
+    #[tokio::test]
+    #[ignore = "needs Redis on 127.0.0.1:6379 (or VYTALCALL_TEST_REDIS)"]
+    async fn devices_a_node_publishes_before_its_first_heartbeat_are_not_claimed() {
+        let redis = RedisUnderTest::new().await;
+        let (call, user) = (CallId::new_random(), UserId::new_random());
+        join(&redis.presence, call, user, "phone").await;
+        let other = redis.other_node();
+        let upkeep = other.maintain(1_000).await.expect("maintain");
+        assert!(upkeep.dropped.is_empty(), "{:?}", upkeep.dropped);
+        assert_eq!(connected(&other, call).await, vec![user]);
+        redis.clean().await;
+    }
+
+    #[tokio::test]
+    #[ignore = "needs Redis on 127.0.0.1:6379 (or VYTALCALL_TEST_REDIS)"]
+    async fn a_silent_node_s_devices_are_claimed_once_by_one_other_node() {
+        let redis = RedisUnderTest::new().await;
+        let (call, user) = (CallId::new_random(), UserId::new_random());
+        join(&redis.presence, call, user, "phone").await;
+        redis.presence.maintain(1_000).await.expect("heartbeat");
+        // What the node ttl does to a node that stopped: its signs of life expire.
+        redis.delete("presence:node:*:alive").await;
+        redis.delete("presence:node:*:joined").await;
+        let (first, second) = (redis.other_node(), redis.other_node());
+        let claimed = first.maintain(2_000).await.expect("maintain").dropped;
+        assert_eq!(claimed, vec![(call, user)]);
+        assert!(second.maintain(2_000).await.expect("maintain").dropped.is_empty());
+        redis.clean().await;
     }
 }
 

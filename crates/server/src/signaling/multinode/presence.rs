@@ -103,6 +103,7 @@ impl Presence for RedisPresence {
                 .arg(user.to_string())
                 .arg(&device)
                 .arg(&self.node)
+                .arg(NODE_TTL_MS)
                 .invoke_async(&mut self.conn.clone())
                 .await
                 .map_err(unavailable)?;

@@ -1,6 +1,9 @@
--- Adds a device to a call. ARGV: prefix, call, user, device, node.
+-- Adds a device to a call. ARGV: prefix, call, user, device, node, node ttl (ms).
 -- Returns the arrival ('first', 'resumed' or 'another') followed by the connected users.
+-- A join is a sign of life too: a node that has just started publishes devices before its
+-- first heartbeat, and those must not be claimed as a dead node's (reap.lua checks both).
 local P, call, user, dev, node = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+redis.call('SET', P .. ':presence:node:' .. node .. ':joined', '1', 'PX', tonumber(ARGV[6]))
 local base = P .. ':presence:call:' .. call
 local dkey = base .. ':user:' .. user
 local had = redis.call('SCARD', dkey)

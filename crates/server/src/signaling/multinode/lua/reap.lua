@@ -1,9 +1,11 @@
--- Claims devices of nodes whose heartbeat stopped: SPOP hands each to exactly one node.
+-- Claims devices of nodes whose heartbeat stopped (and that joined no device within the
+-- node ttl either): SPOP hands each to exactly one node.
 -- ARGV: prefix, this node. Returns node, 'call|user|device', for each.
 local P, me = ARGV[1], ARGV[2]
 local out = {}
 for _, node in ipairs(redis.call('SMEMBERS', P .. ':presence:nodes')) do
-  if node ~= me and redis.call('EXISTS', P .. ':presence:node:' .. node .. ':alive') == 0 then
+  local base = P .. ':presence:node:' .. node
+  if node ~= me and redis.call('EXISTS', base .. ':alive', base .. ':joined') == 0 then
     local key = P .. ':presence:node:' .. node .. ':devices'
     local popped = redis.call('SPOP', key, 100)
     for _, d in ipairs(popped) do
