@@ -121,6 +121,16 @@ pub fn people_scope(caller: Caller) -> Result<ListScope, Denied> {
     }
 }
 
+/// Interactive-time reports: a provider's cover the calls they took part in, an admin's
+/// every call; patients get none.
+pub fn report_scope(caller: Caller) -> Result<ListScope, Denied> {
+    match caller.role {
+        Role::Admin => Ok(ListScope::Every),
+        Role::Provider => Ok(ListScope::MemberOf(caller.user)),
+        Role::Patient => Err(Denied::Forbidden("reports are for providers and admins")),
+    }
+}
+
 /// Reading the audit trail: admins only.
 pub fn may_read_audit(caller: Caller) -> Result<(), Denied> {
     match caller.role {
@@ -270,6 +280,13 @@ mod tests {
         assert!(list_scope(as_(3, Role::Provider)).includes(&m));
         assert!(!list_scope(as_(5, Role::Provider)).includes(&m));
         assert!(list_scope(as_(99, Role::Admin)).includes(&m));
+    }
+
+    #[test]
+    fn providers_report_on_their_own_calls_admins_on_all_and_patients_not_at_all() {
+        assert_eq!(report_scope(as_(3, Role::Provider)), Ok(ListScope::MemberOf(user(3))));
+        assert_eq!(report_scope(as_(99, Role::Admin)), Ok(ListScope::Every));
+        assert!(matches!(report_scope(as_(1, Role::Patient)), Err(Denied::Forbidden(_))));
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! `GET /webrtc/audit`: the audit trail, for admins, newest first. Reading it is itself
 //! audited.
 
+use super::access::allowed;
 use super::error::ApiError;
 use super::extract::ValidQuery;
 use super::problems::{BadRequest, Forbidden, Unauthorized};
@@ -67,13 +68,7 @@ pub async fn list_audit(
     user: AuthUser,
     ValidQuery(q): ValidQuery<AuditQuery>,
 ) -> Result<Json<AuditPage>, ApiError> {
-    if let Err(denied) = access::may_read_audit(user.caller()) {
-        let fact = user
-            .actor
-            .fact(Action::AuditView, None, None, Outcome::Denied, json!({}));
-        audit::record(&state.db, fact).await?;
-        return Err(ApiError::forbidden(denied.to_string()));
-    }
+    allowed(&state, &user, Action::AuditView, access::may_read_audit(user.caller())).await?;
     let call: Option<CallId> = q
         .call_id
         .as_deref()

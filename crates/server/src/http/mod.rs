@@ -4,6 +4,7 @@
 //! Cross-cutting layers, outermost first: request metrics, tracing (method, route, status;
 //! never bodies or headers), CORS from `FRONTEND_URL`, security headers, body size limit.
 
+pub mod access;
 pub mod audit;
 pub mod calls;
 pub mod client_addr;

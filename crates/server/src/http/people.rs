@@ -6,6 +6,7 @@
 //!
 //! Every read is audited like the calls list: ids and counts only, never a name.
 
+use super::access::allowed;
 use super::error::ApiError;
 use super::extract::{ValidQuery, path_id};
 use super::page;
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use vytalcall_domain::UserId;
-use vytalcall_domain::access::{self, Denied, ListScope};
+use vytalcall_domain::access::{self, ListScope};
 
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
@@ -62,27 +63,6 @@ pub struct PersonView {
     pub name: Option<String>,
 }
 
-/// The caller's scope, or a 403 audited as denied.
-async fn scope(state: &AppState, user: &AuthUser, action: Action) -> Result<ListScope, ApiError> {
-    match access::people_scope(user.caller()) {
-        Ok(scope) => Ok(scope),
-        Err(denied) => {
-            let fact = user.actor.fact(
-                action,
-                None,
-                None,
-                Outcome::Denied,
-                json!({ "reason": denied.to_string() }),
-            );
-            audit::record(&state.db, fact).await?;
-            Err(match denied {
-                Denied::Forbidden(why) => ApiError::forbidden(why),
-                Denied::Hidden => ApiError::not_found("no such route"),
-            })
-        }
-    }
-}
-
 /// The patients of the caller's calls, most recent first (every patient's, for an admin).
 #[utoipa::path(get, path = "/patients/recent", tag = "people", params(RecentPatientsQuery),
     security(("bearer" = [])),
@@ -95,7 +75,7 @@ pub async fn recent_patients(
     user: AuthUser,
     ValidQuery(q): ValidQuery<RecentPatientsQuery>,
 ) -> Result<Json<RecentPatients>, ApiError> {
-    let scope = scope(&state, &user, Action::PersonList).await?;
+    let scope = allowed(&state, &user, Action::PersonList, access::people_scope(user.caller())).await?;
     let limit = page::CALLS.parse(q.limit.as_deref(), None)?.limit;
     let provider = match scope {
         ListScope::Every => None,
@@ -137,7 +117,7 @@ pub async fn get_person(
     Path(id): Path<String>,
 ) -> Result<Json<PersonView>, ApiError> {
     let id: UserId = path_id(&id, "id")?;
-    scope(&state, &user, Action::PersonView).await?;
+    allowed(&state, &user, Action::PersonView, access::people_scope(user.caller())).await?;
     let person = state.people.get(id).await?;
     let detail = json!({ "userId": id.to_string(), "found": person.is_some() });
     audit::record(

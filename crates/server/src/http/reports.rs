@@ -7,6 +7,7 @@
 //! text/csv` gives the same rows as CSV. The arithmetic is
 //! `vytalcall_domain::interactive_time`.
 
+use super::access::allowed;
 use super::error::{ApiError, Problem};
 use super::extract::ValidQuery;
 use crate::audit::{self, Action, Outcome};
@@ -18,8 +19,9 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
+use vytalcall_domain::access::{self, ListScope};
 use vytalcall_domain::interactive_time::{self, PatientTime, billing_codes};
-use vytalcall_domain::{Millis, Role, UserId};
+use vytalcall_domain::{Millis, UserId};
 
 #[derive(Deserialize, IntoParams, Default)]
 #[into_params(parameter_in = Query)]
@@ -188,16 +190,10 @@ pub async fn interactive_time_report(
     headers: HeaderMap,
     ValidQuery(q): ValidQuery<ReportQuery>,
 ) -> Result<Response, ApiError> {
-    let viewer = match user.identity.role {
-        Role::Admin => None,
-        Role::Provider => Some(user.identity.user),
-        Role::Patient => {
-            let fact = user
-                .actor
-                .fact(Action::ReportInteractiveTime, None, None, Outcome::Denied, json!({}));
-            audit::record(&state.db, fact).await?;
-            return Err(ApiError::forbidden("reports are for providers and admins"));
-        }
+    let scope = access::report_scope(user.caller());
+    let viewer = match allowed(&state, &user, Action::ReportInteractiveTime, scope).await? {
+        ListScope::Every => None,
+        ListScope::MemberOf(provider) => Some(provider),
     };
     let tz = &state.settings.report_time_zone;
     let now = crate::now_millis();

@@ -3,23 +3,22 @@
 //! rotated. Each endpoint's recent deliveries can be read (status, attempts, last error) and
 //! one sent again. Everyone else gets 403; every action, refused or done, is audited.
 
+use super::access::allowed;
 use super::error::ApiError;
 use super::extract::{ValidJson, ValidQuery};
 use super::problems::{BadRequest, Invalid, NotAnAdmin, NotFound, Unauthorized};
-use crate::audit::{self, Action, Outcome};
+use crate::audit::Action;
 use crate::auth::AuthUser;
 use crate::state::AppState;
-use crate::storage::webhooks::{self as store, ENV_ENDPOINT_ID};
+use crate::storage::webhooks as store;
+use crate::webhooks::admin::{self, AdminError};
 use crate::webhooks::events::rfc3339;
-use crate::webhooks::target;
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 use vytalcall_domain::access;
-use vytalcall_domain::webhook::{EventFilter, Secret};
 
 /// The body of `POST /webhooks`.
 #[derive(Deserialize, ToSchema)]
@@ -117,18 +116,7 @@ fn view(e: store::Endpoint) -> WebhookEndpointView {
 
 /// Lets admins through; anyone else is refused 403, audited as denied.
 async fn admin_only(state: &AppState, user: &AuthUser, action: Action) -> Result<(), ApiError> {
-    if let Err(denied) = access::may_manage_webhooks(user.caller()) {
-        let fact = user.actor.fact(
-            action,
-            None,
-            None,
-            Outcome::Denied,
-            json!({ "reason": denied.to_string() }),
-        );
-        audit::record(&state.db, fact).await?;
-        return Err(ApiError::forbidden(denied.to_string()));
-    }
-    Ok(())
+    allowed(state, user, action, access::may_manage_webhooks(user.caller())).await
 }
 
 fn endpoint_id(raw: &str) -> Result<String, ApiError> {
@@ -137,16 +125,24 @@ fn endpoint_id(raw: &str) -> Result<String, ApiError> {
         .map_err(|_| ApiError::bad_request("id", "id must be a UUID"))
 }
 
-fn fresh_secret() -> Secret {
-    Secret::from_key(rand::random::<[u8; 32]>())
+impl From<AdminError> for ApiError {
+    fn from(e: AdminError) -> ApiError {
+        match e {
+            AdminError::NoSuchEndpoint | AdminError::NoSuchDelivery => ApiError::not_found(e.to_string()),
+            AdminError::FromEnvironment => {
+                ApiError::new(StatusCode::CONFLICT, "configured-by-environment", e.to_string())
+            }
+            AdminError::Invalid { field, message } => ApiError::invalid(field, message),
+            AdminError::Store(e) => ApiError::from(e),
+        }
+    }
 }
 
-fn from_environment() -> ApiError {
-    ApiError::new(
-        StatusCode::CONFLICT,
-        "configured-by-environment",
-        "this endpoint is WEBHOOK_URL's: change its secret in the servers' environment (WEBHOOK_SECRET)",
-    )
+fn with_secret((endpoint, secret): (store::Endpoint, String)) -> WebhookEndpointWithSecret {
+    WebhookEndpointWithSecret {
+        endpoint: view(endpoint),
+        secret,
+    }
 }
 
 /// Adds an endpoint; the answer holds its secret, which is never shown again.
@@ -162,53 +158,10 @@ pub async fn create_webhook(
     ValidJson(body): ValidJson<CreateWebhookBody>,
 ) -> Result<(StatusCode, Json<WebhookEndpointWithSecret>), ApiError> {
     admin_only(&state, &user, Action::WebhookCreate).await?;
-    let url = target::parse_url(body.url.trim()).map_err(|why| ApiError::invalid("url", format!("url {why}")))?;
-    let filter = EventFilter::parse(body.events.as_deref().unwrap_or_default())
-        .map_err(|e| ApiError::invalid(format!("events[{}]", e.index), e.to_string()))?;
-    target::resolve(&url, state.settings.webhooks.allow_private)
-        .await
-        .map_err(|e| ApiError::invalid("url", format!("url is refused: {e}")))?;
-    let id = uuid::Uuid::new_v4().to_string();
-    let secret = fresh_secret().expose();
-    let now = crate::now_millis();
-    let mut tx = state.db.pool.begin().await?;
-    store::insert_endpoint(
-        &mut tx,
-        &store::NewEndpoint {
-            id: &id,
-            url: url.as_str(),
-            secret: &secret,
-            filter: &filter,
-            source: "api",
-            created_by: user.actor.caller.map(|c| c.user.to_string()).as_deref(),
-            now,
-        },
-    )
-    .await?;
-    let detail = json!({ "endpointId": id, "events": filter.names() });
-    crate::storage::audit::append(
-        &state.db,
-        &mut tx,
-        user.actor
-            .fact(Action::WebhookCreate, None, None, Outcome::Success, detail),
-    )
-    .await?;
-    tx.commit().await?;
-    let created = WebhookEndpointView {
-        id,
-        url: url.to_string(),
-        events: filter.names().into_iter().map(String::from).collect(),
-        source: "api".into(),
-        created_at: rfc3339(now),
-        secret_rotated_at: None,
-    };
-    Ok((
-        StatusCode::CREATED,
-        Json(WebhookEndpointWithSecret {
-            endpoint: created,
-            secret,
-        }),
-    ))
+    let events = body.events.unwrap_or_default();
+    let allow_private = state.settings.webhooks.allow_private;
+    let created = admin::create(&state.db, &user.actor, &body.url, &events, allow_private).await?;
+    Ok((StatusCode::CREATED, Json(with_secret(created))))
 }
 
 /// Every endpoint (without secrets).
@@ -216,14 +169,11 @@ pub async fn create_webhook(
     responses((status = 200, description = "Success", body = WebhookEndpoints), Unauthorized, NotAnAdmin))]
 pub async fn list_webhooks(State(state): State<AppState>, user: AuthUser) -> Result<Json<WebhookEndpoints>, ApiError> {
     admin_only(&state, &user, Action::WebhookList).await?;
-    let endpoints: Vec<WebhookEndpointView> = store::endpoints(&state.db.pool).await?.into_iter().map(view).collect();
-    let detail = json!({ "returned": endpoints.len() });
-    audit::record(
-        &state.db,
-        user.actor
-            .fact(Action::WebhookList, None, None, Outcome::Success, detail),
-    )
-    .await?;
+    let endpoints = admin::list(&state.db, &user.actor)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect();
     Ok(Json(WebhookEndpoints { endpoints }))
 }
 
@@ -239,24 +189,7 @@ pub async fn delete_webhook(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     admin_only(&state, &user, Action::WebhookDelete).await?;
-    let id = endpoint_id(&id)?;
-    let mut tx = state.db.pool.begin().await?;
-    if !store::delete_endpoint(&mut *tx, &id, crate::now_millis()).await? {
-        return Err(ApiError::not_found("no such webhook endpoint"));
-    }
-    crate::storage::audit::append(
-        &state.db,
-        &mut tx,
-        user.actor.fact(
-            Action::WebhookDelete,
-            None,
-            None,
-            Outcome::Success,
-            json!({ "endpointId": id }),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    admin::delete(&state.db, &user.actor, &endpoint_id(&id)?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -274,35 +207,8 @@ pub async fn rotate_webhook_secret(
     Path(id): Path<String>,
 ) -> Result<Json<WebhookEndpointWithSecret>, ApiError> {
     admin_only(&state, &user, Action::WebhookRotate).await?;
-    let id = endpoint_id(&id)?;
-    if id == ENV_ENDPOINT_ID {
-        return Err(from_environment());
-    }
-    let secret = fresh_secret().expose();
-    let mut tx = state.db.pool.begin().await?;
-    if !store::rotate_secret(&mut tx, &id, &secret, crate::now_millis()).await? {
-        return Err(ApiError::not_found("no such webhook endpoint"));
-    }
-    crate::storage::audit::append(
-        &state.db,
-        &mut tx,
-        user.actor.fact(
-            Action::WebhookRotate,
-            None,
-            None,
-            Outcome::Success,
-            json!({ "endpointId": id }),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
-    let endpoint = store::endpoint(&state.db.pool, &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("no such webhook endpoint"))?;
-    Ok(Json(WebhookEndpointWithSecret {
-        endpoint: view(endpoint),
-        secret,
-    }))
+    let rotated = admin::rotate_secret(&state.db, &user.actor, &endpoint_id(&id)?).await?;
+    Ok(Json(with_secret(rotated)))
 }
 
 /// The endpoint's recent deliveries, newest first.
@@ -325,10 +231,7 @@ pub async fn list_webhook_deliveries(
             .filter(|n| (1..=100).contains(n))
             .ok_or_else(|| ApiError::bad_request("limit", "limit must be 1 to 100"))?,
     };
-    if store::endpoint(&state.db.pool, &id).await?.is_none() {
-        return Err(ApiError::not_found("no such webhook endpoint"));
-    }
-    let deliveries: Vec<WebhookDeliveryView> = store::deliveries(&state.db.pool, &id, limit)
+    let deliveries = admin::deliveries(&state.db, &user.actor, &id, limit)
         .await?
         .into_iter()
         .map(|d| WebhookDeliveryView {
@@ -346,13 +249,6 @@ pub async fn list_webhook_deliveries(
             created_at: rfc3339(d.created_at),
         })
         .collect();
-    let detail = json!({ "endpointId": id, "returned": deliveries.len() });
-    audit::record(
-        &state.db,
-        user.actor
-            .fact(Action::WebhookDeliveries, None, None, Outcome::Success, detail),
-    )
-    .await?;
     Ok(Json(WebhookDeliveries { deliveries }))
 }
 
@@ -370,22 +266,6 @@ pub async fn redeliver_webhook(
     let delivery: i64 = delivery
         .parse()
         .map_err(|_| ApiError::bad_request("deliveryId", "deliveryId must be a whole number"))?;
-    let mut tx = state.db.pool.begin().await?;
-    if !store::redeliver(&mut tx, &id, delivery, crate::now_millis()).await? {
-        return Err(ApiError::not_found("no such delivery of this webhook endpoint"));
-    }
-    crate::storage::audit::append(
-        &state.db,
-        &mut tx,
-        user.actor.fact(
-            Action::WebhookRedeliver,
-            None,
-            None,
-            Outcome::Success,
-            json!({ "endpointId": id, "deliveryId": delivery }),
-        ),
-    )
-    .await?;
-    tx.commit().await?;
+    admin::redeliver(&state.db, &user.actor, &id, delivery).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -1,10 +1,11 @@
 //! Webhooks in the Standard Webhooks scheme (docs/webhooks.md): events written to an outbox
 //! in the transaction of the fact they report ([`events`], filled from the audited fact by
 //! [`crate::storage::audit::append`]), endpoints and deliveries in the database
-//! ([`crate::storage::webhooks`]), the admin REST routes ([`crate::http::webhooks`]), where a
+//! ([`crate::storage::webhooks`]), the admins' operations ([`admin`], under the REST routes of [`crate::http::webhooks`]), where a
 //! delivery may go ([`target`]) and the worker that sends them ([`worker`]). The rules
 //! themselves (signatures, backoff, address classes) are `vytalcall_domain::webhook`.
 
+pub mod admin;
 pub mod events;
 pub mod target;
 pub mod worker;
