@@ -146,11 +146,49 @@ export interface CallIdResult {
   callId: string;
 }
 
+// ---- waiting room (docs/signaling.md, "Waiting room") ----------------------------------------
+
+/** The reply of a `join-call` that seated the device in the call's waiting room. */
+export interface WaitingResult {
+  callId: string;
+  status: CallStatus;
+  waiting: true;
+  /** 1-based place in the queue */
+  position: number;
+}
+export type CheckResult = 'ok' | 'failed' | 'unavailable';
+export interface DeviceCheckPayload {
+  callId: string;
+  camera: CheckResult;
+  microphone: CheckResult;
+  speaker: CheckResult;
+  network: CheckResult | { result: CheckResult; rttMs?: number | null; turn?: boolean | null };
+}
+export interface DeviceCheck {
+  camera: CheckResult;
+  microphone: CheckResult;
+  speaker: CheckResult;
+  network: { result: CheckResult; rttMs: number | null; turn: boolean | null };
+}
+export interface DoorPayload {
+  callId: string;
+  userId: UserId;
+}
+export interface DoorResult {
+  callId: string;
+  userId: UserId;
+}
+export interface WaitingRoomMessagePayload {
+  callId: string;
+  /** at most 280 characters */
+  text: string;
+}
+
 type Ack<T> = (reply: Reply<T>) => void;
 
 /** Events the client emits, with their acknowledgement reply types. */
 export interface ClientToServerEvents {
-  'join-call': (payload: JoinCallPayload, ack?: Ack<JoinCallResult>) => void;
+  'join-call': (payload: JoinCallPayload, ack?: Ack<JoinCallResult | WaitingResult>) => void;
   'leave-call': (payload: LeaveCallPayload, ack?: Ack<CallIdResult>) => void;
   offer: (payload: OfferPayload, ack?: Ack<CallIdResult>) => void;
   answer: (payload: AnswerPayload, ack?: Ack<CallIdResult>) => void;
@@ -158,6 +196,10 @@ export interface ClientToServerEvents {
   'update-media': (payload: UpdateMediaPayload, ack?: Ack<CallIdResult & Partial<MediaState>>) => void;
   'connection-quality': (payload: ConnectionQualityPayload, ack?: Ack<ConnectionQualityResult>) => void;
   'reconnect-call': (payload: ReconnectCallPayload, ack?: Ack<JoinCallResult>) => void;
+  'device-check': (payload: DeviceCheckPayload, ack?: Ack<CallIdResult>) => void;
+  'admit-participant': (payload: DoorPayload, ack?: Ack<DoorResult>) => void;
+  'return-to-waiting-room': (payload: DoorPayload, ack?: Ack<DoorResult>) => void;
+  'waiting-room-message': (payload: WaitingRoomMessagePayload, ack?: Ack<CallIdResult>) => void;
 }
 
 // ---- server -> client ------------------------------------------------------------------------
@@ -259,6 +301,36 @@ export interface RecordingConsentRequestedEvent {
   callId: string;
   recordingId: string;
 }
+export interface WaitingRoomStatusEvent {
+  callId: string;
+  position: number;
+  /** a line to show the waiting person */
+  message: string;
+  providerPresent: boolean;
+}
+export interface WaitingPerson {
+  userId: UserId;
+  /** display name (PHI: show it, never log it); null when unknown */
+  name: string | null;
+  role: 'patient' | 'guest';
+  since: Timestamp;
+  deviceCheck: DeviceCheck | null;
+}
+export interface WaitingRoomEvent {
+  callId: string;
+  waiting: WaitingPerson[];
+}
+export interface AdmittedEvent {
+  callId: string;
+  admittedBy: UserId;
+  timestamp: Timestamp;
+}
+export interface WaitingRoomMessageEvent {
+  callId: string;
+  text: string;
+  fromUserId: UserId;
+  timestamp: Timestamp;
+}
 export interface ErrorEvent {
   event?: string;
   error: SignalingError;
@@ -284,6 +356,10 @@ export interface ServerToClientEvents {
   'recording-stopped': (e: RecordingStoppedEvent) => void;
   'recording-consent-requested': (e: RecordingConsentRequestedEvent) => void;
   'session-expired': (e?: unknown) => void;
+  'waiting-room-status': (e: WaitingRoomStatusEvent) => void;
+  'waiting-room': (e: WaitingRoomEvent) => void;
+  admitted: (e: AdmittedEvent) => void;
+  message: (e: WaitingRoomMessageEvent) => void;
   error: (e: ErrorEvent) => void;
 }
 
@@ -307,6 +383,10 @@ export const SERVER_EVENTS = [
   'recording-stopped',
   'recording-consent-requested',
   'session-expired',
+  'waiting-room-status',
+  'waiting-room',
+  'admitted',
+  'message',
   'error',
 ] as const satisfies readonly (keyof ServerToClientEvents)[];
 
@@ -320,6 +400,10 @@ export const CLIENT_EVENTS = [
   'update-media',
   'connection-quality',
   'reconnect-call',
+  'device-check',
+  'admit-participant',
+  'return-to-waiting-room',
+  'waiting-room-message',
 ] as const satisfies readonly (keyof ClientToServerEvents)[];
 
 /** Response of `GET /webrtc/ice-servers`. */

@@ -217,6 +217,23 @@ impl Call {
         Created { call, effects }
     }
 
+    /// A call with a waiting room never rings: it stays `scheduled` while people gather
+    /// (providers join, visitors wait) and becomes active with the first admission.
+    pub fn create_with_waiting_room(id: CallId, initiated_by: UserId, now: Millis) -> Created {
+        Created {
+            call: Call {
+                id,
+                status: CallStatus::Scheduled,
+                initiated_by,
+                created_at: now,
+                ringing_at: None,
+                answered_at: None,
+                ended_at: None,
+            },
+            effects: Vec::new(),
+        }
+    }
+
     /// Applies `command` at time `now`. On success the call is updated in place.
     pub fn handle(&mut self, command: Command, now: Millis) -> Result<Transition, TransitionError> {
         use CallStatus::*;

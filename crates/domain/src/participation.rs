@@ -22,14 +22,15 @@ pub enum Arrival {
 }
 
 /// Whether someone may join a call in `status`: a call that is over cannot be joined; one
-/// that was only scheduled rings first.
-pub fn arrive(status: CallStatus) -> Result<Arrival, TransitionError> {
+/// that was only scheduled rings first, unless it has a waiting room (there the visit starts
+/// with the first admission, and a provider who joins early rings nobody).
+pub fn arrive(status: CallStatus, waiting_room: bool) -> Result<Arrival, TransitionError> {
     match status {
         s if s.is_final() => Err(TransitionError::NotAllowed {
             command: "join",
             current: s,
         }),
-        CallStatus::Scheduled => Ok(Arrival::RingsFirst),
+        CallStatus::Scheduled if !waiting_room => Ok(Arrival::RingsFirst),
         _ => Ok(Arrival::Joins),
     }
 }
@@ -123,7 +124,9 @@ mod tests {
                     current: over,
                 }),
             };
-            assert_eq!(arrive(status), expected, "{status}");
+            assert_eq!(arrive(status, false), expected, "{status}");
+            let with_room = expected.map(|_| Arrival::Joins);
+            assert_eq!(arrive(status, true), with_room, "{status} with a waiting room");
         }
     }
 

@@ -11,7 +11,8 @@
 //! [`RoomEffect`]s the caller must deliver: the whole queue to the providers, each waiting
 //! person's new position to their devices. Time is an input, as everywhere in this crate.
 
-use crate::{Millis, UserId};
+use crate::access::{Caller, Members};
+use crate::{Millis, Role, UserId};
 use serde::{Deserialize, Serialize};
 
 /// The most people in a call at once unless `MAX_CALL_PARTICIPANTS` says otherwise: media is
@@ -107,7 +108,28 @@ pub struct WaitingRoom {
     admitted: Vec<UserId>,
 }
 
+impl Entrant {
+    /// Providers of the call and admins are hosts; the patient (and guests) are visitors.
+    pub fn of(caller: Caller, members: &Members) -> Entrant {
+        if caller.role == Role::Admin || (caller.role == Role::Provider && members.providers.contains(&caller.user)) {
+            Entrant::Host
+        } else {
+            Entrant::Visitor
+        }
+    }
+}
+
 impl WaitingRoom {
+    /// A room as stored: the queue in order, and who is admitted.
+    pub fn restore(queue: Vec<Waiting>, admitted: Vec<UserId>) -> WaitingRoom {
+        WaitingRoom { queue, admitted }
+    }
+
+    /// Everyone admitted, in the order they were.
+    pub fn admitted(&self) -> &[UserId] {
+        &self.admitted
+    }
+
     /// Someone asks to join. Hosts and people already admitted enter; anyone else sits down
     /// (keeping their place if they were already seated, so a second device does not queue
     /// twice).

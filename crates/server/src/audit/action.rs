@@ -41,10 +41,15 @@ pub enum Action {
     WebhookRotate,
     WebhookDeliveries,
     WebhookRedeliver,
+    WaitingRoomEnter,
+    WaitingRoomLeave,
+    WaitingRoomAdmit,
+    WaitingRoomReturn,
+    WaitingRoomMessage,
 }
 
 impl Action {
-    pub const ALL: [Action; 36] = [
+    pub const ALL: [Action; 41] = [
         Action::CallCreate,
         Action::CallView,
         Action::CallList,
@@ -81,6 +86,11 @@ impl Action {
         Action::WebhookRotate,
         Action::WebhookDeliveries,
         Action::WebhookRedeliver,
+        Action::WaitingRoomEnter,
+        Action::WaitingRoomLeave,
+        Action::WaitingRoomAdmit,
+        Action::WaitingRoomReturn,
+        Action::WaitingRoomMessage,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -121,6 +131,11 @@ impl Action {
             Action::WebhookRotate => "webhook.rotate_secret",
             Action::WebhookDeliveries => "webhook.deliveries",
             Action::WebhookRedeliver => "webhook.redeliver",
+            Action::WaitingRoomEnter => "waiting_room.enter",
+            Action::WaitingRoomLeave => "waiting_room.leave",
+            Action::WaitingRoomAdmit => "waiting_room.admit",
+            Action::WaitingRoomReturn => "waiting_room.return",
+            Action::WaitingRoomMessage => "waiting_room.message",
         }
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod participation;
 pub mod view;
+pub mod waiting_room;
 
 use crate::audit::{self, Action, Actor, Outcome};
 use crate::storage::calls::{self as repo, CallFilter, ConsentRecord, StoredCall};
@@ -22,6 +23,8 @@ use vytalcall_domain::{CallId, UserId};
 /// The signaling layer implements it.
 pub trait CallNotifier: Send + Sync {
     fn notify(&self, call: &StoredCall, effect: &Effect, actor: &Actor);
+    /// A call's waiting room changed (`effects` say how).
+    fn door(&self, call: &StoredCall, effects: &[vytalcall_domain::waiting_room::RoomEffect], actor: &Actor);
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,6 +42,9 @@ pub enum CallError {
     },
     #[error("the call changed concurrently; try again")]
     Busy,
+    /// The waiting room refused (`domain::waiting_room`).
+    #[error(transparent)]
+    Room(#[from] vytalcall_domain::waiting_room::RoomRefused),
     #[error("storage failure")]
     Store(#[from] sqlx::Error),
 }
@@ -59,6 +65,8 @@ pub struct NewCall {
     pub scheduled_at: Option<i64>,
     pub appointment_id: Option<String>,
     pub recording_enabled: bool,
+    /// As asked (`waitingRoom`); unset: a call scheduled in the future has one.
+    pub waiting_room: Option<bool>,
 }
 
 /// A parsed answer: media the answerer starts with, and their recording consent if given.
@@ -134,7 +142,12 @@ impl CallsService {
         };
         let now = crate::now_millis();
         let id = CallId::new_random();
-        let created = Call::create(id, caller.user, new.scheduled_at, now);
+        let waiting_room = vytalcall_domain::waiting_room::has_waiting_room(new.waiting_room, new.scheduled_at, now);
+        let created = if waiting_room {
+            Call::create_with_waiting_room(id, caller.user, now)
+        } else {
+            Call::create(id, caller.user, new.scheduled_at, now)
+        };
         let stored = StoredCall {
             call: created.call,
             members,
@@ -143,6 +156,7 @@ impl CallsService {
             scheduled_at: new.scheduled_at,
             appointment_id: new.appointment_id,
             recording_enabled: new.recording_enabled,
+            waiting_room,
             end_reason: None,
             version: 0,
         };

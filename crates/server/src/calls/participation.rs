@@ -35,7 +35,7 @@ impl CallsService {
         let caller = Self::caller(actor)?;
         let mut stored = self.load_for_participant(actor, id, Action::CallJoin).await?;
         let current = stored.call.status;
-        let arrival = match participation::arrive(current) {
+        let arrival = match participation::arrive(current, stored.waiting_room) {
             Ok(arrival) => arrival,
             Err(error) => {
                 let detail = json!({ "reason": "the call is over", "current": current.as_str() });

@@ -44,6 +44,8 @@ pub struct CallView {
     pub scheduled_at: Option<String>,
     pub appointment_id: Option<String>,
     pub recording_enabled: bool,
+    /// Visitors wait until a provider admits them.
+    pub waiting_room: bool,
     pub created_at: String,
     pub ringing_at: Option<String>,
     pub answered_at: Option<String>,
@@ -73,6 +75,7 @@ impl CallView {
             scheduled_at: s.scheduled_at.map(iso),
             appointment_id: s.appointment_id.clone(),
             recording_enabled: s.recording_enabled,
+            waiting_room: s.waiting_room,
             created_at: iso(c.created_at),
             ringing_at: c.ringing_at.map(iso),
             answered_at: c.answered_at.map(iso),

@@ -22,6 +22,8 @@ pub struct SignalingSettings {
     /// Sockets one client address may hold open on this node at once (a clinic behind one
     /// NAT counts as one address, hence the larger default).
     pub max_sockets_per_address: usize,
+    /// `MAX_CALL_PARTICIPANTS`: people in a call at once (media is peer to peer).
+    pub max_call_participants: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -66,6 +68,12 @@ pub(super) fn parse(v: &Vars) -> Result<Calls, ConfigError> {
             quality_stats_request_seconds: v.at_least("QUALITY_STATS_REQUEST_SECONDS", 30, 1, SECONDS)?,
             max_sockets_per_user: v.at_least("SIGNALING_MAX_SOCKETS_PER_USER", 10, 1, SOCKETS)?,
             max_sockets_per_address: v.at_least("SIGNALING_MAX_SOCKETS_PER_ADDRESS", 100, 1, SOCKETS)?,
+            max_call_participants: v.at_least(
+                "MAX_CALL_PARTICIPANTS",
+                vytalcall_domain::waiting_room::DEFAULT_MAX_CALL_PARTICIPANTS,
+                2,
+                "expected a number of people",
+            )?,
         },
         redis_url: v.get("REDIS_URL"),
         redis_key_prefix: v.get("REDIS_KEY_PREFIX").unwrap_or_else(|| "vytalcall".into()),

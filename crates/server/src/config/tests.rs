@@ -46,6 +46,7 @@ fn signaling_limits_have_defaults_that_fit_a_real_sdp_and_can_be_tuned() {
             quality_stats_request_seconds: 3,
             max_sockets_per_user: 3,
             max_sockets_per_address: 40,
+            max_call_participants: 4,
         }
     );
     assert_eq!(s.reconnect_grace_seconds, 2);

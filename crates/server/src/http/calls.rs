@@ -42,6 +42,9 @@ pub struct CreateCallBody {
     #[schema(format = Uuid, pattern = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")]
     pub appointment_id: Option<String>,
     pub recording_enabled: Option<bool>,
+    /// Whether the patient waits until a provider admits them (docs/signaling.md, "Waiting
+    /// room"). Default: `true` for a call scheduled in the future, `false` otherwise.
+    pub waiting_room: Option<bool>,
 }
 
 impl CreateCallBody {
@@ -92,6 +95,7 @@ impl CreateCallBody {
             scheduled_at,
             appointment_id: appointment_id.map(|a| a.to_string()),
             recording_enabled: self.recording_enabled.unwrap_or(false),
+            waiting_room: self.waiting_room,
         })
     }
 }

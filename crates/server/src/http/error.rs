@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 use vytalcall_domain::call::TransitionError;
+use vytalcall_domain::waiting_room::RoomRefused;
 
 /// An RFC 9457 problem document.
 #[derive(Serialize, ToSchema, Debug, Clone)]
@@ -126,6 +127,15 @@ impl From<CallError> for ApiError {
     fn from(e: CallError) -> ApiError {
         match e {
             CallError::NotFound => ApiError::not_found("call not found"),
+            CallError::Room(refused) => {
+                let (status, kind) = match refused {
+                    RoomRefused::NotHost => (StatusCode::FORBIDDEN, "forbidden"),
+                    RoomRefused::CallFull(_) => (StatusCode::CONFLICT, "call-full"),
+                    RoomRefused::NotWaiting => (StatusCode::CONFLICT, "not-waiting"),
+                    RoomRefused::NotAdmitted => (StatusCode::CONFLICT, "not-admitted"),
+                };
+                ApiError::new(status, kind, refused.to_string())
+            }
             CallError::Forbidden(why) => ApiError::forbidden(why),
             CallError::Invalid { field, message } => ApiError::invalid(field, format!("{field} {message}")),
             CallError::Transition {

@@ -316,6 +316,7 @@ mod tests {
             scheduled_at: None,
             appointment_id: text("apt-17"),
             recording_enabled: false,
+            waiting_room: false,
             created_at: "2026-11-02T10:00:00.000Z".into(),
             ringing_at: text("2026-11-02T10:00:00.000Z"),
             answered_at: text("2026-11-02T10:00:05.000Z"),

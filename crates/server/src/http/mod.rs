@@ -21,6 +21,7 @@ pub mod problems;
 pub mod recordings;
 pub mod reports;
 pub mod schema;
+pub mod waiting_room;
 pub mod webhooks;
 
 use crate::state::AppState;
@@ -81,6 +82,7 @@ pub fn api() -> (Router<AppState>, utoipa::openapi::OpenApi) {
         .routes(routes!(calls::answer_call))
         .routes(routes!(calls::end_call))
         .routes(routes!(calls::cancel_call))
+        .routes(routes!(waiting_room::admit))
         .routes(routes!(calls::stats))
         .routes(routes!(people::recent_patients))
         .routes(routes!(people::get_person))

@@ -162,4 +162,10 @@ pub(super) async fn disconnected<A: Adapter>(hub: &Hub<A>, session: &Session) {
             tracing::warn!(error = %e, call_id = %call, "could not announce a dropped device");
         }
     }
+    let waiting: Vec<CallId> = session.state().waiting.keys().copied().collect();
+    for call in waiting {
+        if let Err(e) = super::door::stand_up(hub, session, call).await {
+            tracing::warn!(error = %e, call_id = %call, "could not take a dropped device out of the waiting room");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 use super::wire::ErrorBody;
 use crate::calls::CallError;
+use vytalcall_domain::waiting_room::RoomRefused;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SignalingError {
@@ -16,6 +17,8 @@ pub enum SignalingError {
     RateLimited,
     #[error("join the call before sending its signaling")]
     NotJoined,
+    #[error("you are in the waiting room: a provider has not let you in yet")]
+    NotAdmitted,
     #[error("targetUserId is not a participant of this call")]
     TargetNotInCall,
     #[error("nothing to resume in this call: join it with join-call")]
@@ -44,6 +47,7 @@ impl SignalingError {
             SignalingError::TooLarge { .. } => "payload-too-large",
             SignalingError::RateLimited => "rate-limited",
             SignalingError::NotJoined => "not-joined",
+            SignalingError::NotAdmitted => "not-admitted",
             SignalingError::TargetNotInCall => "target-not-in-call",
             SignalingError::NothingToResume => "not-in-call",
             SignalingError::UnknownEvent(_) => "unknown-event",
@@ -54,6 +58,12 @@ impl SignalingError {
                 CallError::Invalid { .. } => "invalid-payload",
                 CallError::Transition { .. } => "call-not-joinable",
                 CallError::Busy => "busy",
+                CallError::Room(refused) => match refused {
+                    RoomRefused::NotHost => "forbidden",
+                    RoomRefused::CallFull(_) => "call-full",
+                    RoomRefused::NotWaiting => "not-waiting",
+                    RoomRefused::NotAdmitted => "not-admitted",
+                },
                 CallError::Store(_) => "internal",
             },
         }

@@ -8,7 +8,7 @@ use super::presence::{DepartureKind, PendingDeparture};
 use super::refusals::{deny, deny_as, summarise_refusals};
 use super::session::{Job, Media, Membership, Session};
 use super::wire::{self, call_room, member_room};
-use super::{Hub, departures};
+use super::{Hub, departures, door};
 use crate::audit::Action;
 use crate::calls::participation::JoinRequest;
 use crate::storage::calls::QualitySample;
@@ -53,6 +53,16 @@ pub async fn run<A: Adapter>(hub: Arc<Hub<A>>, s: SocketRef<A>, session: Arc<Ses
                 summarise_refusals(&hub, &session).await;
                 Box::pin(departures::disconnected(&hub, &session)).await;
                 break;
+            }
+            Job::Admitted { call, by } => {
+                if let Err(e) = Box::pin(door::admitted(&hub, &s, &session, call, by)).await {
+                    Hub::<A>::reply_error(&s, "join-call", None, &e);
+                }
+            }
+            Job::SentBack { call } => {
+                if let Err(e) = Box::pin(door::sent_back(&hub, &s, &session, call)).await {
+                    Hub::<A>::reply_error(&s, "join-call", None, &e);
+                }
             }
         }
     }
@@ -103,7 +113,8 @@ async fn handle<A: Adapter>(
         } => {
             let media = {
                 let mut state = session.state();
-                let m = state.calls.get_mut(&call).ok_or(SignalingError::NotJoined)?;
+                let absent = state.not_in(call);
+                let m = state.calls.get_mut(&call).ok_or(absent)?;
                 m.media = Media {
                     video_enabled: video.unwrap_or(m.media.video_enabled),
                     audio_enabled: audio.unwrap_or(m.media.audio_enabled),
@@ -136,7 +147,8 @@ async fn handle<A: Adapter>(
             let now = crate::now_millis();
             let warning = {
                 let mut state = session.state();
-                let m = state.calls.get_mut(&call).ok_or(SignalingError::NotJoined)?;
+                let absent = state.not_in(call);
+                let m = state.calls.get_mut(&call).ok_or(absent)?;
                 m.last_heard = now;
                 m.judge.judge(&metrics, &Thresholds::default())
             };
@@ -178,6 +190,10 @@ async fn handle<A: Adapter>(
                 suggestion: warning.as_ref().map(|w| w.suggestion),
             }))
         }
+        ClientEvent::DeviceCheck { call, check } => door::device_check(hub, session, call, check).await,
+        ClientEvent::Admit { call, user } => door::admit(hub, session, call, user).await,
+        ClientEvent::SendBack { call, user } => door::send_back(hub, session, call, user).await,
+        ClientEvent::WaitingRoomMessage { call, text } => door::message(hub, session, call, text).await,
     }
 }
 
@@ -193,7 +209,7 @@ fn forget_if_closed<A: Adapter>(s: &SocketRef<A>, session: &Session, call: CallI
 }
 
 /// `join-call`, and `reconnect-call` (`media: None`: the device's last known state).
-async fn join<A: Adapter>(
+pub(super) async fn join<A: Adapter>(
     hub: &Hub<A>,
     s: &SocketRef<A>,
     session: &Session,
@@ -217,6 +233,16 @@ async fn join<A: Adapter>(
             already_joined: Some(true),
         }));
     }
+    if let Some(waiting) = door::seat(hub, s, session, call, media).await? {
+        return Ok(waiting);
+    }
+    let connected_now = hub.presence.connected_users(call).await?;
+    vytalcall_domain::waiting_room::may_enter(
+        connected_now.len(),
+        connected_now.contains(&user),
+        hub.limits.max_call_participants,
+    )
+    .map_err(crate::calls::CallError::from)?;
     let (video, audio) = media.unwrap_or((true, true));
     let joined = hub
         .state
@@ -290,6 +316,9 @@ async fn join<A: Adapter>(
         };
         let _ = wire::broadcast(s.within(call_room(call)).except(member_room(call, user)), &body).await;
     }
+    if arrival == Arrival::First && session.caller.role != vytalcall_domain::Role::Patient {
+        door::hosts_changed(hub, &joined.call).await;
+    }
     // Someone arriving while the call is recorded is asked for consent; until they give it
     // the recording peer refuses their media (`RecordingService::offer`).
     if let Err(e) = hub.state.recordings.on_participant_joined(call, user).await {
@@ -306,7 +335,7 @@ async fn join<A: Adapter>(
     }))
 }
 
-async fn leave<A: Adapter>(
+pub(super) async fn leave<A: Adapter>(
     hub: &Hub<A>,
     s: &SocketRef<A>,
     session: &Session,
@@ -314,6 +343,9 @@ async fn leave<A: Adapter>(
     reason: Option<String>,
 ) -> Result<Value, SignalingError> {
     let user = session.caller.user;
+    if session.state().waiting.contains_key(&call) {
+        return door::leave(hub, s, session, call).await;
+    }
     let membership = session.state().calls.remove(&call).ok_or(SignalingError::NotJoined)?;
     s.leave([call_room(call), member_room(call, user)]);
     let reason = reason.unwrap_or_else(|| "left".into());
@@ -328,6 +360,9 @@ async fn leave<A: Adapter>(
         how: DepartureKind::Left(reason),
     })
     .await?;
+    if session.caller.role == vytalcall_domain::Role::Provider {
+        door::host_left(hub, call).await;
+    }
     Ok(wire::ok(wire::CallIdResult { call_id: call }))
 }
 
@@ -343,8 +378,13 @@ async fn relay<A: Adapter>(
     let user = session.caller.user;
     let event = signal.name();
     if !session.is_joined(call) {
-        deny(hub, session, call, event, "not joined").await;
-        return Err(SignalingError::NotJoined);
+        let refusal = session.not_in(call);
+        let why = match refusal {
+            SignalingError::NotAdmitted => "not admitted",
+            _ => "not joined",
+        };
+        deny(hub, session, call, event, why).await;
+        return Err(refusal);
     }
     let ops = match target {
         Some(t) => {

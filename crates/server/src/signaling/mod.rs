@@ -22,6 +22,7 @@
 //! the event; one task per socket processes its queue in arrival order.
 
 mod departures;
+mod door;
 pub mod error;
 mod handlers;
 mod handshake;
@@ -65,6 +66,7 @@ pub struct SignalingLimits {
     pub quality_silence_ms: i64,
     pub leeway_seconds: u64,
     pub socket_caps: vytalcall_domain::connections::Caps,
+    pub max_call_participants: usize,
 }
 
 impl SignalingLimits {
@@ -81,6 +83,7 @@ impl SignalingLimits {
                 per_user: s.signaling.max_sockets_per_user,
                 per_address: s.signaling.max_sockets_per_address,
             },
+            max_call_participants: s.signaling.max_call_participants,
         }
     }
 }
@@ -96,6 +99,8 @@ pub struct Hub<A: Adapter> {
     pending_departures: std::sync::Mutex<Vec<presence::PendingDeparture>>,
     /// Open sockets by user and address on this node, for the caps the handshake enforces.
     connections: handshake::ConnectionTable,
+    /// Where waiting-room admissions are published to every node (several nodes only).
+    door_link: Option<multinode::RedisLink>,
 }
 
 /// The Redis adapter over the reconnecting pub/sub driver.
@@ -118,7 +123,7 @@ pub async fn start(state: AppState, notices: Notices, jobs: &mut Jobs) -> anyhow
             }
             let presence = LocalPresence::restored(&interrupted, crate::now_millis());
             let (layer, io) = transport::builder(&state.settings).build_layer();
-            attach(&io, state, notices, Arc::new(presence), jobs);
+            attach(&io, state, notices, Arc::new(presence), None, jobs);
             Ok(transport::routes(layer, &origins))
         }
         Some(link) => {
@@ -131,7 +136,11 @@ pub async fn start(state: AppState, notices: Notices, jobs: &mut Jobs) -> anyhow
                 .build_layer();
             let presence = Arc::new(multinode::RedisPresence::new(&link));
             jobs.spawn("redis keep-alive", multinode::keep_alive(link.clone()));
-            let init = attach(&io, state, notices, presence, jobs);
+            let door_notices = {
+                use socketioxide_redis::drivers::Driver;
+                link.driver().subscribe(door::door_channel(link.prefix()), 64).await?
+            };
+            let init = attach(&io, state, notices, presence, Some((link, door_notices)), jobs);
             init.await
                 .map_err(|e| anyhow::anyhow!("cannot start the Redis adapter: {e}"))?;
             Ok(transport::routes(layer, &origins))
@@ -146,8 +155,10 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
     state: AppState,
     notices: Notices,
     presence: Arc<dyn Presence>,
+    door: Option<(multinode::RedisLink, door::DoorNotices)>,
     jobs: &mut Jobs,
 ) -> A::InitRes {
+    let (door_link, door_notices) = door.unzip();
     let limits = SignalingLimits::from_settings(&state.settings);
     let hub = Arc::new(Hub {
         io: io.clone(),
@@ -156,6 +167,7 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
         state,
         presence,
         pending_departures: Default::default(),
+        door_link,
     });
     // The namespace's handlers hold the hub weakly: the hub holds `io`, and `io` holds its
     // handlers, so a strong reference would keep the whole server (and its database pool)
@@ -184,6 +196,9 @@ fn attach<A: Adapter + socketioxide_core::adapter::DefinedAdapter>(
     };
     let init = io.ns(NAMESPACE, on_connect.with(authenticate));
     jobs.spawn("signaling notices", notifier::deliver(hub.clone(), notices));
+    if let Some(notices) = door_notices {
+        jobs.spawn("waiting-room notices", door::listen(Arc::downgrade(&hub), notices));
+    }
     jobs.every("signaling sweep", Duration::from_secs(1), move || hub.clone().sweep());
     init
 }

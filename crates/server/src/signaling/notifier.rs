@@ -15,6 +15,7 @@ use socketioxide::adapter::Adapter;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 use vytalcall_domain::call::Effect;
+use vytalcall_domain::waiting_room::RoomEffect;
 use vytalcall_domain::{RecordingId, UserId};
 
 pub enum Notice {
@@ -38,6 +39,11 @@ pub enum Notice {
         call: StoredCall,
         recording: RecordingId,
         user: UserId,
+    },
+    Door {
+        call: StoredCall,
+        effects: Vec<RoomEffect>,
+        by: Option<UserId>,
     },
 }
 
@@ -64,6 +70,16 @@ impl SignalingNotifier {
 }
 
 impl CallNotifier for SignalingNotifier {
+    fn door(&self, call: &StoredCall, effects: &[RoomEffect], actor: &Actor) {
+        if !effects.is_empty() {
+            self.send(Notice::Door {
+                call: call.clone(),
+                effects: effects.to_vec(),
+                by: actor.caller.map(|c| c.user),
+            });
+        }
+    }
+
     fn notify(&self, call: &StoredCall, effect: &Effect, _actor: &Actor) {
         self.send(Notice::Call {
             call: call.clone(),
@@ -115,6 +131,7 @@ pub async fn deliver<A: Adapter>(hub: Arc<Hub<A>>, Notices(mut rx): Notices) {
 async fn apply<A: Adapter>(hub: &Hub<A>, notice: Notice) {
     let now = crate::now_millis();
     match notice {
+        Notice::Door { call, effects, by } => super::door::changed(hub, &call, &effects, by).await,
         Notice::Call { call, effect } => {
             let id = call.call.id;
             match effect {

@@ -44,6 +44,19 @@ pub struct Membership {
 #[derive(Default)]
 pub struct SessionState {
     pub calls: HashMap<CallId, Membership>,
+    /// Calls whose waiting room this socket sits in, with the media it asked to join with.
+    pub waiting: HashMap<CallId, (bool, bool)>,
+}
+
+impl SessionState {
+    /// Why this socket may not act in `call`: it waits at the door, or it never joined.
+    pub fn not_in(&self, call: CallId) -> SignalingError {
+        if self.waiting.contains_key(&call) {
+            SignalingError::NotAdmitted
+        } else {
+            SignalingError::NotJoined
+        }
+    }
 }
 
 /// Answers an event's acknowledgement (the socket's adapter type stays out of the session).
@@ -58,6 +71,15 @@ pub enum Job {
         received: Instant,
     },
     Disconnected,
+    /// A host let this socket's user in (possibly on another node): join the call.
+    Admitted {
+        call: CallId,
+        by: vytalcall_domain::UserId,
+    },
+    /// A host sent this socket's user back to the waiting room.
+    SentBack {
+        call: CallId,
+    },
 }
 
 /// The socket's events waiting for its task, in arrival order. A plain deque rather than a
@@ -262,6 +284,16 @@ impl Session {
         self.state().calls.contains_key(&call)
     }
 
+    /// Queues work the server gives this socket (an admission, a send-back).
+    pub fn give(&self, job: Job) {
+        let _ = self.push(job);
+    }
+
+    /// Why this socket may not act in `call` (see [`SessionState::not_in`]).
+    pub fn not_in(&self, call: CallId) -> SignalingError {
+        self.state().not_in(call)
+    }
+
     /// Calls this socket has sent no quality stats for in `silence_ms`; marks them asked.
     pub fn silent_calls(&self, now: i64, silence_ms: i64) -> Vec<CallId> {
         let mut state = self.state();
@@ -399,6 +431,7 @@ mod tests {
                 per_user: 1,
                 per_address: 1,
             },
+            max_call_participants: 4,
         };
         let caller = Caller {
             user: UserId::new_random(),

@@ -30,6 +30,8 @@ pub struct StoredCall {
     pub scheduled_at: Option<i64>,
     pub appointment_id: Option<String>,
     pub recording_enabled: bool,
+    /// Visitors wait until a provider admits them (`domain::waiting_room`).
+    pub waiting_room: bool,
     pub end_reason: Option<String>,
     pub version: i64,
 }
@@ -69,7 +71,9 @@ macro_rules! call_columns {
             $p,
             "end_reason, ",
             $p,
-            "version"
+            "version, ",
+            $p,
+            "waiting_room"
         )
     };
 }
@@ -94,6 +98,7 @@ fn call_from_row(row: &AnyRow, providers: Vec<UserId>) -> Result<StoredCall, sql
         scheduled_at: row.try_get("scheduled_at")?,
         appointment_id: row.try_get("appointment_id")?,
         recording_enabled: row.try_get::<i64, _>("recording_enabled")? != 0,
+        waiting_room: row.try_get::<i64, _>("waiting_room")? != 0,
         end_reason: row.try_get("end_reason")?,
         version: row.try_get("version")?,
     })
@@ -103,7 +108,7 @@ pub async fn insert(conn: &mut AnyConnection, c: &StoredCall) -> Result<(), sqlx
     sqlx::query(concat!(
         "INSERT INTO calls (",
         call_columns!(""),
-        ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16)"
+        ") VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14,$15,$16,$17)"
     ))
     .bind(c.call.id.to_string())
     .bind(c.room_id.as_str())
@@ -121,6 +126,7 @@ pub async fn insert(conn: &mut AnyConnection, c: &StoredCall) -> Result<(), sqlx
     .bind(c.call.ended_at)
     .bind(c.end_reason.as_deref())
     .bind(c.version)
+    .bind(flag(c.waiting_room))
     .execute(&mut *conn)
     .await?;
     let members = std::iter::once((c.members.patient, Role::Patient))

@@ -14,6 +14,7 @@ pub mod people;
 pub mod quality;
 pub mod reports;
 pub mod stats;
+pub mod waiting_room;
 pub mod webhooks;
 
 use sqlx::any::{AnyPoolOptions, AnyRow, install_default_drivers};

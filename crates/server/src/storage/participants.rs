@@ -151,3 +151,14 @@ pub async fn participants(pool: &AnyPool, call: CallId) -> Result<Vec<Participan
         })
         .collect()
 }
+
+/// The people with a device in the call now (an open row), whatever the call's state.
+pub async fn people_in_call(pool: &AnyPool, call: CallId) -> Result<Vec<UserId>, sqlx::Error> {
+    sqlx::query("SELECT DISTINCT user_id FROM call_participants WHERE call_id = $1 AND left_at IS NULL")
+        .bind(call.to_string())
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(|r| parse_id(r, "user_id"))
+        .collect()
+}

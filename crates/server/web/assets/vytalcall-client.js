@@ -31,6 +31,10 @@ var SERVER_EVENTS = [
   "recording-stopped",
   "recording-consent-requested",
   "session-expired",
+  "waiting-room-status",
+  "waiting-room",
+  "admitted",
+  "message",
   "error"
 ];
 var CLIENT_EVENTS = [
@@ -41,7 +45,11 @@ var CLIENT_EVENTS = [
   "ice-candidate",
   "update-media",
   "connection-quality",
-  "reconnect-call"
+  "reconnect-call",
+  "device-check",
+  "admit-participant",
+  "return-to-waiting-room",
+  "waiting-room-message"
 ];
 
 // src/state.ts

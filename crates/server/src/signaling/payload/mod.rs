@@ -27,10 +27,14 @@ pub enum EventName {
     UpdateMedia,
     ConnectionQuality,
     ReconnectCall,
+    DeviceCheck,
+    AdmitParticipant,
+    ReturnToWaitingRoom,
+    WaitingRoomMessage,
 }
 
 impl EventName {
-    pub const ALL: [EventName; 8] = [
+    pub const ALL: [EventName; 12] = [
         EventName::JoinCall,
         EventName::LeaveCall,
         EventName::Offer,
@@ -39,6 +43,10 @@ impl EventName {
         EventName::UpdateMedia,
         EventName::ConnectionQuality,
         EventName::ReconnectCall,
+        EventName::DeviceCheck,
+        EventName::AdmitParticipant,
+        EventName::ReturnToWaitingRoom,
+        EventName::WaitingRoomMessage,
     ];
 
     pub const fn as_str(self) -> &'static str {
@@ -51,6 +59,10 @@ impl EventName {
             EventName::UpdateMedia => "update-media",
             EventName::ConnectionQuality => "connection-quality",
             EventName::ReconnectCall => "reconnect-call",
+            EventName::DeviceCheck => "device-check",
+            EventName::AdmitParticipant => "admit-participant",
+            EventName::ReturnToWaitingRoom => "return-to-waiting-room",
+            EventName::WaitingRoomMessage => "waiting-room-message",
         }
     }
 
@@ -128,6 +140,22 @@ pub enum ClientEvent {
     ReconnectCall {
         call: CallId,
     },
+    DeviceCheck {
+        call: CallId,
+        check: vytalcall_domain::waiting_room::DeviceCheck,
+    },
+    Admit {
+        call: CallId,
+        user: UserId,
+    },
+    SendBack {
+        call: CallId,
+        user: UserId,
+    },
+    WaitingRoomMessage {
+        call: CallId,
+        text: String,
+    },
 }
 
 impl ClientEvent {
@@ -138,7 +166,11 @@ impl ClientEvent {
             | ClientEvent::Relay { call, .. }
             | ClientEvent::UpdateMedia { call, .. }
             | ClientEvent::ConnectionQuality { call, .. }
-            | ClientEvent::ReconnectCall { call } => *call,
+            | ClientEvent::ReconnectCall { call }
+            | ClientEvent::DeviceCheck { call, .. }
+            | ClientEvent::Admit { call, .. }
+            | ClientEvent::SendBack { call, .. }
+            | ClientEvent::WaitingRoomMessage { call, .. } => *call,
         }
     }
 }

@@ -8,6 +8,7 @@ use crate::signaling::error::SignalingError;
 use serde::Deserialize;
 use serde_json::Value;
 use vytalcall_domain::quality::QualityMetrics;
+use vytalcall_domain::waiting_room::{CheckResult, DeviceCheck, MAX_MESSAGE_CHARS, NetworkCheck};
 use vytalcall_domain::{CallId, UserId};
 
 const MAX_REASON: usize = 200;
@@ -65,6 +66,41 @@ struct UpdateMediaIn {
 #[derive(Deserialize)]
 struct ConnectionQualityIn {
     metrics: Option<Object<MetricsIn>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct DoorIn {
+    user_id: Option<Id<UserId>>,
+}
+
+#[derive(Deserialize)]
+struct MessageIn {
+    text: Option<Text<MAX_MESSAGE_CHARS>>,
+}
+
+#[derive(Deserialize)]
+struct DeviceCheckIn {
+    camera: Option<CheckResult>,
+    microphone: Option<CheckResult>,
+    speaker: Option<CheckResult>,
+    network: Option<NetworkIn>,
+}
+
+/// `network`: a bare result, or `{ result, rttMs, turn }`.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum NetworkIn {
+    Bare(CheckResult),
+    Measured(NetworkCheckIn),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct NetworkCheckIn {
+    result: CheckResult,
+    rtt_ms: Option<u32>,
+    turn: Option<bool>,
 }
 
 /// `{ type, sdp }`, read loosely: the message for a bad part depends on the event.
@@ -188,6 +224,46 @@ pub fn parse(event: EventName, data: &Value) -> Result<ClientEvent, SignalingErr
             }
         }
         EventName::ReconnectCall => ClientEvent::ReconnectCall { call },
+        EventName::DeviceCheck => {
+            let e: DeviceCheckIn = read(data)?;
+            let network = match e.network.ok_or_else(|| missing("network"))? {
+                NetworkIn::Bare(result) => NetworkCheck {
+                    result,
+                    rtt_ms: None,
+                    turn: None,
+                },
+                NetworkIn::Measured(n) => NetworkCheck {
+                    result: n.result,
+                    rtt_ms: n.rtt_ms,
+                    turn: n.turn,
+                },
+            };
+            ClientEvent::DeviceCheck {
+                call,
+                check: DeviceCheck {
+                    camera: e.camera.ok_or_else(|| missing("camera"))?,
+                    microphone: e.microphone.ok_or_else(|| missing("microphone"))?,
+                    speaker: e.speaker.ok_or_else(|| missing("speaker"))?,
+                    network,
+                },
+            }
+        }
+        EventName::AdmitParticipant | EventName::ReturnToWaitingRoom => {
+            let e: DoorIn = read(data)?;
+            let user = e.user_id.ok_or_else(|| missing("userId"))?.0;
+            if event == EventName::AdmitParticipant {
+                ClientEvent::Admit { call, user }
+            } else {
+                ClientEvent::SendBack { call, user }
+            }
+        }
+        EventName::WaitingRoomMessage => {
+            let e: MessageIn = read(data)?;
+            let text = vytalcall_domain::text::free_text(e.text.as_ref().map(|Text(t)| t.as_str()), MAX_MESSAGE_CHARS)
+                .map_err(|why| SignalingError::invalid("text", why.to_string()))?
+                .ok_or_else(|| missing("text"))?;
+            ClientEvent::WaitingRoomMessage { call, text }
+        }
     })
 }
 

@@ -19,6 +19,9 @@ use vytalcall_domain::{CallId, RecordingId, UserId};
 
 pub use crate::calls::view::iso as timestamp;
 
+mod waiting_room;
+pub use waiting_room::*;
+
 // ---- rooms ---------------------------------------------------------------------------------
 
 /// Every connected socket of a user (ringing reaches all their devices).
@@ -34,6 +37,16 @@ pub fn call_room(call: CallId) -> String {
 /// The sockets of one user that joined a call (targeted relay).
 pub fn member_room(call: CallId, user: UserId) -> String {
     format!("call:{call}:user:{user}")
+}
+
+/// Every socket waiting at a call's door (the providers' messages).
+pub fn door_room(call: CallId) -> String {
+    format!("door:{call}")
+}
+
+/// The sockets of one user waiting at a call's door (their place in the queue).
+pub fn seat_room(call: CallId, user: UserId) -> String {
+    format!("door:{call}:user:{user}")
 }
 
 // ---- server → client events ----------------------------------------------------------------
@@ -70,6 +83,10 @@ server_events! {
     RecordingStopped => "recording-stopped",
     RecordingConsentRequested => "recording-consent-requested",
     SessionExpired => "session-expired",
+    WaitingRoomStatus => "waiting-room-status",
+    WaitingRoomQueue => "waiting-room",
+    Admitted => "admitted",
+    WaitingRoomNote => "message",
     ErrorEvent => "error",
 }
 
@@ -378,7 +395,7 @@ mod tests {
 
     /// The quoted names of a `export const NAME = [ ... ]` list in `events.ts`.
     fn ts_list(name: &str) -> Vec<String> {
-        let ts = include_str!("../../../../clients/js/src/events.ts");
+        let ts = include_str!("../../../../../clients/js/src/events.ts");
         let start = ts
             .find(&format!("export const {name} = ["))
             .unwrap_or_else(|| panic!("events.ts declares {name}"));
@@ -390,20 +407,20 @@ mod tests {
     #[test]
     fn the_server_events_are_those_of_the_typescript_sdk() {
         let ts = ts_list("SERVER_EVENTS");
-        assert_eq!(ts.len(), 19, "{ts:?}");
+        assert_eq!(ts.len(), 23, "{ts:?}");
         assert_eq!(SERVER_EVENTS, ts.as_slice());
     }
 
     #[test]
     fn the_client_events_are_those_of_the_typescript_sdk() {
         let ts = ts_list("CLIENT_EVENTS");
-        assert_eq!(ts.len(), 8, "{ts:?}");
+        assert_eq!(ts.len(), 12, "{ts:?}");
         assert_eq!(CLIENT_EVENTS.as_slice(), ts.as_slice());
     }
 
     #[test]
     fn every_server_event_is_declared_in_the_typescript_event_map() {
-        let ts = include_str!("../../../../clients/js/src/events.ts");
+        let ts = include_str!("../../../../../clients/js/src/events.ts");
         let start = ts.find("export interface ServerToClientEvents").expect("the event map");
         let map = &ts[start..start + ts[start..].find("\n}").expect("its end")];
         for name in SERVER_EVENTS {

@@ -1,0 +1,223 @@
+//! The waiting room of a call, applied: who is seated, admitted or sent back, each change
+//! made under the call's lock and audited in its transaction. The rules are
+//! [`vytalcall_domain::waiting_room`]'s; telling the devices is the signaling layer's.
+
+use super::{CallError, CallsService};
+use crate::audit::{Action, Actor, Outcome};
+use crate::storage;
+use crate::storage::calls::{self as repo, StoredCall};
+use crate::storage::waiting_room::{self as door_repo, Door};
+use serde_json::{Value, json};
+use vytalcall_domain::participation;
+use vytalcall_domain::waiting_room::{Arrival, DeviceCheck, Entrant, RoomEffect, RoomRefused};
+use vytalcall_domain::{CallId, UserId};
+
+/// Where a device's `join-call` leads.
+pub enum Seat {
+    /// Into the call, as a normal join.
+    Enter,
+    /// To the waiting room, at this 1-based place.
+    Wait { position: usize, effects: Vec<RoomEffect> },
+}
+
+/// A change to a room: the call, the room as it now stands and what to tell whom.
+pub struct DoorChange {
+    pub call: StoredCall,
+    pub door: Door,
+    pub effects: Vec<RoomEffect>,
+}
+
+impl CallsService {
+    /// Where a device of the actor goes when it joins `id`: straight in (hosts, people
+    /// admitted, calls without a waiting room), or to a seat. `new_device` counts the device
+    /// among the person's waiting devices (false when the same socket asks again).
+    pub async fn seat(&self, actor: &Actor, id: CallId, new_device: bool) -> Result<(StoredCall, Seat), CallError> {
+        let caller = Self::caller(actor)?;
+        let stored = self.load_for_participant(actor, id, Action::CallJoin).await?;
+        // A call that is over is refused by the join itself (and audited there).
+        if !stored.waiting_room || participation::arrive(stored.call.status, true).is_err() {
+            return Ok((stored, Seat::Enter));
+        }
+        let entrant = Entrant::of(caller, &stored.members);
+        if entrant == Entrant::Host {
+            return Ok((stored, Seat::Enter));
+        }
+        let now = crate::now_millis();
+        let mut tx = self.db.pool.begin().await?;
+        door_repo::lock_call(&mut tx, id).await?;
+        let mut door = door_repo::load(&mut tx, id).await?;
+        let (arrival, effects) = door.room.arrive(caller.user, entrant, now);
+        let Arrival::Wait { position } = arrival else {
+            return Ok((stored, Seat::Enter));
+        };
+        if new_device {
+            *door.devices.entry(caller.user).or_insert(0) += 1;
+        }
+        door_repo::save(&mut tx, id, &door, now).await?;
+        if !effects.is_empty() {
+            let fact = actor.fact(
+                Action::WaitingRoomEnter,
+                Some(id),
+                None,
+                Outcome::Success,
+                json!({ "position": position }),
+            );
+            storage::audit::append(&self.db, &mut tx, fact).await?;
+        }
+        tx.commit().await?;
+        self.notifier.door(&stored, &effects, actor);
+        Ok((stored, Seat::Wait { position, effects }))
+    }
+
+    /// A host lets `user` in, unless the call already holds `max` people.
+    pub async fn admit(&self, actor: &Actor, id: CallId, user: UserId, max: usize) -> Result<DoorChange, CallError> {
+        let in_call = storage::participants::people_in_call(&self.db.pool, id).await?.len();
+        let detail = json!({ "userId": user });
+        self.change_door(actor, id, Action::WaitingRoomAdmit, detail, |door, by, _| {
+            door.room.admit(by, user, in_call, max)
+        })
+        .await
+    }
+
+    /// A host sends an admitted `user` back to wait (their devices then sit down again).
+    pub async fn send_back(&self, actor: &Actor, id: CallId, user: UserId) -> Result<DoorChange, CallError> {
+        let detail = json!({ "userId": user });
+        self.change_door(actor, id, Action::WaitingRoomReturn, detail, |door, by, now| {
+            let effects = door.room.send_back(by, user, now)?;
+            // Each of their devices counts itself in again as it sits down.
+            door.devices.insert(user, 0);
+            Ok(effects)
+        })
+        .await
+    }
+
+    /// A waiting person reports their device check.
+    pub async fn report_device_check(
+        &self,
+        actor: &Actor,
+        id: CallId,
+        check: DeviceCheck,
+    ) -> Result<DoorChange, CallError> {
+        let user = Self::caller(actor)?.user;
+        let stored = self.load_for_participant(actor, id, Action::CallJoin).await?;
+        let mut tx = self.db.pool.begin().await?;
+        door_repo::lock_call(&mut tx, id).await?;
+        let mut door = door_repo::load(&mut tx, id).await?;
+        let effects = door.room.report_check(user, check).map_err(CallError::Room)?;
+        door_repo::save(&mut tx, id, &door, crate::now_millis()).await?;
+        tx.commit().await?;
+        self.notifier.door(&stored, &effects, actor);
+        Ok(DoorChange {
+            call: stored,
+            door,
+            effects,
+        })
+    }
+
+    /// One of the actor's waiting devices went away; with the last one they leave the queue.
+    pub async fn leave_door(&self, actor: &Actor, id: CallId) -> Result<Option<DoorChange>, CallError> {
+        let user = Self::caller(actor)?.user;
+        let Some(stored) = repo::load(&self.db.pool, id).await? else {
+            return Ok(None);
+        };
+        let mut tx = self.db.pool.begin().await?;
+        door_repo::lock_call(&mut tx, id).await?;
+        let mut door = door_repo::load(&mut tx, id).await?;
+        let Some(devices) = door.devices.get_mut(&user) else {
+            return Ok(None);
+        };
+        *devices -= 1;
+        let effects = if *devices <= 0 {
+            door.devices.remove(&user);
+            door.room.leave(user)
+        } else {
+            Vec::new()
+        };
+        door_repo::save(&mut tx, id, &door, crate::now_millis()).await?;
+        if !effects.is_empty() {
+            let fact = actor.fact(Action::WaitingRoomLeave, Some(id), None, Outcome::Success, json!({}));
+            storage::audit::append(&self.db, &mut tx, fact).await?;
+        }
+        tx.commit().await?;
+        self.notifier.door(&stored, &effects, actor);
+        Ok(Some(DoorChange {
+            call: stored,
+            door,
+            effects,
+        }))
+    }
+
+    /// A host's message to everyone waiting: checked and audited (its length, never its
+    /// text); the signaling layer delivers it.
+    pub async fn message_waiting_room(&self, actor: &Actor, id: CallId, chars: usize) -> Result<(), CallError> {
+        let caller = Self::caller(actor)?;
+        let stored = self.load_for_participant(actor, id, Action::WaitingRoomMessage).await?;
+        if Entrant::of(caller, &stored.members) != Entrant::Host {
+            self.refused(actor, id, Action::WaitingRoomMessage, RoomRefused::NotHost)
+                .await?;
+            return Err(CallError::Room(RoomRefused::NotHost));
+        }
+        let fact = actor.fact(
+            Action::WaitingRoomMessage,
+            Some(id),
+            None,
+            Outcome::Success,
+            json!({ "chars": chars }),
+        );
+        crate::audit::record(&self.db, fact).await?;
+        Ok(())
+    }
+
+    /// The room as it stands, for telling the providers who waits.
+    pub async fn door(&self, id: CallId) -> Result<Door, CallError> {
+        let mut conn = self.db.pool.acquire().await?;
+        Ok(door_repo::load(&mut conn, id).await?)
+    }
+
+    async fn change_door(
+        &self,
+        actor: &Actor,
+        id: CallId,
+        action: Action,
+        detail: Value,
+        change: impl FnOnce(&mut Door, Entrant, i64) -> Result<Vec<RoomEffect>, RoomRefused>,
+    ) -> Result<DoorChange, CallError> {
+        let caller = Self::caller(actor)?;
+        let stored = self.load_for_participant(actor, id, action).await?;
+        let by = Entrant::of(caller, &stored.members);
+        let now = crate::now_millis();
+        let mut tx = self.db.pool.begin().await?;
+        door_repo::lock_call(&mut tx, id).await?;
+        let mut door = door_repo::load(&mut tx, id).await?;
+        let effects = match change(&mut door, by, now) {
+            Ok(effects) => effects,
+            Err(refused) => {
+                drop(tx);
+                self.refused(actor, id, action, refused).await?;
+                return Err(CallError::Room(refused));
+            }
+        };
+        door_repo::save(&mut tx, id, &door, now).await?;
+        let fact = actor.fact(action, Some(id), None, Outcome::Success, detail);
+        storage::audit::append(&self.db, &mut tx, fact).await?;
+        tx.commit().await?;
+        self.notifier.door(&stored, &effects, actor);
+        Ok(DoorChange {
+            call: stored,
+            door,
+            effects,
+        })
+    }
+
+    /// Audits a refused waiting-room request: denied when the actor may not, failed when the
+    /// room was not as they thought.
+    async fn refused(&self, actor: &Actor, id: CallId, action: Action, refused: RoomRefused) -> Result<(), CallError> {
+        let outcome = match refused {
+            RoomRefused::NotHost => Outcome::Denied,
+            _ => Outcome::Failed,
+        };
+        let detail = json!({ "reason": refused.to_string() });
+        crate::audit::record(&self.db, actor.fact(action, Some(id), None, outcome, detail)).await?;
+        Ok(())
+    }
+}
