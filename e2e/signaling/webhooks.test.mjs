@@ -255,3 +255,29 @@ test('a receiver that hangs for 30 s does not slow signaling', async () => {
   closeAll();
   await server.stop();
 });
+
+test('a visit with a waiting room sends waiting-room.entered and waiting-room.admitted, in order, once per person', async () => {
+  const key = secret();
+  const rec = await receiver(key, await freePort());
+  const server = await startServer(webhookEnv(rec.port, key));
+  cleanups.push(() => server.stop());
+  const provider = user('provider');
+  const patient = user('patient');
+  const callId = await createCall(server, provider, patient, { waitingRoom: true });
+  const prov = await connect(server, provider);
+  const phone = await connect(server, patient);
+  const laptop = await connect(server, patient);
+  assert.equal((await ask(phone, 'join-call', { callId })).waiting, true);
+  assert.equal((await ask(laptop, 'join-call', { callId })).waiting, true);
+  assert.equal((await ask(prov, 'join-call', { callId })).ok, true);
+  assert.equal((await ask(prov, 'admit-participant', { callId, userId: patient.id })).ok, true);
+  await until('call.answered', () => ofCall(rec, callId).includes('call.answered'));
+  const door = rec.verified.filter((v) => v.payload.data.callId === callId && v.payload.type.startsWith('waiting-room.'));
+  assert.deepEqual(door.map((v) => v.payload.type), ['waiting-room.entered', 'waiting-room.admitted'], 'two devices, one entry');
+  assert.equal(door[0].payload.data.userId, patient.id);
+  assert.equal(door[0].payload.data.position, 1);
+  assert.equal(door[1].payload.data.userId, patient.id);
+  assert.equal(door[1].payload.data.actorId, provider.id);
+  const types = ofCall(rec, callId);
+  assert.ok(types.indexOf('waiting-room.admitted') < types.indexOf('call.answered'), `admitted before the visit starts: ${types}`);
+});

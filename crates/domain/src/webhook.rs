@@ -21,7 +21,7 @@ use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-/// Every event a webhook endpoint can receive. Waiting-room events do not exist yet.
+/// Every event a webhook endpoint can receive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventType {
     CallCreated,
@@ -39,10 +39,12 @@ pub enum EventType {
     RecordingFailed,
     RecordingDeleted,
     ConsentRecorded,
+    WaitingRoomEntered,
+    WaitingRoomAdmitted,
 }
 
 impl EventType {
-    pub const ALL: [EventType; 15] = [
+    pub const ALL: [EventType; 17] = [
         EventType::CallCreated,
         EventType::CallRinging,
         EventType::CallAnswered,
@@ -58,6 +60,8 @@ impl EventType {
         EventType::RecordingFailed,
         EventType::RecordingDeleted,
         EventType::ConsentRecorded,
+        EventType::WaitingRoomEntered,
+        EventType::WaitingRoomAdmitted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +81,8 @@ impl EventType {
             EventType::RecordingFailed => "recording.failed",
             EventType::RecordingDeleted => "recording.deleted",
             EventType::ConsentRecorded => "consent.recorded",
+            EventType::WaitingRoomEntered => "waiting-room.entered",
+            EventType::WaitingRoomAdmitted => "waiting-room.admitted",
         }
     }
 
@@ -399,7 +405,7 @@ mod tests {
         names.sort();
         names.dedup();
         assert_eq!(names.len(), EventType::ALL.len());
-        assert_eq!(EventType::parse("waiting-room.entered"), None);
+        assert_eq!(EventType::parse("waiting-room.left"), None);
     }
 
     #[test]

@@ -57,6 +57,8 @@ pub fn from_fact(fact: &AuditFact) -> Vec<NewEvent> {
         ("recording.fail", _) if fact.outcome != "denied" => vec![EventType::RecordingFailed],
         ("recording.delete", true) => vec![EventType::RecordingDeleted],
         ("consent.record", true) => vec![EventType::ConsentRecorded],
+        ("waiting_room.enter", true) => vec![EventType::WaitingRoomEntered],
+        ("waiting_room.admit", true) => vec![EventType::WaitingRoomAdmitted],
         _ => vec![],
     };
     kinds
@@ -131,6 +133,13 @@ fn data(kind: EventType, fact: &AuditFact, detail: &Map<String, Value>) -> Value
             copy("consented", "consented");
             copy("method", "method");
         }
+        E::WaitingRoomEntered => {
+            copy("position", "position");
+            out.insert("userId".into(), json!(fact.actor_id));
+        }
+        E::WaitingRoomAdmitted => {
+            copy("userId", "userId");
+        }
     }
     if let Some(recording) = &fact.recording_id {
         out.insert("recordingId".into(), json!(recording));
@@ -171,6 +180,8 @@ pub fn documented_fields(kind: EventType) -> &'static [&'static str] {
         E::RecordingFailed => &["recordingId", "stage", "status"],
         E::RecordingDeleted => &["recordingId", "reason"],
         E::ConsentRecorded => &["recordingId", "userId", "consented", "method"],
+        E::WaitingRoomEntered => &["userId", "position"],
+        E::WaitingRoomAdmitted => &["userId"],
     }
 }
 
