@@ -4,6 +4,7 @@
 // signaling or REST) and send people back. Every refusal is checked with the real client.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { io } from 'socket.io-client';
 import { startServer, user, api, createCall, connect, recorder, ask, closeAll, fakeSdp, sleep } from './helpers.mjs';
 
 let server;
@@ -50,6 +51,17 @@ test('a patient who arrives early waits outside: not in the call, told their pla
   assert.equal(queue.waiting[0].role, 'patient');
   assert.ok(Date.parse(queue.waiting[0].since) <= Date.now());
   assert.equal(queue.waiting[0].deviceCheck, null);
+
+  // A device of the provider that connects later is shown the queue at once.
+  const late = io(`${server.url}/webrtc`, { auth: { token: provider.token }, reconnection: false, forceNew: true });
+  const shown = new Promise((resolve) => late.on('waiting-room', (e) => e.callId === callId && resolve(e)));
+  try {
+    const seen = await Promise.race([shown, sleep(4000).then(() => null)]);
+    assert.ok(seen, 'a provider connecting later gets the queue');
+    assert.deepEqual(seen.waiting.map((w) => w.userId), [patient.id]);
+  } finally {
+    late.close();
+  }
 
   // Waiting is not being in the call: every relay and report is refused `not-admitted`.
   const refusals = await Promise.all([

@@ -257,6 +257,30 @@ pub(super) async fn hosts_changed<A: Adapter>(hub: &Hub<A>, call: &StoredCall) {
     send_queue(hub, call, &door).await;
 }
 
+/// A provider's device just connected: it gets the queue of each of their calls where
+/// someone waits, so they see who waits without waiting for the next change.
+pub(super) async fn provider_connected<A: Adapter>(hub: &Hub<A>, s: &SocketRef<A>, provider: UserId) {
+    let calls = match crate::storage::waiting_room::waited_on_by(&hub.state.db.pool, provider).await {
+        Ok(calls) => calls,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the waiting rooms of a provider");
+            return;
+        }
+    };
+    for id in calls {
+        let (Ok(Some(call)), Ok(door)) = (
+            crate::storage::calls::load(&hub.state.db.pool, id).await,
+            hub.state.calls.door(id).await,
+        ) else {
+            continue;
+        };
+        if call.call.status.is_final() {
+            continue;
+        }
+        wire::emit(s, &queue(hub, &call, &door).await);
+    }
+}
+
 /// A provider's device left the call: the people waiting may have lost their provider.
 pub(super) async fn host_left<A: Adapter>(hub: &Hub<A>, call: CallId) {
     if let Ok(Some(stored)) = crate::storage::calls::load(&hub.state.db.pool, call).await {
@@ -265,6 +289,11 @@ pub(super) async fn host_left<A: Adapter>(hub: &Hub<A>, call: CallId) {
 }
 
 async fn send_queue<A: Adapter>(hub: &Hub<A>, call: &StoredCall, door: &Door) {
+    let rooms = call.members.providers.iter().map(|p| user_room(*p)).collect();
+    wire::to_rooms(&hub.io, rooms, &queue(hub, call, door).await).await;
+}
+
+async fn queue<A: Adapter>(hub: &Hub<A>, call: &StoredCall, door: &Door) -> wire::WaitingRoomQueue {
     let queue = door.room.queue();
     let users: Vec<UserId> = queue.iter().map(|w| w.user).collect();
     let known = hub.state.people.names_or_none(&users).await;
@@ -282,12 +311,10 @@ async fn send_queue<A: Adapter>(hub: &Hub<A>, call: &StoredCall, door: &Door) {
             device_check: w.device_check,
         })
         .collect();
-    let rooms = call.members.providers.iter().map(|p| user_room(*p)).collect();
-    let body = wire::WaitingRoomQueue {
+    wire::WaitingRoomQueue {
         call_id: call.call.id,
         waiting,
-    };
-    wire::to_rooms(&hub.io, rooms, &body).await;
+    }
 }
 
 async fn provider_present<A: Adapter>(hub: &Hub<A>, call: &StoredCall) -> bool {

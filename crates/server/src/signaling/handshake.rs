@@ -183,6 +183,9 @@ impl<A: Adapter> Hub<A> {
             if let Some(identity) = identity {
                 hub.state.people.seen(&identity).await;
             }
+            if queue.caller.role == vytalcall_domain::Role::Provider {
+                super::door::provider_connected(&hub, &socket, queue.caller.user).await;
+            }
             if consumer {
                 handlers::run(hub, socket, queue).await;
             }

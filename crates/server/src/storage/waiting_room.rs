@@ -90,3 +90,18 @@ pub async fn save(conn: &mut AnyConnection, call: CallId, door: &Door, now: i64)
     }
     Ok(())
 }
+
+/// The calls of which `provider` is a provider and where someone waits now.
+pub async fn waited_on_by(pool: &sqlx::AnyPool, provider: UserId) -> Result<Vec<CallId>, sqlx::Error> {
+    sqlx::query(
+        "SELECT DISTINCT w.call_id FROM waiting_room w \
+         JOIN call_members m ON m.call_id = w.call_id AND m.role = 'provider' \
+         WHERE m.user_id = $1 AND w.place IS NOT NULL",
+    )
+    .bind(provider.to_string())
+    .fetch_all(pool)
+    .await?
+    .iter()
+    .map(|r| parse_id(r, "call_id"))
+    .collect()
+}
