@@ -10,7 +10,23 @@
 //   quality.ts   connection-quality reports
 //   recorder.ts  recording consent and our media to the recording peer
 import { io as defaultIo, type Socket } from 'socket.io-client';
-import type { Call, CallDetails, CallPage, CallEndedEvent, JoinCallResult, Person, QualityMetrics, RecentPatients, UserId } from './events.js';
+import type {
+  Call,
+  CallDetails,
+  CallPage,
+  CallEndedEvent,
+  DeviceCheckPayload,
+  DoorResult,
+  JoinCallResult,
+  Person,
+  QualityMetrics,
+  RecentPatients,
+  RoomParticipantsEvent,
+  UserId,
+  WaitingPerson,
+  WaitingResult,
+} from './events.js';
+import { isWaitingResult } from './events.js';
 import type { CallState } from './state.js';
 import type { EncounterSearch, FhirBundle, FhirEncounter, InteractiveTimeReport } from './integrations.js';
 import { RestError, SignalingRequestError } from './errors.js';
@@ -39,6 +55,10 @@ export class VytalcallClient {
    * that joining that call reports the end instead of ringing forever.
    */
   private endedCalls = new Map<string, CallEndedEvent>();
+  /** Who waits in the waiting room of each call we host (from `waiting-room`; empty rooms left out). */
+  private queues = new Map<string, WaitingPerson[]>();
+  /** The media a waiting device was seated with: the server joins it with these when admitted. */
+  private seatMedia: { videoEnabled: boolean; audioEnabled: boolean } | null = null;
 
   constructor(options: VytalcallClientOptions) {
     this.core = new ClientCore(options);
@@ -68,6 +88,12 @@ export class VytalcallClient {
         resume: () => this.resume(),
         teardown: () => this.teardown(),
         rememberEnded: (e) => this.rememberEnded(e),
+        sentBack: () => this.sentBack(),
+        admittedJoin: (e) => this.admittedJoin(e),
+        queueChanged: (callId, waiting) => {
+          if (waiting.length) this.queues.set(callId, waiting);
+          else this.queues.delete(callId);
+        },
       },
     };
   }
@@ -95,6 +121,14 @@ export class VytalcallClient {
 
   get local(): MediaStream | null {
     return this.media.stream;
+  }
+
+  /**
+   * Who waits in the waiting rooms of the calls we host (providers, admins), by call id, in
+   * queue order, as the server last told us (`waiting-room`). Calls where nobody waits are absent.
+   */
+  get waitingRooms(): ReadonlyMap<string, readonly WaitingPerson[]> {
+    return this.queues;
   }
 
   /** The peer connection with a participant (for `getStats()` and diagnostics). */
@@ -253,8 +287,12 @@ export class VytalcallClient {
 
   // ---- the call's lifecycle ------------------------------------------------------------------
 
-  /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
-  async join(callId: string, o: { callType?: string; videoEnabled?: boolean; audioEnabled?: boolean } = {}): Promise<JoinCallResult> {
+  /**
+   * Join a call (also answers a ringing call). `callType: 'audio'` joins without video.
+   * In a call with a waiting room a patient is seated instead: the reply is a `WaitingResult`,
+   * the state's phase `waiting-room` (no connection is made) until a provider admits us.
+   */
+  async join(callId: string, o: { callType?: string; videoEnabled?: boolean; audioEnabled?: boolean } = {}): Promise<JoinCallResult | WaitingResult> {
     const current = this.core.state;
     if (current.callId && current.callId !== callId && current.phase !== 'ended' && current.phase !== 'idle' && current.phase !== 'ringing') {
       await this.leave('joined another call');
@@ -271,15 +309,16 @@ export class VytalcallClient {
       await this.media.ensure(!audioOnly, true);
       this.throwIfEnded(callId);
       this.media.applyTrackEnabled(videoEnabled, audioEnabled);
-      let reply: JoinCallResult;
+      let reply: JoinCallResult | WaitingResult;
       try {
-        reply = await this.core.request<JoinCallResult>('join-call', { callId, videoEnabled, audioEnabled });
+        reply = await this.core.request<JoinCallResult | WaitingResult>('join-call', { callId, videoEnabled, audioEnabled });
       } catch (err) {
         this.throwIfEnded(callId); // refused because it ended meanwhile: say that
         throw err;
       }
       this.throwIfEnded(callId);
-      this.afterJoin(reply);
+      if (isWaitingResult(reply)) this.afterSeated(reply, { videoEnabled, audioEnabled });
+      else this.afterJoin(reply);
       return reply;
     } catch (err) {
       // Ended while joining: the state already holds the server's reason.
@@ -290,6 +329,37 @@ export class VytalcallClient {
       this.core.dispatch({ type: 'ended', reason: err instanceof SignalingRequestError ? err.code : 'join failed' });
       throw err;
     }
+  }
+
+  /** Seated in the waiting room: no connection, no reports, until a provider admits us. */
+  private afterSeated(reply: WaitingResult, media: { videoEnabled: boolean; audioEnabled: boolean }) {
+    this.seatMedia = media;
+    this.core.dispatch({ type: 'waiting', callId: reply.callId, position: reply.position });
+  }
+
+  /** A provider admitted us and the server joined us: what a join reply would have started. */
+  private admittedJoin(e: RoomParticipantsEvent) {
+    this.afterJoin({ callId: e.callId, participants: e.participants, people: e.people });
+    // The server joined us with the media we were seated with: restate any change since.
+    const seat = this.seatMedia;
+    this.seatMedia = null;
+    const { videoEnabled, audioEnabled, screenShareEnabled } = this.core.state.local;
+    if (seat && (seat.videoEnabled !== videoEnabled || seat.audioEnabled !== audioEnabled)) {
+      this.core.send('update-media', { callId: e.callId, videoEnabled, audioEnabled, screenShareEnabled });
+    }
+  }
+
+  /**
+   * A provider sent us back to the waiting room (the state already says so): our part in the
+   * call is over, so its connections close; our camera and microphone stay for when we are
+   * admitted again.
+   */
+  private sentBack() {
+    const { videoEnabled, audioEnabled } = this.core.state.local;
+    this.seatMedia = { videoEnabled, audioEnabled };
+    this.recorder.close();
+    this.quality.stop();
+    this.peers.closeAll();
   }
 
   private afterJoin(reply: JoinCallResult) {
@@ -315,17 +385,24 @@ export class VytalcallClient {
     const { callId, phase } = this.core.state;
     if (!callId || phase !== 'reconnecting') return;
     try {
-      let reply: JoinCallResult;
+      let reply: JoinCallResult | WaitingResult;
       try {
-        reply = await this.core.request<JoinCallResult>('reconnect-call', { callId });
+        reply = await this.core.request<JoinCallResult | WaitingResult>('reconnect-call', { callId });
       } catch (err) {
         if (!(err instanceof SignalingRequestError) || err.code !== 'not-in-call') throw err;
         this.peers.closeAll();
-        reply = await this.core.request<JoinCallResult>('join-call', {
+        reply = await this.core.request<JoinCallResult | WaitingResult>('join-call', {
           callId,
           videoEnabled: this.core.state.local.videoEnabled,
           audioEnabled: this.core.state.local.audioEnabled,
         });
+      }
+      if (isWaitingResult(reply)) {
+        // Back in the waiting room (where we were, or where a call with one puts us).
+        this.sentBack();
+        this.afterSeated(reply, { ...this.seatMedia! });
+        this.core.emit('reconnected', reply);
+        return;
       }
       // reconnect-call resumes with video and audio on: restate our media.
       const { videoEnabled, audioEnabled, screenShareEnabled } = this.core.state.local;
@@ -343,6 +420,36 @@ export class VytalcallClient {
         this.core.dispatch({ type: 'ended', reason: err.code });
       }
     }
+  }
+
+  // ---- the waiting room (docs/signaling.md, "Waiting room") ---------------------------------
+
+  /** The call a waiting-room action is about: the one given, else ours. */
+  private doorCall(callId: string | undefined, action: string): string {
+    const id = callId ?? this.core.state.callId;
+    if (!id) throw new Error(`${action}: no call (pass its id)`);
+    return id;
+  }
+
+  /** `admit-participant` (providers of the call, admins): let `userId` in from the waiting room. */
+  async admit(userId: UserId, callId?: string): Promise<DoorResult> {
+    return this.core.request<DoorResult>('admit-participant', { callId: this.doorCall(callId, 'admit'), userId });
+  }
+
+  /** `return-to-waiting-room` (providers of the call, admins): send `userId` back to wait. */
+  async sendBack(userId: UserId, callId?: string): Promise<DoorResult> {
+    return this.core.request<DoorResult>('return-to-waiting-room', { callId: this.doorCall(callId, 'sendBack'), userId });
+  }
+
+  /** `waiting-room-message` (providers of the call, admins): a line (≤ 280 characters) for everyone waiting. */
+  async messageWaitingRoom(text: string, callId?: string): Promise<void> {
+    await this.core.request('waiting-room-message', { callId: this.doorCall(callId, 'messageWaitingRoom'), text });
+  }
+
+  /** `device-check` while we wait: the result of our pre-call check, shown to the providers. */
+  async deviceCheck(check: Omit<DeviceCheckPayload, 'callId'>, callId?: string): Promise<void> {
+    const { camera, microphone, speaker, network } = check;
+    await this.core.request('device-check', { callId: this.doorCall(callId, 'deviceCheck'), camera, microphone, speaker, network });
   }
 
   /** Keep the end of a call (the latest few), for `throwIfEnded`. */
@@ -374,6 +481,7 @@ export class VytalcallClient {
     this.quality.stop();
     this.peers.closeAll();
     this.media.release();
+    this.seatMedia = null;
   }
 
   /** Leave any call, release media and close the socket. */

@@ -3,6 +3,7 @@
 // other part (REST, peers, media, quality, recording) works through one `ClientCore`.
 import type { Socket, ManagerOptions, SocketOptions, io as defaultIo } from 'socket.io-client';
 import type {
+  AdmittedEvent,
   CallAnsweredEvent,
   CallEndedEvent,
   ConnectionQualityResult,
@@ -20,6 +21,10 @@ import type {
   RecordingStoppedEvent,
   Reply,
   UserId,
+  WaitingResult,
+  WaitingRoomEvent,
+  WaitingRoomMessageEvent,
+  WaitingRoomStatusEvent,
 } from './events.js';
 import { isErrorReply } from './events.js';
 import { callReducer, initialCallState, type CallAction, type CallState } from './state.js';
@@ -81,7 +86,7 @@ export interface VytalcallClientEvents {
   'session-expired': () => void;
   connection: (e: { connected: boolean; reason?: string }) => void;
   /** Our own participation resumed after a drop (`reconnect-call`, or `join-call` after the grace period). */
-  reconnected: (e: JoinCallResult) => void;
+  reconnected: (e: JoinCallResult | WaitingResult) => void;
   /** Another participant arrived (`reconnected: true` when they resumed within the grace period). */
   'participant-joined': (e: ParticipantJoinedEvent) => void;
   /** Another participant's connection dropped; they may come back within the grace period. */
@@ -95,6 +100,14 @@ export interface VytalcallClientEvents {
   'recording-stopped': (e: RecordingStoppedEvent) => void;
   /** The server asks for our consent to the running recording: answer with `setRecordingConsent`. */
   'recording-consent-requested': (e: RecordingConsentRequestedEvent) => void;
+  /** Our place in a call's waiting room, and whether a provider is there (also: we were sent back). */
+  'waiting-room-status': (e: WaitingRoomStatusEvent) => void;
+  /** A provider's message to the waiting room we sit in. */
+  message: (e: WaitingRoomMessageEvent) => void;
+  /** A provider let us in; the call's roster follows and the client connects as after a join. */
+  admitted: (e: AdmittedEvent) => void;
+  /** Providers: who waits in the waiting room of one of our calls (the whole queue, in order). */
+  'waiting-room': (e: WaitingRoomEvent) => void;
   /** Our media reaches the recording peer (`connected: true`) or no longer does. */
   'recorder-connection': (e: { recordingId: string; connected: boolean; error?: string }) => void;
 }

@@ -20,9 +20,13 @@ export type SignalingErrorCode =
   | 'forbidden'
   | 'call-not-joinable'
   | 'not-joined'
+  | 'not-admitted'
+  | 'not-waiting'
+  | 'call-full'
   | 'target-not-in-call'
   | 'not-in-call'
   | 'busy'
+  | 'unavailable'
   | 'internal'
   | 'token-expired'
   | (string & {});
@@ -156,6 +160,11 @@ export interface WaitingResult {
   /** 1-based place in the queue */
   position: number;
 }
+
+/** Whether a `join-call` (or `reconnect-call`) reply seated us in the waiting room instead of joining. */
+export function isWaitingResult(reply: JoinCallResult | WaitingResult): reply is WaitingResult {
+  return typeof reply === 'object' && reply !== null && (reply as WaitingResult).waiting === true;
+}
 export type CheckResult = 'ok' | 'failed' | 'unavailable';
 export interface DeviceCheckPayload {
   callId: string;
@@ -195,7 +204,7 @@ export interface ClientToServerEvents {
   'ice-candidate': (payload: IceCandidateOutPayload, ack?: Ack<CallIdResult>) => void;
   'update-media': (payload: UpdateMediaPayload, ack?: Ack<CallIdResult & Partial<MediaState>>) => void;
   'connection-quality': (payload: ConnectionQualityPayload, ack?: Ack<ConnectionQualityResult>) => void;
-  'reconnect-call': (payload: ReconnectCallPayload, ack?: Ack<JoinCallResult>) => void;
+  'reconnect-call': (payload: ReconnectCallPayload, ack?: Ack<JoinCallResult | WaitingResult>) => void;
   'device-check': (payload: DeviceCheckPayload, ack?: Ack<CallIdResult>) => void;
   'admit-participant': (payload: DoorPayload, ack?: Ack<DoorResult>) => void;
   'return-to-waiting-room': (payload: DoorPayload, ack?: Ack<DoorResult>) => void;
@@ -433,6 +442,8 @@ export interface Call {
   scheduledAt: Timestamp | null;
   appointmentId: string | null;
   recordingEnabled: boolean;
+  /** the patient waits in a waiting room until a provider admits them (docs/signaling.md) */
+  waitingRoom: boolean;
   createdAt: Timestamp;
   ringingAt: Timestamp | null;
   answeredAt: Timestamp | null;

@@ -42,7 +42,9 @@ export class LocalMedia implements OutgoingMedia {
   private updateMedia(change: { videoEnabled?: boolean; audioEnabled?: boolean; screenShareEnabled?: boolean }) {
     this.core.dispatch({ type: 'local-media', ...change });
     const callId = this.core.state.callId;
-    if (callId && this.core.state.phase !== 'ended') this.core.send('update-media', { callId, ...change });
+    // Waiting outside the call, nobody is told (the change is restated once we are admitted).
+    const phase = this.core.state.phase;
+    if (callId && phase !== 'ended' && phase !== 'waiting-room') this.core.send('update-media', { callId, ...change });
   }
 
   /** Mute or unmute the microphone; the others learn it through `update-media`. */

@@ -121,7 +121,7 @@ export class RestApi {
   }
 
   /** `POST /webrtc/calls`: an immediate call rings the other members. */
-  createCall(body: { patientId?: string; providerId?: string; type?: 'video' | 'audio'; scheduledAt?: string; additionalProviderIds?: string[] }) {
+  createCall(body: { patientId?: string; providerId?: string; type?: 'video' | 'audio'; scheduledAt?: string; additionalProviderIds?: string[]; waitingRoom?: boolean }) {
     return this.rest<Call>('POST', '/calls', body);
   }
 

@@ -2,6 +2,7 @@
 // connections, our media and the recording link, and which client event it becomes.
 import type { Socket } from 'socket.io-client';
 import type {
+  AdmittedEvent,
   CallAnsweredEvent,
   CallEndedEvent,
   ErrorEvent,
@@ -14,6 +15,11 @@ import type {
   RecordingConsentRequestedEvent,
   RecordingStartedEvent,
   RecordingStoppedEvent,
+  RoomParticipantsEvent,
+  WaitingPerson,
+  WaitingRoomEvent,
+  WaitingRoomMessageEvent,
+  WaitingRoomStatusEvent,
 } from './events.js';
 import type { ClientCore } from './core.js';
 import type { Peers } from './peers.js';
@@ -29,7 +35,16 @@ export interface CallLifecycle {
   teardown(): void;
   /** Note the end of a call (perhaps one whose id we do not know yet). */
   rememberEnded(e: CallEndedEvent): void;
+  /** A provider sent us back to the waiting room: close the call's connections (media stays). */
+  sentBack(): void;
+  /** Admitted, the server joined us: start as after a join reply. */
+  admittedJoin(e: RoomParticipantsEvent): void;
+  /** A call's waiting-room queue as the server last sent it (providers). */
+  queueChanged(callId: string, waiting: WaitingPerson[]): void;
 }
+
+/** Phases in which we are in a call's room (so a waiting-room status means we were sent back). */
+const INSIDE = new Set(['waiting', 'connected', 'reconnecting']);
 
 export interface ClientParts {
   core: ClientCore;
@@ -79,7 +94,8 @@ export function wireSocket(socket: Socket, { core, peers, media, quality, record
   socket.on('call-cancelled', ended);
   socket.on('participant-joined', (e: ParticipantJoinedEvent) => {
     if (e.callId !== core.state.callId || e.userId === core.userId) return;
-    core.dispatch({ type: 'participant-joined', userId: e.userId, name: e.name ?? null, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
+    if (core.state.phase === 'waiting-room') return; // not in the call (yet)
+    core.dispatch({ type: 'participant-joined', userId: e.userId, name: e.name ?? null, role: e.role, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
     const peer = peers.get(e.userId);
     if (peer && e.reconnected && peer.pc.connectionState !== 'closed') {
       // They resumed within the grace period. The resuming side drives: after a network drop
@@ -144,6 +160,34 @@ export function wireSocket(socket: Socket, { core, peers, media, quality, record
     if (e.callId !== core.state.callId) return;
     core.dispatch({ type: 'consent-requested', recordingId: e.recordingId });
     core.emit('recording-consent-requested', e);
+  });
+  // ---- the waiting room ----
+  socket.on('waiting-room-status', (e: WaitingRoomStatusEvent) => {
+    if (e.callId !== core.state.callId) return;
+    // A status while in the call: a provider sent us back; our part in the call is over.
+    if (INSIDE.has(core.state.phase)) calls.sentBack();
+    core.dispatch({ type: 'waiting-room-status', callId: e.callId, position: e.position, providerPresent: e.providerPresent, message: e.message ?? null });
+    core.emit('waiting-room-status', e);
+  });
+  socket.on('message', (e: WaitingRoomMessageEvent) => {
+    core.dispatch({ type: 'waiting-room-message', message: e });
+    core.emit('message', e);
+  });
+  socket.on('admitted', (e: AdmittedEvent) => {
+    if (e.callId !== core.state.callId || core.state.phase !== 'waiting-room') return;
+    core.dispatch({ type: 'admitted', callId: e.callId });
+    core.emit('admitted', e);
+  });
+  socket.on('room-participants', (e: RoomParticipantsEvent) => {
+    // After `admitted` the server joins us and sends the roster: what a join reply gives. (After
+    // our own join-call the reply carries the same roster, and is what we act on.)
+    const s = core.state;
+    if (e.callId !== s.callId || s.phase !== 'joining' || !s.waitingRoom?.admitted) return;
+    calls.admittedJoin(e);
+  });
+  socket.on('waiting-room', (e: WaitingRoomEvent) => {
+    calls.queueChanged(e.callId, e.waiting);
+    core.emit('waiting-room', e);
   });
   socket.on('error', (e: ErrorEvent) => core.emit('signaling-error', e));
   socket.on('session-expired', () => core.emit('session-expired'));

@@ -2,13 +2,14 @@
  * A small, pure reducer for the state of one call as the client sees it. The client feeds it
  * its own actions and the server's events; a UI renders from the result.
  */
-import type { MediaState, PersonRef, QualityMetrics, QualitySuggestion, QualityWarning, UserId } from './events.js';
+import type { MediaState, PersonRef, QualityMetrics, QualitySuggestion, QualityWarning, UserId, WaitingRoomMessageEvent } from './events.js';
 
 export type CallPhase =
   | 'idle' // no call
   | 'ringing' // an incoming call is waiting for accept/decline
   | 'joining' // join-call sent
   | 'waiting' // joined, nobody else connected yet
+  | 'waiting-room' // seated in the call's waiting room until a provider admits us (not in the call)
   | 'connected' // joined with at least one other participant
   | 'reconnecting' // our connection dropped; reconnect-call pending
   | 'ended'; // ended, cancelled, declined or left
@@ -17,6 +18,22 @@ export interface RemoteParticipant extends MediaState {
   userId: UserId;
   /** the participant's connection dropped; within the server's grace period */
   disconnected: boolean;
+}
+
+/** Where we wait while in a call's waiting room (docs/signaling.md, "Waiting room"). */
+export interface WaitingRoomState {
+  /** our place in the queue, from 1 */
+  position: number;
+  /** a provider of the call is in it now */
+  providerPresent: boolean;
+  /** the server's line for the waiting person (plain words), null before the first status */
+  status: string | null;
+  /** the providers' latest message to the waiting room, null before any */
+  message: WaitingRoomMessageEvent | null;
+  /** the providers' messages while we wait, oldest first (the latest 20) */
+  messages: WaitingRoomMessageEvent[];
+  /** a provider let us in: the call's roster is on its way (phase `joining`) */
+  admitted: boolean;
 }
 
 export interface CallState {
@@ -29,6 +46,10 @@ export interface CallState {
   fromName: string | null;
   /** display names of the people of this call the server named (PHI: show, never log) */
   names: Record<UserId, string>;
+  /** roles of the people of this call, as the server named them */
+  roles: Record<UserId, NonNullable<PersonRef['role']>>;
+  /** while we wait in the call's waiting room (phase `waiting-room`, or `joining` once admitted); else null */
+  waitingRoom: WaitingRoomState | null;
   local: MediaState;
   audioOnly: boolean;
   participants: Record<UserId, RemoteParticipant>;
@@ -45,7 +66,13 @@ export type CallAction =
   | { type: 'incoming'; callId: string; callType: string; from: UserId; fromName?: string | null }
   | { type: 'join'; callId: string; callType?: string; videoEnabled?: boolean; audioEnabled?: boolean }
   | { type: 'joined'; callId: string; participants: UserId[]; people?: PersonRef[]; self: UserId }
-  | { type: 'participant-joined'; userId: UserId; name?: string | null; videoEnabled: boolean; audioEnabled: boolean }
+  | { type: 'participant-joined'; userId: UserId; name?: string | null; role?: PersonRef['role']; videoEnabled: boolean; audioEnabled: boolean }
+  /** `join-call` (or `reconnect-call`) seated us in the waiting room */
+  | { type: 'waiting'; callId: string; position: number }
+  /** `waiting-room-status`: also how a device sent back to the waiting room learns it */
+  | { type: 'waiting-room-status'; callId: string; position: number; providerPresent: boolean; message: string | null }
+  | { type: 'waiting-room-message'; message: WaitingRoomMessageEvent }
+  | { type: 'admitted'; callId: string }
   | { type: 'participant-left'; userId: UserId }
   | { type: 'participant-disconnected'; userId: UserId }
   | { type: 'participant-media'; userId: UserId; videoEnabled: boolean; audioEnabled: boolean; screenShareEnabled: boolean }
@@ -69,6 +96,8 @@ export const initialCallState: CallState = Object.freeze({
   from: null,
   fromName: null,
   names: {},
+  roles: {},
+  waitingRoom: null,
   local: { videoEnabled: true, audioEnabled: true, screenShareEnabled: false },
   audioOnly: false,
   participants: {},
@@ -93,6 +122,34 @@ const withNames = (names: Record<UserId, string>, people: { userId: UserId; name
   for (const p of named) next[p.userId] = p.name as string;
   return next;
 };
+/** `roles` with the roles among `people` added. */
+const withRoles = (roles: CallState['roles'], people: { userId: UserId; role?: PersonRef['role'] }[]): CallState['roles'] => {
+  const known = people.filter((p) => p.role);
+  if (known.length === 0) return roles;
+  const next = { ...roles };
+  for (const p of known) next[p.userId] = p.role as NonNullable<PersonRef['role']>;
+  return next;
+};
+const MAX_MESSAGES = 20;
+/** Phases in which a call is ours: joining it, waiting in its waiting room, or in it. */
+const OURS = new Set<CallPhase>(['joining', 'waiting-room', 'waiting', 'connected', 'reconnecting']);
+const seated = (state: CallState, position: number, change: Partial<WaitingRoomState> = {}): CallState => ({
+  ...state,
+  phase: 'waiting-room',
+  // Waiting is not being in the call: nobody inside is ours to see.
+  participants: {},
+  waitingRoom: {
+    position,
+    providerPresent: state.waitingRoom?.providerPresent ?? false,
+    status: state.waitingRoom?.status ?? null,
+    message: state.waitingRoom?.message ?? null,
+    messages: state.waitingRoom?.messages ?? [],
+    ...change,
+    admitted: false,
+  },
+  error: null,
+});
+
 const remote = (userId: UserId, media?: Partial<MediaState>): RemoteParticipant => ({
   userId,
   videoEnabled: media?.videoEnabled ?? true,
@@ -130,10 +187,27 @@ export function callReducer(state: CallState, action: CallAction): CallState {
           audioEnabled: action.audioEnabled ?? true,
           screenShareEnabled: false,
         },
+        waitingRoom: null,
         endReason: null,
         error: null,
       };
     }
+    case 'waiting':
+      if (action.callId !== state.callId || !OURS.has(state.phase)) return state;
+      return seated(state, action.position);
+    case 'waiting-room-status':
+      // Also while in the call: a provider sent us back.
+      if (action.callId !== state.callId || !OURS.has(state.phase)) return state;
+      return seated(state, action.position, { providerPresent: action.providerPresent, status: action.message });
+    case 'waiting-room-message': {
+      const wr = state.waitingRoom;
+      if (action.message.callId !== state.callId || !wr || state.phase !== 'waiting-room') return state;
+      const messages = [...wr.messages, action.message].slice(-MAX_MESSAGES);
+      return { ...state, waitingRoom: { ...wr, message: action.message, messages } };
+    }
+    case 'admitted':
+      if (action.callId !== state.callId || state.phase !== 'waiting-room' || !state.waitingRoom) return state;
+      return { ...state, phase: 'joining', waitingRoom: { ...state.waitingRoom, admitted: true } };
     case 'joined': {
       // A late reply does not bring back a call that ended meanwhile.
       if (action.callId !== state.callId || state.phase === 'ended' || state.phase === 'idle') return state;
@@ -142,13 +216,24 @@ export function callReducer(state: CallState, action: CallAction): CallState {
         if (id === action.self) continue;
         participants[id] = state.participants[id] ? { ...state.participants[id], disconnected: false } : remote(id);
       }
-      return { ...state, participants, names: withNames(state.names, action.people ?? []), phase: anyoneConnected(participants) ? 'connected' : 'waiting', error: null };
+      const people = action.people ?? [];
+      return {
+        ...state,
+        participants,
+        names: withNames(state.names, people),
+        roles: withRoles(state.roles, people),
+        waitingRoom: null,
+        phase: anyoneConnected(participants) ? 'connected' : 'waiting',
+        error: null,
+      };
     }
     case 'participant-joined': {
-      if (state.phase === 'idle' || state.phase === 'ended' || state.phase === 'ringing') return state;
-      const participants = { ...state.participants, [action.userId]: remote(action.userId, action) };
-      const names = withNames(state.names, [{ userId: action.userId, name: action.name ?? null }]);
-      return { ...state, participants, names, phase: state.phase === 'joining' || state.phase === 'reconnecting' ? state.phase : 'connected' };
+      if (state.phase === 'idle' || state.phase === 'ended' || state.phase === 'ringing' || state.phase === 'waiting-room') return state;
+      const { userId, name, role, videoEnabled, audioEnabled } = action;
+      const participants = { ...state.participants, [userId]: remote(userId, { videoEnabled, audioEnabled }) };
+      const names = withNames(state.names, [{ userId, name: name ?? null }]);
+      const roles = withRoles(state.roles, [{ userId, role }]);
+      return { ...state, participants, names, roles, phase: state.phase === 'joining' || state.phase === 'reconnecting' ? state.phase : 'connected' };
     }
     case 'participant-left': {
       if (!state.participants[action.userId]) return state;
@@ -178,7 +263,7 @@ export function callReducer(state: CallState, action: CallAction): CallState {
     case 'audio-only':
       return { ...state, audioOnly: true, local: { ...state.local, videoEnabled: false, screenShareEnabled: false } };
     case 'connection-lost':
-      if (state.phase === 'connected' || state.phase === 'waiting' || state.phase === 'joining') {
+      if (state.phase === 'connected' || state.phase === 'waiting' || state.phase === 'joining' || state.phase === 'waiting-room') {
         return { ...state, phase: 'reconnecting' };
       }
       return state;
@@ -202,7 +287,7 @@ export function callReducer(state: CallState, action: CallAction): CallState {
         return { ...initialCallState, phase: 'ended', callId: action.callId, endReason: action.reason };
       }
       if (state.phase === 'idle') return state;
-      return { ...state, phase: 'ended', endReason: action.reason, participants: {}, recording: null, consentRequested: null };
+      return { ...state, phase: 'ended', endReason: action.reason, participants: {}, recording: null, consentRequested: null, waitingRoom: null };
     case 'error':
       return { ...state, error: action.message };
   }

@@ -29,6 +29,8 @@ export const WEBHOOK_EVENT_TYPES = [
   'recording.failed',
   'recording.deleted',
   'consent.recorded',
+  'waiting-room.entered',
+  'waiting-room.admitted',
 ] as const;
 
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
@@ -99,6 +101,18 @@ export interface ConsentRecordedData extends WebhookEventBase {
   recordingId?: string;
 }
 
+export interface WaitingRoomEnteredData extends WebhookEventBase {
+  /** Who sat down in the waiting room (once per person, not per device). */
+  userId: string;
+  /** Their place in the queue, from 1. */
+  position: number;
+}
+
+export interface WaitingRoomAdmittedData extends WebhookEventBase {
+  /** Who was let in; `actorId` is the provider who admitted them. */
+  userId: string;
+}
+
 /** `data` of each event type. */
 export interface WebhookEventDataMap {
   'call.created': CallCreatedData;
@@ -116,6 +130,8 @@ export interface WebhookEventDataMap {
   'recording.failed': RecordingFailedData;
   'recording.deleted': RecordingDeletedData;
   'consent.recorded': ConsentRecordedData;
+  'waiting-room.entered': WaitingRoomEnteredData;
+  'waiting-room.admitted': WaitingRoomAdmittedData;
 }
 
 /** A verified webhook body, narrowed by `type`. */

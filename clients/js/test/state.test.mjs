@@ -190,3 +190,55 @@ test('names: the caller’s name rings with the call and the people of the call 
   assert.equal(s.fromName, null, 'a new call starts without the last call’s names');
   assert.deepEqual(s.names, {});
 });
+
+test('the waiting room: seated, told its place and the provider’s news, admitted, then joined', () => {
+  const note = { callId: CALL, text: 'Running late', fromUserId: PEER, timestamp: '2026-01-01T00:00:00.000Z' };
+  let s = run([
+    { type: 'join', callId: CALL, callType: 'video' },
+    { type: 'waiting-room-status', callId: CALL, position: 2, providerPresent: false, message: 'Please wait.' },
+    { type: 'waiting', callId: CALL, position: 2 },
+  ]);
+  assert.equal(s.phase, 'waiting-room');
+  assert.deepEqual(s.waitingRoom, { position: 2, providerPresent: false, status: 'Please wait.', message: null, messages: [], admitted: false });
+  s = run(
+    [
+      { type: 'waiting-room-status', callId: CALL, position: 1, providerPresent: true, message: 'Your provider is here.' },
+      { type: 'waiting-room-message', message: note },
+      { type: 'participant-joined', userId: PEER, videoEnabled: true, audioEnabled: true },
+    ],
+    s,
+  );
+  assert.equal(s.waitingRoom.position, 1);
+  assert.equal(s.waitingRoom.providerPresent, true);
+  assert.deepEqual(s.waitingRoom.message, note);
+  assert.deepEqual(s.participants, {}, 'nobody inside is seen from the waiting room');
+  s = callReducer(s, { type: 'admitted', callId: CALL });
+  assert.equal(s.phase, 'joining');
+  assert.equal(s.waitingRoom.admitted, true);
+  s = callReducer(s, { type: 'joined', callId: CALL, participants: [PEER, ME], people: [{ userId: PEER, role: 'provider', name: 'Dr. Pat Hale' }], self: ME });
+  assert.equal(s.phase, 'connected');
+  assert.equal(s.waitingRoom, null);
+  assert.equal(s.roles[PEER], 'provider');
+
+  // Sent back: a status while in the call seats us again, with nobody inside.
+  s = callReducer(s, { type: 'waiting-room-status', callId: CALL, position: 1, providerPresent: true, message: 'Your provider is here.' });
+  assert.equal(s.phase, 'waiting-room');
+  assert.deepEqual(s.participants, {});
+  assert.equal(s.waitingRoom.admitted, false);
+  s = callReducer(s, { type: 'ended', reason: 'Call completed' });
+  assert.equal(s.waitingRoom, null);
+});
+
+test('waiting-room news for another call, or with no call, changes nothing', () => {
+  const idle = initialCallState;
+  assert.equal(callReducer(idle, { type: 'waiting-room-status', callId: CALL, position: 1, providerPresent: true, message: 'x' }), idle);
+  assert.equal(callReducer(idle, { type: 'admitted', callId: CALL }), idle);
+  const s = run([
+    { type: 'join', callId: CALL },
+    { type: 'waiting', callId: CALL, position: 3 },
+  ]);
+  const other = 'dddddddd-dddd-4ddd-8ddd-dddddddddddd';
+  assert.equal(callReducer(s, { type: 'waiting-room-status', callId: other, position: 1, providerPresent: true, message: 'x' }), s);
+  assert.equal(callReducer(s, { type: 'waiting-room-message', message: { callId: other, text: 'x', fromUserId: PEER, timestamp: '' } }), s);
+  assert.equal(callReducer(s, { type: 'admitted', callId: other }), s);
+});

@@ -10,5 +10,6 @@ test('the webhook event types match docs/webhooks.md', () => {
   const documented = [...docs.matchAll(/^\| `([a-z-]+\.[a-z]+)` \| /gm)].map((m) => m[1]);
   assert.deepEqual([...WEBHOOK_EVENT_TYPES].sort(), [...new Set(documented)].sort());
   assert.equal(isWebhookEventType('call.ended'), true);
-  assert.equal(isWebhookEventType('waiting-room.entered'), false);
+  assert.equal(isWebhookEventType('waiting-room.entered'), true);
+  assert.equal(isWebhookEventType('call.exploded'), false);
 });

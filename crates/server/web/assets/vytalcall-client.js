@@ -12,6 +12,9 @@ var __publicField = (obj, key, value2) => __defNormalProp(obj, typeof key !== "s
 function isErrorReply(reply) {
   return typeof reply === "object" && reply !== null && "error" in reply;
 }
+function isWaitingResult(reply) {
+  return typeof reply === "object" && reply !== null && reply.waiting === true;
+}
 var SERVER_EVENTS = [
   "incoming-call",
   "call-answered",
@@ -60,6 +63,8 @@ var initialCallState = Object.freeze({
   from: null,
   fromName: null,
   names: {},
+  roles: {},
+  waitingRoom: null,
   local: { videoEnabled: true, audioEnabled: true, screenShareEnabled: false },
   audioOnly: false,
   participants: {},
@@ -82,6 +87,31 @@ var withNames = (names, people) => {
   for (const p of named) next[p.userId] = p.name;
   return next;
 };
+var withRoles = (roles, people) => {
+  const known = people.filter((p) => p.role);
+  if (known.length === 0) return roles;
+  const next = { ...roles };
+  for (const p of known) next[p.userId] = p.role;
+  return next;
+};
+var MAX_MESSAGES = 20;
+var OURS = /* @__PURE__ */ new Set(["joining", "waiting-room", "waiting", "connected", "reconnecting"]);
+var seated = (state, position, change = {}) => ({
+  ...state,
+  phase: "waiting-room",
+  // Waiting is not being in the call: nobody inside is ours to see.
+  participants: {},
+  waitingRoom: {
+    position,
+    providerPresent: state.waitingRoom?.providerPresent ?? false,
+    status: state.waitingRoom?.status ?? null,
+    message: state.waitingRoom?.message ?? null,
+    messages: state.waitingRoom?.messages ?? [],
+    ...change,
+    admitted: false
+  },
+  error: null
+});
 var remote = (userId, media) => ({
   userId,
   videoEnabled: media?.videoEnabled ?? true,
@@ -117,10 +147,26 @@ function callReducer(state, action) {
           audioEnabled: action.audioEnabled ?? true,
           screenShareEnabled: false
         },
+        waitingRoom: null,
         endReason: null,
         error: null
       };
     }
+    case "waiting":
+      if (action.callId !== state.callId || !OURS.has(state.phase)) return state;
+      return seated(state, action.position);
+    case "waiting-room-status":
+      if (action.callId !== state.callId || !OURS.has(state.phase)) return state;
+      return seated(state, action.position, { providerPresent: action.providerPresent, status: action.message });
+    case "waiting-room-message": {
+      const wr = state.waitingRoom;
+      if (action.message.callId !== state.callId || !wr || state.phase !== "waiting-room") return state;
+      const messages = [...wr.messages, action.message].slice(-MAX_MESSAGES);
+      return { ...state, waitingRoom: { ...wr, message: action.message, messages } };
+    }
+    case "admitted":
+      if (action.callId !== state.callId || state.phase !== "waiting-room" || !state.waitingRoom) return state;
+      return { ...state, phase: "joining", waitingRoom: { ...state.waitingRoom, admitted: true } };
     case "joined": {
       if (action.callId !== state.callId || state.phase === "ended" || state.phase === "idle") return state;
       const participants = {};
@@ -128,13 +174,24 @@ function callReducer(state, action) {
         if (id === action.self) continue;
         participants[id] = state.participants[id] ? { ...state.participants[id], disconnected: false } : remote(id);
       }
-      return { ...state, participants, names: withNames(state.names, action.people ?? []), phase: anyoneConnected(participants) ? "connected" : "waiting", error: null };
+      const people = action.people ?? [];
+      return {
+        ...state,
+        participants,
+        names: withNames(state.names, people),
+        roles: withRoles(state.roles, people),
+        waitingRoom: null,
+        phase: anyoneConnected(participants) ? "connected" : "waiting",
+        error: null
+      };
     }
     case "participant-joined": {
-      if (state.phase === "idle" || state.phase === "ended" || state.phase === "ringing") return state;
-      const participants = { ...state.participants, [action.userId]: remote(action.userId, action) };
-      const names = withNames(state.names, [{ userId: action.userId, name: action.name ?? null }]);
-      return { ...state, participants, names, phase: state.phase === "joining" || state.phase === "reconnecting" ? state.phase : "connected" };
+      if (state.phase === "idle" || state.phase === "ended" || state.phase === "ringing" || state.phase === "waiting-room") return state;
+      const { userId, name, role, videoEnabled, audioEnabled } = action;
+      const participants = { ...state.participants, [userId]: remote(userId, { videoEnabled, audioEnabled }) };
+      const names = withNames(state.names, [{ userId, name: name ?? null }]);
+      const roles = withRoles(state.roles, [{ userId, role }]);
+      return { ...state, participants, names, roles, phase: state.phase === "joining" || state.phase === "reconnecting" ? state.phase : "connected" };
     }
     case "participant-left": {
       if (!state.participants[action.userId]) return state;
@@ -164,7 +221,7 @@ function callReducer(state, action) {
     case "audio-only":
       return { ...state, audioOnly: true, local: { ...state.local, videoEnabled: false, screenShareEnabled: false } };
     case "connection-lost":
-      if (state.phase === "connected" || state.phase === "waiting" || state.phase === "joining") {
+      if (state.phase === "connected" || state.phase === "waiting" || state.phase === "joining" || state.phase === "waiting-room") {
         return { ...state, phase: "reconnecting" };
       }
       return state;
@@ -187,7 +244,7 @@ function callReducer(state, action) {
         return { ...initialCallState, phase: "ended", callId: action.callId, endReason: action.reason };
       }
       if (state.phase === "idle") return state;
-      return { ...state, phase: "ended", endReason: action.reason, participants: {}, recording: null, consentRequested: null };
+      return { ...state, phase: "ended", endReason: action.reason, participants: {}, recording: null, consentRequested: null, waitingRoom: null };
     case "error":
       return { ...state, error: action.message };
   }
@@ -319,7 +376,9 @@ var WEBHOOK_EVENT_TYPES = [
   "recording.ready",
   "recording.failed",
   "recording.deleted",
-  "consent.recorded"
+  "consent.recorded",
+  "waiting-room.entered",
+  "waiting-room.admitted"
 ];
 function isWebhookEventType(name) {
   return WEBHOOK_EVENT_TYPES.includes(name);
@@ -4249,7 +4308,8 @@ var LocalMedia = class {
   updateMedia(change) {
     this.core.dispatch({ type: "local-media", ...change });
     const callId = this.core.state.callId;
-    if (callId && this.core.state.phase !== "ended") this.core.send("update-media", { callId, ...change });
+    const phase = this.core.state.phase;
+    if (callId && phase !== "ended" && phase !== "waiting-room") this.core.send("update-media", { callId, ...change });
   }
   /** Mute or unmute the microphone; the others learn it through `update-media`. */
   setMuted(muted) {
@@ -4493,6 +4553,7 @@ var RecorderLink = class {
 };
 
 // src/signaling.ts
+var INSIDE = /* @__PURE__ */ new Set(["waiting", "connected", "reconnecting"]);
 function wireSocket(socket, { core, peers, media, quality, recorder, calls }) {
   let wasDisconnected = false;
   socket.on("connect", () => {
@@ -4529,7 +4590,8 @@ function wireSocket(socket, { core, peers, media, quality, recorder, calls }) {
   socket.on("call-cancelled", ended);
   socket.on("participant-joined", (e) => {
     if (e.callId !== core.state.callId || e.userId === core.userId) return;
-    core.dispatch({ type: "participant-joined", userId: e.userId, name: e.name ?? null, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
+    if (core.state.phase === "waiting-room") return;
+    core.dispatch({ type: "participant-joined", userId: e.userId, name: e.name ?? null, role: e.role, videoEnabled: e.videoEnabled, audioEnabled: e.audioEnabled });
     const peer = peers.get(e.userId);
     if (peer && e.reconnected && peer.pc.connectionState !== "closed") {
     } else {
@@ -4591,6 +4653,30 @@ function wireSocket(socket, { core, peers, media, quality, recorder, calls }) {
     core.dispatch({ type: "consent-requested", recordingId: e.recordingId });
     core.emit("recording-consent-requested", e);
   });
+  socket.on("waiting-room-status", (e) => {
+    if (e.callId !== core.state.callId) return;
+    if (INSIDE.has(core.state.phase)) calls.sentBack();
+    core.dispatch({ type: "waiting-room-status", callId: e.callId, position: e.position, providerPresent: e.providerPresent, message: e.message ?? null });
+    core.emit("waiting-room-status", e);
+  });
+  socket.on("message", (e) => {
+    core.dispatch({ type: "waiting-room-message", message: e });
+    core.emit("message", e);
+  });
+  socket.on("admitted", (e) => {
+    if (e.callId !== core.state.callId || core.state.phase !== "waiting-room") return;
+    core.dispatch({ type: "admitted", callId: e.callId });
+    core.emit("admitted", e);
+  });
+  socket.on("room-participants", (e) => {
+    const s = core.state;
+    if (e.callId !== s.callId || s.phase !== "joining" || !s.waitingRoom?.admitted) return;
+    calls.admittedJoin(e);
+  });
+  socket.on("waiting-room", (e) => {
+    calls.queueChanged(e.callId, e.waiting);
+    core.emit("waiting-room", e);
+  });
   socket.on("error", (e) => core.emit("signaling-error", e));
   socket.on("session-expired", () => core.emit("session-expired"));
 }
@@ -4611,6 +4697,10 @@ var VytalcallClient = class {
      * that joining that call reports the end instead of ringing forever.
      */
     __publicField(this, "endedCalls", /* @__PURE__ */ new Map());
+    /** Who waits in the waiting room of each call we host (from `waiting-room`; empty rooms left out). */
+    __publicField(this, "queues", /* @__PURE__ */ new Map());
+    /** The media a waiting device was seated with: the server joins it with these when admitted. */
+    __publicField(this, "seatMedia", null);
     this.core = new ClientCore(options);
     this.userId = this.core.userId;
     this.api = new RestApi(this.core);
@@ -4635,7 +4725,13 @@ var VytalcallClient = class {
       calls: {
         resume: () => this.resume(),
         teardown: () => this.teardown(),
-        rememberEnded: (e) => this.rememberEnded(e)
+        rememberEnded: (e) => this.rememberEnded(e),
+        sentBack: () => this.sentBack(),
+        admittedJoin: (e) => this.admittedJoin(e),
+        queueChanged: (callId, waiting) => {
+          if (waiting.length) this.queues.set(callId, waiting);
+          else this.queues.delete(callId);
+        }
       }
     };
   }
@@ -4658,6 +4754,13 @@ var VytalcallClient = class {
   }
   get local() {
     return this.media.stream;
+  }
+  /**
+   * Who waits in the waiting rooms of the calls we host (providers, admins), by call id, in
+   * queue order, as the server last told us (`waiting-room`). Calls where nobody waits are absent.
+   */
+  get waitingRooms() {
+    return this.queues;
   }
   /** The peer connection with a participant (for `getStats()` and diagnostics). */
   peerConnection(userId) {
@@ -4785,7 +4888,11 @@ var VytalcallClient = class {
     return this.quality.report();
   }
   // ---- the call's lifecycle ------------------------------------------------------------------
-  /** Join a call (also answers a ringing call). `callType: 'audio'` joins without video. */
+  /**
+   * Join a call (also answers a ringing call). `callType: 'audio'` joins without video.
+   * In a call with a waiting room a patient is seated instead: the reply is a `WaitingResult`,
+   * the state's phase `waiting-room` (no connection is made) until a provider admits us.
+   */
   async join(callId, o = {}) {
     const current = this.core.state;
     if (current.callId && current.callId !== callId && current.phase !== "ended" && current.phase !== "idle" && current.phase !== "ringing") {
@@ -4810,7 +4917,8 @@ var VytalcallClient = class {
         throw err;
       }
       this.throwIfEnded(callId);
-      this.afterJoin(reply);
+      if (isWaitingResult(reply)) this.afterSeated(reply, { videoEnabled, audioEnabled });
+      else this.afterJoin(reply);
       return reply;
     } catch (err) {
       if (err instanceof SignalingRequestError && err.code === "call-ended") throw err;
@@ -4819,6 +4927,33 @@ var VytalcallClient = class {
       this.core.dispatch({ type: "ended", reason: err instanceof SignalingRequestError ? err.code : "join failed" });
       throw err;
     }
+  }
+  /** Seated in the waiting room: no connection, no reports, until a provider admits us. */
+  afterSeated(reply, media) {
+    this.seatMedia = media;
+    this.core.dispatch({ type: "waiting", callId: reply.callId, position: reply.position });
+  }
+  /** A provider admitted us and the server joined us: what a join reply would have started. */
+  admittedJoin(e) {
+    this.afterJoin({ callId: e.callId, participants: e.participants, people: e.people });
+    const seat = this.seatMedia;
+    this.seatMedia = null;
+    const { videoEnabled, audioEnabled, screenShareEnabled } = this.core.state.local;
+    if (seat && (seat.videoEnabled !== videoEnabled || seat.audioEnabled !== audioEnabled)) {
+      this.core.send("update-media", { callId: e.callId, videoEnabled, audioEnabled, screenShareEnabled });
+    }
+  }
+  /**
+   * A provider sent us back to the waiting room (the state already says so): our part in the
+   * call is over, so its connections close; our camera and microphone stay for when we are
+   * admitted again.
+   */
+  sentBack() {
+    const { videoEnabled, audioEnabled } = this.core.state.local;
+    this.seatMedia = { videoEnabled, audioEnabled };
+    this.recorder.close();
+    this.quality.stop();
+    this.peers.closeAll();
   }
   afterJoin(reply) {
     this.core.dispatch({ type: "joined", callId: reply.callId, participants: reply.participants, people: reply.people, self: this.core.userId });
@@ -4853,6 +4988,12 @@ var VytalcallClient = class {
           audioEnabled: this.core.state.local.audioEnabled
         });
       }
+      if (isWaitingResult(reply)) {
+        this.sentBack();
+        this.afterSeated(reply, { ...this.seatMedia });
+        this.core.emit("reconnected", reply);
+        return;
+      }
       const { videoEnabled, audioEnabled, screenShareEnabled } = this.core.state.local;
       if (!videoEnabled || !audioEnabled || screenShareEnabled) {
         this.core.send("update-media", { callId, videoEnabled, audioEnabled, screenShareEnabled });
@@ -4868,6 +5009,30 @@ var VytalcallClient = class {
         this.core.dispatch({ type: "ended", reason: err.code });
       }
     }
+  }
+  // ---- the waiting room (docs/signaling.md, "Waiting room") ---------------------------------
+  /** The call a waiting-room action is about: the one given, else ours. */
+  doorCall(callId, action) {
+    const id = callId ?? this.core.state.callId;
+    if (!id) throw new Error(`${action}: no call (pass its id)`);
+    return id;
+  }
+  /** `admit-participant` (providers of the call, admins): let `userId` in from the waiting room. */
+  async admit(userId, callId) {
+    return this.core.request("admit-participant", { callId: this.doorCall(callId, "admit"), userId });
+  }
+  /** `return-to-waiting-room` (providers of the call, admins): send `userId` back to wait. */
+  async sendBack(userId, callId) {
+    return this.core.request("return-to-waiting-room", { callId: this.doorCall(callId, "sendBack"), userId });
+  }
+  /** `waiting-room-message` (providers of the call, admins): a line (≤ 280 characters) for everyone waiting. */
+  async messageWaitingRoom(text, callId) {
+    await this.core.request("waiting-room-message", { callId: this.doorCall(callId, "messageWaitingRoom"), text });
+  }
+  /** `device-check` while we wait: the result of our pre-call check, shown to the providers. */
+  async deviceCheck(check, callId) {
+    const { camera, microphone, speaker, network } = check;
+    await this.core.request("device-check", { callId: this.doorCall(callId, "deviceCheck"), camera, microphone, speaker, network });
   }
   /** Keep the end of a call (the latest few), for `throwIfEnded`. */
   rememberEnded(e) {
@@ -4896,6 +5061,7 @@ var VytalcallClient = class {
     this.quality.stop();
     this.peers.closeAll();
     this.media.release();
+    this.seatMedia = null;
   }
   /** Leave any call, release media and close the socket. */
   async close() {
@@ -4918,6 +5084,7 @@ export {
   initialCallState,
   isErrorReply,
   isPolite,
+  isWaitingResult,
   isWebhookEventType,
   normalizeApiUrl,
   parseStats,
