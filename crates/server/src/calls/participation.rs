@@ -58,29 +58,31 @@ impl CallsService {
             }
             stored = repo::load(&self.db.pool, id).await?.ok_or(CallError::NotFound)?;
         }
-        let now = crate::now_millis();
-        let mut tx = self.db.pool.begin().await?;
-        let participant_id = repo::insert_participant(
-            &mut tx,
-            &NewParticipant {
-                call: id,
-                user: caller.user,
-                role: caller.role,
-                device_id: req.device_id,
-                joined_at: now,
-                video: req.video_enabled,
-                audio: req.audio_enabled,
-            },
-        )
-        .await?;
-        let detail = json!({ "status": stored.call.status.as_str(), "participant": participant_id });
-        storage::audit::append(
-            &self.db,
-            &mut tx,
-            actor.fact(Action::CallJoin, Some(id), None, Outcome::Success, detail),
-        )
-        .await?;
-        tx.commit().await?;
+        // The row and its audit entry, committed with whatever other joins are waiting.
+        let (db, actor, device) = (self.db.clone(), actor.clone(), req.device_id.to_string());
+        let (status, media) = (stored.call.status, (req.video_enabled, req.audio_enabled));
+        let participant_id = self
+            .db
+            .commits
+            .run(move |conn| {
+                Box::pin(async move {
+                    let participant = NewParticipant {
+                        call: id,
+                        user: caller.user,
+                        role: caller.role,
+                        device_id: &device,
+                        joined_at: crate::now_millis(),
+                        video: media.0,
+                        audio: media.1,
+                    };
+                    let participant_id = repo::insert_participant(conn, &participant).await?;
+                    let detail = json!({ "status": status.as_str(), "participant": participant_id });
+                    let fact = actor.fact(Action::CallJoin, Some(id), None, Outcome::Success, detail);
+                    storage::audit::append(&db, conn, fact).await?;
+                    Ok(participant_id)
+                })
+            })
+            .await?;
         Ok(Joined {
             call: stored,
             participant_id,
@@ -132,17 +134,20 @@ impl CallsService {
         participant_id: &str,
         reason: &str,
     ) -> Result<(), CallError> {
-        let now = crate::now_millis();
-        let mut tx = self.db.pool.begin().await?;
-        let closed = repo::close_participant(&mut tx, participant_id, now, reason).await?;
-        let detail = json!({ "participant": participant_id, "reason": reason, "wasOpen": closed });
-        storage::audit::append(
-            &self.db,
-            &mut tx,
-            actor.fact(Action::CallLeave, Some(id), None, Outcome::Success, detail),
-        )
-        .await?;
-        tx.commit().await?;
+        let (db, actor) = (self.db.clone(), actor.clone());
+        let (participant, reason) = (participant_id.to_string(), reason.to_string());
+        self.db
+            .commits
+            .run(move |conn| {
+                Box::pin(async move {
+                    let closed = repo::close_participant(conn, &participant, crate::now_millis(), &reason).await?;
+                    let detail = json!({ "participant": participant, "reason": reason, "wasOpen": closed });
+                    let fact = actor.fact(Action::CallLeave, Some(id), None, Outcome::Success, detail);
+                    storage::audit::append(&db, conn, fact).await?;
+                    Ok(())
+                })
+            })
+            .await?;
         Ok(())
     }
 
@@ -233,12 +238,24 @@ impl CallsService {
     }
 
     pub async fn update_media(&self, participant_id: &str, media: (bool, bool, bool)) -> Result<(), CallError> {
-        repo::update_participant_media(&self.db.pool, participant_id, media, crate::now_millis()).await?;
+        let participant = participant_id.to_string();
+        self.db
+            .commits
+            .run(move |conn| {
+                Box::pin(async move {
+                    repo::update_participant_media(conn, &participant, media, crate::now_millis()).await
+                })
+            })
+            .await?;
         Ok(())
     }
 
     /// Stores a quality sample if this participant has none within `interval_ms`.
-    pub async fn record_quality(&self, sample: &QualitySample<'_>, interval_ms: i64) -> Result<bool, CallError> {
-        Ok(repo::insert_quality_sample_if_due(&self.db.pool, sample, interval_ms).await?)
+    pub async fn record_quality(&self, sample: QualitySample, interval_ms: i64) -> Result<bool, CallError> {
+        Ok(self
+            .db
+            .commits
+            .run(move |conn| Box::pin(async move { repo::insert_quality_sample_if_due(conn, &sample, interval_ms).await }))
+            .await?)
     }
 }

@@ -156,16 +156,16 @@ async fn handle<A: Adapter>(
                 .state
                 .calls
                 .record_quality(
-                    &QualitySample {
+                    QualitySample {
                         call,
                         user: session.caller.user,
-                        device_id: &session.device_id,
+                        device_id: session.device_id.clone(),
                         at: now,
                         bandwidth_kbps: metrics.bandwidth.round() as i64,
                         latency_ms: metrics.latency.round() as i64,
                         packet_loss_milli: (metrics.packet_loss * 1000.0).round() as i64,
                         jitter_ms: metrics.jitter.round() as i64,
-                        video_resolution: metrics.video_resolution.as_deref(),
+                        video_resolution: metrics.video_resolution.clone(),
                         warning: warning.as_ref().map(|w| w.warning),
                     },
                     hub.limits.quality_sample_ms,

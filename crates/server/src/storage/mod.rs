@@ -9,6 +9,7 @@
 pub mod audit;
 pub mod calls;
 pub mod consents;
+pub mod group;
 pub mod participants;
 pub mod people;
 pub mod quality;
@@ -37,6 +38,8 @@ pub struct Db {
     pub backend: Backend,
     /// The key audit entries are authenticated under (`AUDIT_KEY`); appends fail without it.
     pub audit_key: Option<vytalcall_domain::audit::AuditKey>,
+    /// The writer that commits acknowledged socket writes in groups ([`group`]).
+    pub commits: group::GroupCommit,
 }
 
 impl Db {
@@ -57,6 +60,7 @@ impl Db {
             pool.execute("PRAGMA journal_mode = WAL").await?;
         }
         Ok(Db {
+            commits: group::GroupCommit::start(pool.clone()),
             pool,
             backend,
             audit_key: None,

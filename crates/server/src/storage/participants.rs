@@ -96,7 +96,7 @@ pub async fn close_all_participants(pool: &AnyPool, call: CallId, at: i64, reaso
 }
 
 pub async fn update_participant_media(
-    pool: &AnyPool,
+    conn: &mut AnyConnection,
     participant: &str,
     media: (bool, bool, bool),
     at: i64,
@@ -110,7 +110,7 @@ pub async fn update_participant_media(
     .bind(flag(media.2))
     .bind(at)
     .bind(participant)
-    .execute(pool)
+    .execute(conn)
     .await?;
     Ok(())
 }

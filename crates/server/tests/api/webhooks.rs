@@ -161,7 +161,7 @@ async fn only_admins_manage_webhooks_and_every_refusal_is_a_problem_naming_the_f
             "events[1]",
         ),
         (
-            json!({ "url": "https://hooks.example.com/", "events": ["waiting-room.entered"] }),
+            json!({ "url": "https://hooks.example.com/", "events": ["waiting-room.left"] }),
             "events[0]",
         ),
     ];
