@@ -242,9 +242,9 @@ impl CallsService {
         self.db
             .commits
             .run(move |conn| {
-                Box::pin(async move {
-                    repo::update_participant_media(conn, &participant, media, crate::now_millis()).await
-                })
+                Box::pin(
+                    async move { repo::update_participant_media(conn, &participant, media, crate::now_millis()).await },
+                )
             })
             .await?;
         Ok(())
@@ -255,7 +255,9 @@ impl CallsService {
         Ok(self
             .db
             .commits
-            .run(move |conn| Box::pin(async move { repo::insert_quality_sample_if_due(conn, &sample, interval_ms).await }))
+            .run(move |conn| {
+                Box::pin(async move { repo::insert_quality_sample_if_due(conn, &sample, interval_ms).await })
+            })
             .await?)
     }
 }

@@ -134,7 +134,10 @@ async fn in_savepoint(conn: &mut AnyConnection, work: Work) -> Result<(), sqlx::
 }
 
 fn is_broken(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed)
+    matches!(
+        e,
+        sqlx::Error::Io(_) | sqlx::Error::PoolClosed | sqlx::Error::WorkerCrashed
+    )
 }
 
 /// Tells every waiting write that its group failed (each gets an error of its own: the
@@ -172,7 +175,10 @@ mod tests {
     fn insert(n: i64) -> impl for<'c> FnOnce(&'c mut AnyConnection) -> BoxFuture<'c, Result<i64, sqlx::Error>> {
         move |conn| {
             Box::pin(async move {
-                sqlx::query("INSERT INTO t (n) VALUES ($1)").bind(n).execute(&mut *conn).await?;
+                sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                    .bind(n)
+                    .execute(&mut *conn)
+                    .await?;
                 Ok(n)
             })
         }
