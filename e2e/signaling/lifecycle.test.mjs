@@ -60,14 +60,15 @@ test('cancelling over REST tells every device and closes the room', async () => 
   assert.equal(details.body.participants[0].leaveReason, 'patient unavailable');
 });
 
-test('a scheduled call rings when its first participant shows up and becomes active with the second', async () => {
+test('a scheduled call without a waiting room rings when its first participant shows up and becomes active with the second', async () => {
   const provider = user('provider');
   const patient = user('patient');
   const prov = await connect(server, provider);
   const pat = await connect(server, patient);
   const patEv = recorder(pat);
   const at = new Date(Date.now() + 3600_000).toISOString();
-  const created = await api(server, provider, 'POST', '/calls', { patientId: patient.id, type: 'audio', scheduledAt: at });
+  // A call scheduled in the future has a waiting room unless asked not to (waiting-room.test.mjs).
+  const created = await api(server, provider, 'POST', '/calls', { patientId: patient.id, type: 'audio', scheduledAt: at, waitingRoom: false });
   assert.equal(created.body.status, 'scheduled', JSON.stringify(created.body));
   const callId = created.body.id;
   await sleep(200);
