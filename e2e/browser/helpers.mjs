@@ -6,7 +6,9 @@
 // RTCPeerConnections (`window.__pcs`) so the test can read `getStats()`; the connections
 // themselves are the browser's own.
 import { chromium } from 'playwright-core';
-import { existsSync, mkdirSync } from 'node:fs';
+import assert from 'node:assert/strict';
+import { createRequire } from 'node:module';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -65,9 +67,10 @@ export async function openApp(browser, server, who, { fragment = '', viewport = 
   return { context, page, problems, who };
 }
 
-export async function screenshot(page, name) {
+/** Saves `<name>.png` under SCREENSHOTS; `fullPage`: the whole page, not just the window. */
+export async function screenshot(page, name, { fullPage = false } = {}) {
   mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`) });
+  await page.screenshot({ path: join(SCREENSHOTS, `${name}.png`), fullPage });
 }
 
 /** Waits until `fn(arg)` is truthy in the page; the message says what was awaited. */
@@ -184,4 +187,24 @@ export function unlabelledControls(page) {
       })
       .map((el) => el.dataset.testid ?? el.outerHTML.slice(0, 80)),
   );
+}
+
+let axeSource = null;
+
+/** axe-core over the page as it is now: no serious or critical violation (evaluated through
+ * the debugging protocol, which the page's CSP does not apply to). */
+export async function axeCheck(page, label) {
+  axeSource ??= readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+  await page.evaluate(`${axeSource}\n;void 0`);
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ['violations'] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 5) }));
+  });
+  const bad = violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  assert.deepEqual(bad, [], `${label}: axe-core found serious or critical violations`);
+}
+
+/** Peer connections of the page that are not closed. */
+export function openPeerConnections(page) {
+  return page.evaluate(() => (window.__pcs ?? []).filter((pc) => pc.connectionState !== 'closed').length);
 }

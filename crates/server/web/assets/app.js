@@ -11,8 +11,12 @@ import { callView } from './call.js';
 import { getUserMediaFor, MediaProblem } from './media.js';
 import { loadConfig, messages, header, signInScreen, startCallForm, endOfVisit } from './screens.js';
 import { otherNameIn, roleWord } from './people.js';
+import { waitingScreen } from './waiting.js';
+import { waitingQueue } from './queue.js';
 
 const IN_CALL = new Set(['joining', 'waiting', 'connected', 'reconnecting']);
+/** Waiting in a visit's waiting room (also while reconnecting from there), not in the call. */
+const inWaitingRoom = (state) => state.phase === 'waiting-room' || (state.phase === 'reconnecting' && Boolean(state.waitingRoom));
 const root = document.getElementById('app');
 
 /**
@@ -24,6 +28,7 @@ function endSummary(role, reason, mine, wasConnected, name) {
   if (mine === 'hung-up') return { title: 'Call cancelled', reason: `You hung up before ${name || 'your patient'} answered.` };
   if (mine === 'ended') return { title: 'Your visit has ended', reason: 'You ended the call.' };
   if (mine === 'left') return { title: 'You left the call', reason: 'You left the call.' };
+  if (mine === 'left-waiting') return { title: 'You left the waiting room', reason: 'You left the waiting room before your visit started. You can join it again from your visits.' };
   if (reason === 'Declined') return { title: 'Call declined', reason: role === 'patient' ? 'You declined the call.' : `${other} declined the call.` };
   if (reason === 'no answer') return { title: 'No answer', reason: role === 'patient' ? `You missed a call from ${name || 'your provider'}.` : `${other} did not answer. You can try again later.` };
   if (reason === 'Hung up before answer') return { title: 'Call cancelled', reason: `${other} hung up before the call was answered.` };
@@ -56,7 +61,7 @@ async function main() {
   // What this page knows beyond the SDK's state: a call it placed that has not been
   // answered yet, what it did to end a call, and when the call connected.
   let outgoing = null; // { callId, answered, name }
-  let mine = null; // 'ended' | 'hung-up' | 'left'
+  let mine = null; // 'ended' | 'hung-up' | 'left' | 'left-waiting'
   let declinedHere = null;
   let connectedSince = null;
   let expiredOnce = false;
@@ -110,10 +115,11 @@ async function main() {
     msg.clearProblem();
     try {
       activeCall.set(callId);
-      await client.join(callId, { callType });
+      const reply = await client.join(callId, { callType });
       if (cameraLost) {
         await client.switchToAudioOnly();
-        inCall.showCameraLost(cameraLost);
+        if (reply?.waiting) msg.say(cameraLost);
+        else inCall.showCameraLost(cameraLost);
       }
       if (consent !== null) {
         await client.setRecordingConsent(callId, consent).catch((err) => fail(err, 'Your answer about recording could not be sent. You can change it in the call.'));
@@ -175,9 +181,99 @@ async function main() {
     void calls.refresh();
   }
 
-  const calls = callsPanel({ client, role, onError: fail, onJoin: (call) => join(call.id, call.type ?? call.callType) });
+  // What the page knows of each call (from the list, creation, or a read): its type, time,
+  // whether it has a waiting room, and the patient's name.
+  const known = new Map();
+  const noteCall = (call) => call?.id && known.set(call.id, { ...known.get(call.id), ...call });
+  const describe = (callId) => {
+    const call = known.get(callId);
+    if (!call && role !== 'patient' && !describing.has(callId)) {
+      describing.add(callId);
+      client
+        .getCall(callId)
+        .then((c) => {
+          noteCall(c);
+          queue.render();
+        })
+        .catch((err) => console.warn('call could not be read', err));
+    }
+    return call ? { ...call, type: call.type ?? call.callType } : null;
+  };
+  const describing = new Set();
+  const calls = callsPanel({
+    client,
+    role,
+    onError: fail,
+    onJoin: (call) => {
+      noteCall(call);
+      otherName = (role === 'patient' ? call.providerName : call.patientName) || otherName;
+      return join(call.id, call.type ?? call.callType);
+    },
+    onLoaded: (list) => {
+      for (const c of list) noteCall(c);
+      if (role !== 'patient') queue.render();
+    },
+  });
   const incoming = incomingView({ client, role, config, onAccept: (callId, callType, consent) => join(callId, callType, consent), onDecline: decline });
-  const inCall = callView({ client, role, config, say: msg.say, fail, onEnd: hangUp });
+  // ---- the waiting room ----
+  /** A provider admits someone from the home screen: into the visit first, then let them in. */
+  async function admitFromHome(callId, userId, name) {
+    try {
+      if (client.state.callId !== callId || !IN_CALL.has(client.state.phase)) {
+        const type = describe(callId)?.type;
+        otherName = name;
+        await join(callId, type);
+        if (!IN_CALL.has(client.state.phase)) return; // the join failed (and said why)
+      }
+      await admit(callId, userId, name);
+    } catch (err) {
+      fail(err, `${name} could not be admitted. Try again.`);
+    }
+  }
+  async function admit(callId, userId, name) {
+    try {
+      await client.admit(userId, callId);
+      msg.say(`${name} is joining the call.`);
+    } catch (err) {
+      const full = err.code === 'call-full';
+      const gone = err.code === 'not-waiting';
+      fail(err, full ? `${name} cannot be admitted: the visit already has as many people as it may hold.` : gone ? `${name} is no longer waiting.` : `${name} could not be admitted. Try again.`);
+    }
+  }
+  async function sendBack(userId, name) {
+    const { callId } = client.state;
+    if (!callId) return;
+    seenWaiting.add(`${callId}/${userId}`); // their return to the queue is announced here
+    try {
+      await client.sendBack(userId, callId);
+      msg.say(`${name} is back in the waiting room. Admit them again when you are ready.`);
+    } catch (err) {
+      fail(err, `${name} could not be sent back to the waiting room. Try again.`);
+    }
+  }
+  const host = role !== 'patient';
+  const queue = waitingQueue({ client, describe, onAdmit: admitFromHome, say: msg.say, fail, idPrefix: 'home-queue' });
+  const callQueue = waitingQueue({
+    client,
+    only: () => client.state.callId,
+    describe,
+    onAdmit: (callId, userId, name) => admit(callId, userId, name),
+    say: msg.say,
+    fail,
+    compact: true,
+    idPrefix: 'call-queue',
+  });
+  const waitingRoom = waitingScreen({
+    client,
+    say: msg.say,
+    onLeave: async () => {
+      mine = 'left-waiting';
+      await client.leave('left the waiting room');
+    },
+  });
+  const hasWaitingRoom = (callId) => Boolean(callId && (known.get(callId)?.waitingRoom || client.waitingRooms.has(callId)));
+
+  const inCall = callView({ client, role, config, say: msg.say, fail, onEnd: hangUp, onSendBack: sendBack, waitingPanel: host ? callQueue.el : null });
   const ended = endOfVisit({
     role,
     onDone: () => (role === 'patient' ? document.getElementById('calls-heading') : document.querySelector('[data-testid=start-call-form] input:not([type=hidden])'))?.focus(),
@@ -195,9 +291,18 @@ async function main() {
             otherName = name || null;
             return join(callId, callType);
           },
+          onOpened: (call) => {
+            noteCall(call);
+            return refreshLists();
+          },
         });
   const refreshLists = () => Promise.all([calls.refresh(), startOrWait.refresh?.()]);
-  const home = h('div', { class: 'home', dataset: { testid: 'home' } }, h('div', { class: 'home-main' }, ended.el, mediaProblem, startOrWait.el ?? startOrWait), calls.el);
+  const home = h(
+    'div',
+    { class: 'home', dataset: { testid: 'home' } },
+    h('div', { class: 'home-main' }, ended.el, mediaProblem, host ? queue.el : null, startOrWait.el ?? startOrWait),
+    calls.el,
+  );
   const signOutButton = h(
     'button',
     {
@@ -213,33 +318,55 @@ async function main() {
     'Sign out',
   );
   const who = h('p', { class: 'who', dataset: { testid: 'who' } }, `${claims.name ?? 'Signed in'} · ${role === 'patient' ? 'patient' : role === 'admin' ? 'administrator' : 'provider'}`);
-  root.replaceChildren(header(config, who, signOutButton), h('main', { class: 'page' }, msg.el, home, inCall.el, incoming.el));
+  root.replaceChildren(header(config, who, signOutButton), h('main', { class: 'page' }, msg.el, home, waitingRoom.el, inCall.el, incoming.el));
 
   let wasInCall = false;
   let wasRinging = false;
+  let wasWaiting = false;
+  let lastPhase = 'idle';
   function render(state) {
-    const nowInCall = IN_CALL.has(state.phase);
+    // A patient joining a visit with a waiting room is on their way there, not into the call.
+    const toWaitingRoom = role === 'patient' && state.phase === 'joining' && !state.waitingRoom?.admitted && Boolean(known.get(state.callId)?.waitingRoom);
+    const waitingNow = inWaitingRoom(state) || toWaitingRoom;
+    const nowInCall = IN_CALL.has(state.phase) && !waitingNow;
     if (outgoing && outgoing.callId === state.callId && state.phase === 'connected') outgoing.answered = true;
     if (state.phase === 'connected' && !connectedSince) connectedSince = Date.now();
     const ringingOut = Boolean(outgoing && outgoing.callId === state.callId && !outgoing.answered && nowInCall);
-    home.hidden = nowInCall;
+    home.hidden = nowInCall || waitingNow;
     inCall.el.hidden = !nowInCall;
-    signOutButton.hidden = nowInCall;
+    waitingRoom.el.hidden = !waitingNow;
+    signOutButton.hidden = nowInCall || waitingNow;
     document.body.classList.toggle('in-call', nowInCall);
     if (state.phase === 'ringing' && state.fromName) otherName = state.fromName;
     const named = otherNameIn(state);
     if (named) otherName = named;
-    inCall.update(state, { outgoingRinging: ringingOut, connectedSince: nowInCall ? connectedSince : null, otherName });
+    inCall.update(state, { outgoingRinging: ringingOut, connectedSince: nowInCall ? connectedSince : null, otherName, hasWaitingRoom: hasWaitingRoom(state.callId) });
+    if (waitingNow) waitingRoom.update(state, { otherName });
+    if (host) callQueue.render();
     incoming.update(state);
-    const what = nowInCall ? (ringingOut ? 'Calling…' : 'In call') : state.phase === 'ringing' ? 'Incoming call' : null;
+    const what = nowInCall ? (ringingOut ? 'Calling…' : 'In call') : waitingNow ? 'Waiting room' : state.phase === 'ringing' ? 'Incoming call' : null;
     document.title = what ? `${what} · ${config.clinicName}` : config.clinicName;
+    if (waitingNow && !wasWaiting) {
+      ended.hide();
+      mediaProblem.hidden = true;
+      if (wasInCall && ['waiting', 'connected', 'reconnecting'].includes(lastPhase)) {
+        // Sent back by the provider: the call screen goes, the waiting room comes back.
+        inCall.reset();
+        connectedSince = null;
+        msg.say(`${other()} moved you back to the waiting room. They will let you in again.`);
+      } else if (!toWaitingRoom) msg.say('You are in the waiting room. Your provider will let you in.');
+      waitingRoom.enter();
+      waitingRoom.focus();
+    }
+    if (waitingNow && !toWaitingRoom && lastPhase === 'joining' && wasWaiting) msg.say('You are in the waiting room. Your provider will let you in.');
+    if (!waitingNow && wasWaiting) waitingRoom.leave();
     if (nowInCall && !wasInCall) {
       ended.hide();
       mediaProblem.hidden = true;
       inCall.focus();
-      msg.say(state.phase === 'reconnecting' ? 'Reconnecting to your call…' : ringingOut ? `Calling ${other({})}…` : 'You joined the call.');
+      msg.say(state.phase === 'reconnecting' ? 'Reconnecting to your call…' : ringingOut ? `Calling ${other({})}…` : wasWaiting ? `${other()} let you in. You are joining the call…` : 'You joined the call.');
     }
-    if (!nowInCall && wasInCall) {
+    if (!nowInCall && !waitingNow && (wasInCall || wasWaiting)) {
       const seconds = connectedSince ? (Date.now() - connectedSince) / 1000 : null;
       const summary = endSummary(role, state.endReason, mine, Boolean(connectedSince), otherName);
       activeCall.clear();
@@ -262,6 +389,8 @@ async function main() {
     // Lists go stale when a call stops ringing or ends: refresh them at once.
     if ((wasRinging && state.phase !== 'ringing') || (!nowInCall && wasInCall)) void refreshLists();
     wasInCall = nowInCall;
+    wasWaiting = waitingNow;
+    lastPhase = state.phase;
     wasRinging = state.phase === 'ringing';
   }
   client.on('state', render);
@@ -273,7 +402,22 @@ async function main() {
     const name = e.name || personName(e.userId);
     msg.say(e.reconnected ? `${name} is back.` : `${name} joined the call.`);
   });
-  client.on('participant-left', (e) => msg.say(e.reason === 'disconnected' ? `${personName(e.userId)} did not come back.` : `${personName(e.userId)} left the call.`));
+  client.on('participant-left', (e) => {
+    if (e.reason === 'returned to waiting room') return; // said by sendBack
+    msg.say(e.reason === 'disconnected' ? `${personName(e.userId)} did not come back.` : `${personName(e.userId)} left the call.`);
+  });
+  // Providers: who waits, live; a newcomer to a waiting room is announced.
+  const seenWaiting = new Set();
+  client.on('waiting-room', (e) => {
+    for (const w of e.waiting) {
+      const key = `${e.callId}/${w.userId}`;
+      if (!seenWaiting.has(key)) msg.say(`${w.name || 'Your patient'} is in the waiting room.`);
+      seenWaiting.add(key);
+    }
+    for (const key of [...seenWaiting]) if (key.startsWith(`${e.callId}/`) && !e.waiting.some((w) => key === `${e.callId}/${w.userId}`)) seenWaiting.delete(key);
+    queue.render();
+    render(client.state);
+  });
   client.on('connection', (e) => {
     if (!e.connected && IN_CALL.has(client.state.phase)) msg.say('Your connection dropped. Reconnecting…');
   });
@@ -313,7 +457,9 @@ async function main() {
   if (resumeId && client.state.phase === 'idle') {
     try {
       const call = await client.getCall(resumeId);
-      if (call.status === 'active') {
+      noteCall(call);
+      if (call.status === 'active' || (call.waitingRoom && call.status === 'scheduled' && role === 'patient')) {
+        otherName = (role === 'patient' ? call.providerName : call.patientName) || otherName;
         msg.say('Rejoining your call…');
         await join(resumeId, call.type ?? call.callType);
       } else activeCall.clear();

@@ -14,7 +14,7 @@ export const canShareScreen = () =>
   typeof navigator.mediaDevices?.getDisplayMedia === 'function' && !matchMedia('(pointer: coarse)').matches && !/Android|iPhone|iPad|Mobile/i.test(navigator.userAgent);
 
 /** `onEnd()` hangs up (the app decides between ending and cancelling a ringing call). */
-export function callView({ client, role, config, say, fail, onEnd }) {
+export function callView({ client, role, config, say, fail, onEnd, onSendBack, waitingPanel = null }) {
   // The other person's name (or role word) in the current state; `context.otherName` is
   // what the page knew before the call (the patient picked, the caller who rang).
   const other = (state, opts = { capital: true }) => nameOr(otherNameIn(state) ?? context.otherName, role, opts);
@@ -24,7 +24,8 @@ export function callView({ client, role, config, say, fail, onEnd }) {
   // `participant-joined`): streams are kept apart from tiles so that no render drops one.
   const streams = new Map(); // userId -> MediaStream
   let lastQualityLevel = null;
-  let context = { outgoingRinging: false, connectedSince: null, otherName: null };
+  let context = { outgoingRinging: false, connectedSince: null, otherName: null, hasWaitingRoom: false };
+  const host = role === 'provider' || role === 'admin';
 
   const title = h('h2', { id: 'call-heading', tabindex: '-1', dataset: { testid: 'call-title' } }, 'Call');
   const phase = h('p', { class: 'phase', dataset: { testid: 'call-phase' } });
@@ -78,7 +79,7 @@ export function callView({ client, role, config, say, fail, onEnd }) {
     { class: 'call', 'aria-labelledby': 'call-heading', dataset: { testid: 'call-view' }, hidden: true },
     h('header', { class: 'call-top' }, h('div', { class: 'call-title' }, title, phase), h('div', { class: 'row indicators' }, timer, rec.indicator, quality)),
     // Focusable: when the notices outgrow their space they scroll, and a keyboard must reach them.
-    h('div', { class: 'notices', tabindex: '0', role: 'region', 'aria-label': 'Notices' }, suggestion, cameraLost, sharing, rec.recordConfirm, rec.consentDialog, rec.answers),
+    h('div', { class: 'notices', tabindex: '0', role: 'region', 'aria-label': 'Notices' }, suggestion, cameraLost, sharing, rec.recordConfirm, rec.consentDialog, rec.answers, waitingPanel),
     h('div', { class: 'stage' }, remotes, waiting, localVideo),
     devices.panel,
     h('div', { class: 'controls', role: 'toolbar', 'aria-label': 'Call controls' }, muteButton, cameraButton, devicesButton, screenButton, audioOnlyButton, rec.recordButton, rec.consentSwitch, endButton),
@@ -132,9 +133,19 @@ export function callView({ client, role, config, say, fail, onEnd }) {
     const avatar = h('span', { class: 'avatar' }, who);
     const off = h('div', { class: 'camera-off', 'aria-hidden': 'true' }, avatar, h('span', { class: 'off-note' }, 'Camera off'));
     const caption = h('span', { dataset: { testid: 'remote-name' } }, who);
-    const tileEl = h('figure', { class: 'tile', dataset: { testid: 'remote-tile', userId } }, video, off, h('figcaption', {}, caption, badges));
+    // Providers may send a patient (or guest) back to the visit's waiting room.
+    const sendBack = h('button', { type: 'button', class: 'send-back secondary', dataset: { testid: 'send-back', userId }, hidden: true }, 'Send back to waiting room');
+    sendBack.addEventListener('click', async () => {
+      sendBack.disabled = true;
+      try {
+        await onSendBack?.(userId, nameOf(userId));
+      } finally {
+        sendBack.disabled = false;
+      }
+    });
+    const tileEl = h('figure', { class: 'tile', dataset: { testid: 'remote-tile', userId } }, video, off, h('figcaption', {}, caption, badges), sendBack);
     remotes.append(tileEl);
-    t = { el: tileEl, video, badges, off, avatar, caption };
+    t = { el: tileEl, video, badges, off, avatar, caption, sendBack };
     tiles.set(userId, t);
     attach(t, streams.get(userId));
     return t;
@@ -181,6 +192,8 @@ export function callView({ client, role, config, say, fail, onEnd }) {
 
   function update(state, ctx = context) {
     context = ctx;
+    // Our stream outlives a stay in the waiting room (sent back, admitted again): show it again.
+    if (!localVideo.srcObject && client.local) localVideo.srcObject = client.local;
     const audio = state.callType === 'audio' || state.audioOnly;
     title.textContent = `${state.callType === 'audio' ? 'Audio' : 'Video'} call`;
     phase.textContent = phaseText(state);
@@ -197,6 +210,9 @@ export function callView({ client, role, config, say, fail, onEnd }) {
         t.caption.textContent = t.avatar.textContent = who;
         t.video.setAttribute('aria-label', `${who}’s video`);
       }
+      const theirRole = state.roles?.[p.userId];
+      t.sendBack.hidden = !(host && context.hasWaitingRoom && theirRole !== 'provider' && theirRole !== 'admin');
+      t.sendBack.setAttribute('aria-label', `Send ${who} back to the waiting room`);
       t.el.dataset.audio = p.audioEnabled ? 'on' : 'off';
       t.el.dataset.video = p.videoEnabled ? 'on' : 'off';
       t.el.dataset.screen = p.screenShareEnabled ? 'on' : 'off';

@@ -31,8 +31,8 @@ export function statusWords(call, role) {
   }
 }
 
-/** `{ el, refresh() }`; `onJoin(call)` when Answer or Join is pressed. */
-export function callsPanel({ client, role, onJoin, onError }) {
+/** `{ el, refresh() }`; `onJoin(call)` when Answer or Join is pressed; `onLoaded(calls)` after each load. */
+export function callsPanel({ client, role, onJoin, onError, onLoaded }) {
   // The other person of a call: the provider for a patient, the patient for everyone else.
   const otherOf = (call) => (role === 'patient' ? call.providerName || 'Your provider' : call.patientName || 'Patient');
   const body = h('tbody', { dataset: { testid: 'calls-body' } });
@@ -63,7 +63,10 @@ export function callsPanel({ client, role, onJoin, onError }) {
     const when = shortTime(call.createdAt);
     const kind = type === 'audio' ? 'audio' : 'video';
     const other = role === 'patient' ? call.providerName || 'your provider' : call.patientName || 'your patient';
-    const label = role === 'patient' ? `${verb} the ${kind} call from ${other}, ${when}` : `${verb} the ${kind} call with ${other}, ${when}`;
+    let label = role === 'patient' ? `${verb} the ${kind} call from ${other}, ${when}` : `${verb} the ${kind} call with ${other}, ${when}`;
+    // A visit with a waiting room: the patient waits there until the provider admits them.
+    if (call.waitingRoom && role === 'patient' && call.status !== 'active') label = `Join the waiting room of your ${kind} visit with ${other}, ${when}`;
+    else if (call.waitingRoom && call.status === 'scheduled') label = `Join the ${kind} visit with ${other}, ${when} (your patient waits until you admit them)`;
     const cells = [when, otherOf(call), type === 'audio' ? 'Audio' : 'Video'];
     return h(
       'tr',
@@ -71,7 +74,7 @@ export function callsPanel({ client, role, onJoin, onError }) {
       cells.map((c, i) => h('td', { dataset: i === 1 ? { label: headers[i], testid: 'call-with' } : { label: headers[i] } }, c)),
       h('td', { dataset: { label: 'Status' } }, h('span', { class: `badge status-${call.status}`, dataset: { testid: 'call-status' } }, statusWords(call, role))),
       h('td', { dataset: { label: 'Length' } }, call.durationSeconds != null ? duration(call.durationSeconds) : '—'),
-      h('td', { class: 'action' }, joinable ? h('button', { type: 'button', 'aria-label': label, dataset: { testid: 'join-call' }, onclick: () => onJoin(call) }, verb) : ''),
+      h('td', { class: 'action' }, joinable ? h('button', { type: 'button', 'aria-label': label, dataset: { testid: 'join-call', waitingRoom: String(Boolean(call.waitingRoom)) }, onclick: () => onJoin(call) }, verb) : ''),
     );
   }
 
@@ -82,6 +85,7 @@ export function callsPanel({ client, role, onJoin, onError }) {
       try {
         const res = await client.listCalls({ limit: 20 });
         const calls = Array.isArray(res) ? res : (res?.calls ?? []);
+        onLoaded?.(calls);
         body.replaceChildren(...calls.map(row));
         table.hidden = calls.length === 0;
         empty.hidden = calls.length !== 0;

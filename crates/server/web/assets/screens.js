@@ -84,7 +84,7 @@ export function signInScreen(config, problem) {
  * server has met (`GET /webrtc/people/{id}`) before anything rings. `onStarted(callId,
  * callType, name)`; `refresh()` reloads the list.
  */
-export function startCallForm({ client, prefill, say, fail, onStarted }) {
+export function startCallForm({ client, prefill, say, fail, onStarted, onOpened }) {
   const recentList = h('div', { class: 'recent-list', dataset: { testid: 'recent-patients' } });
   const recentEmpty = h('p', { class: 'muted', dataset: { testid: 'recent-empty' }, hidden: true }, 'No recent patients yet. Use their id below.');
   const recent = h('fieldset', { class: 'recent' }, h('legend', {}, 'Your recent patients'), recentList, recentEmpty);
@@ -94,6 +94,8 @@ export function startCallForm({ client, prefill, say, fail, onStarted }) {
   const byId = h('details', { class: 'by-id', dataset: { testid: 'by-id' }, open: Boolean(prefill) }, h('summary', {}, 'Call a patient by their id'), h('label', { for: 'patient-id' }, 'Patient’s id'), field, help);
   const video = h('input', { type: 'radio', name: 'callType', id: 'type-video', value: 'video', checked: true, dataset: { testid: 'type-video' } });
   const audio = h('input', { type: 'radio', name: 'callType', id: 'type-audio', value: 'audio', dataset: { testid: 'type-audio' } });
+  const waitingRoom = h('input', { type: 'checkbox', id: 'waiting-room-choice', name: 'waitingRoom', 'aria-describedby': 'waiting-room-help', dataset: { testid: 'waiting-room-choice' } });
+  const waitingHelp = h('p', { id: 'waiting-room-help', class: 'help' }, 'Nothing rings: the visit opens, your patient joins it from their visits list and waits until you admit them.');
   const submit = h('button', { type: 'submit', dataset: { testid: 'start-call' } }, 'Call the patient');
   const form = h(
     'form',
@@ -102,14 +104,18 @@ export function startCallForm({ client, prefill, say, fail, onStarted }) {
     recent,
     byId,
     h('fieldset', {}, h('legend', {}, 'Call type'), h('label', { for: 'type-video' }, video, ' Video'), h('label', { for: 'type-audio' }, audio, ' Audio only')),
+    h('div', { class: 'choice' }, h('label', { for: 'waiting-room-choice' }, waitingRoom, ' Patient waits in a waiting room until I admit them'), waitingHelp),
     submit,
   );
 
   const picked = () => recentList.querySelector('input[type=radio]:checked');
   function label() {
     const p = picked();
-    submit.textContent = p && !field.value.trim() ? `Call ${p.dataset.name}` : 'Call the patient';
+    const who = p && !field.value.trim() ? p.dataset.name : null;
+    if (waitingRoom.checked) submit.textContent = who ? `Open a visit for ${who}` : 'Open the visit';
+    else submit.textContent = who ? `Call ${who}` : 'Call the patient';
   }
+  waitingRoom.addEventListener('change', label);
   function invalid(text, problem) {
     field.setAttribute('aria-invalid', 'true');
     byId.open = true;
@@ -183,6 +189,12 @@ export function startCallForm({ client, prefill, say, fail, onStarted }) {
     submit.disabled = true;
     try {
       const type = audio.checked ? 'audio' : 'video';
+      if (waitingRoom.checked) {
+        const call = await client.createCall({ patientId, type, waitingRoom: true });
+        say(`The visit is open. ${name || 'Your patient'} will wait in the waiting room until you admit them.`);
+        await onOpened?.(call, name);
+        return;
+      }
       const call = await client.createCall({ patientId, type });
       say(`Calling ${name || 'your patient'} (${type} call)…`);
       await onStarted(call.id, call.type ?? type, name);
