@@ -5,7 +5,8 @@
 // that reaches the provider); the provider sees them by name with a running wait time and the
 // check, sends "Running late", which the patient reads, and admits them: both see and hear
 // each other. The provider then sends the patient back: the patient waits again with no
-// connection left, and is admitted again from the call screen, with media flowing again.
+// connection left, and is admitted again from the call screen, with media flowing again. A
+// patient who leaves the waiting room leaves the provider's queue.
 // Every wait has a generous deadline: the CI machine is a busy 2-core box.
 import { describe, it, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -182,5 +183,32 @@ describe('the waiting room in the web app', () => {
     await P.page.getByTestId('end-call').click();
     await P.page.getByTestId('visit-ended').waitFor({ state: 'visible', timeout: LONG });
     await Q.page.getByTestId('visit-ended').waitFor({ state: 'visible', timeout: LONG });
+  });
+
+  it('a patient who leaves the waiting room leaves the provider’s queue and is told so', async () => {
+    assert.equal(await P.page.getByTestId('waiting-room-choice').isChecked(), true, 'the choice is kept for the next visit');
+    await P.page.getByTestId('start-call').click();
+    let next;
+    await until(P.page, 'the second visit is open', () => /waiting room until you admit them/.test(document.querySelector('[data-testid=status]')?.textContent ?? ''), undefined, LONG);
+    for (const end = Date.now() + LONG; !next; ) {
+      const calls = (await api(server, provider, 'GET', '/calls')).body.calls;
+      next = calls.find((c) => c.id !== callId && c.status === 'scheduled');
+      assert.ok(next || Date.now() < end, 'the second visit exists');
+      if (!next) await new Promise((r) => setTimeout(r, 300));
+    }
+    const joinButton = Q.page.locator(`[data-testid=call-row][data-call-id="${next.id}"] [data-testid=join-call]`);
+    for (const end = Date.now() + LONG; !(await joinButton.isVisible()); ) {
+      assert.ok(Date.now() < end, 'the second visit appears in the patient’s list');
+      await Q.page.getByTestId('refresh-calls').click();
+      await Q.page.waitForTimeout(500);
+    }
+    await joinButton.click();
+    await Q.page.getByTestId('waiting-room').waitFor({ state: 'visible', timeout: LONG });
+    await testid(P.page, 'waiting-person', { 'call-id': next.id, 'user-id': patient.id }).waitFor({ state: 'visible', timeout: LONG });
+    await Q.page.getByTestId('leave-waiting-room').click();
+    await Q.page.getByTestId('visit-ended').waitFor({ state: 'visible', timeout: LONG });
+    assert.equal(await Q.page.getByTestId('visit-ended-heading').textContent(), 'You left the waiting room');
+    await until(Q.page, 'the camera is released', () => !document.querySelector('[data-testid=waiting-preview]')?.srcObject, undefined, LONG);
+    await P.page.locator('[data-testid=home] [data-testid=waiting-queue]').waitFor({ state: 'hidden', timeout: LONG });
   });
 });
