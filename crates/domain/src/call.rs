@@ -197,24 +197,13 @@ pub struct Created {
 impl Call {
     /// A new call rings at once unless it is scheduled for later than `now`.
     pub fn create(id: CallId, initiated_by: UserId, scheduled_at: Option<Millis>, now: Millis) -> Created {
-        let mut call = Call {
-            id,
-            status: CallStatus::Scheduled,
-            initiated_by,
-            created_at: now,
-            ringing_at: None,
-            answered_at: None,
-            ended_at: None,
-        };
-        let effects = match scheduled_at {
-            Some(at) if at > now => Vec::new(),
-            _ => {
-                call.status = CallStatus::Ringing;
-                call.ringing_at = Some(now);
-                ringing_effects()
-            }
-        };
-        Created { call, effects }
+        let mut created = Call::create_with_waiting_room(id, initiated_by, now);
+        if !scheduled_at.is_some_and(|at| at > now) {
+            created.call.status = CallStatus::Ringing;
+            created.call.ringing_at = Some(now);
+            created.effects = ringing_effects();
+        }
+        created
     }
 
     /// A call with a waiting room never rings: it stays `scheduled` while people gather
@@ -403,6 +392,19 @@ mod tests {
         assert!(later.effects.is_empty());
         let past = Call::create(CallId::new_random(), caller(), Some(500), 1_000);
         assert_eq!(past.call.status, Ringing);
+    }
+
+    #[test]
+    fn a_call_with_a_waiting_room_never_rings_and_starts_with_an_answer() {
+        let mut visit = Call::create_with_waiting_room(CallId::new_random(), caller(), 1_000);
+        assert_eq!(visit.call.status, Scheduled);
+        assert!(visit.effects.is_empty());
+        let started = visit
+            .call
+            .handle(Command::Answer { by: callee() }, 2_000)
+            .expect("answered");
+        assert_eq!(visit.call.status, Active);
+        assert_eq!(started.effects, vec![Effect::NotifyAnswered { by: callee() }]);
     }
 
     #[test]

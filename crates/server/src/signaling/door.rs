@@ -46,7 +46,7 @@ pub(super) async fn seat<A: Adapter>(
 ) -> Result<Option<Value>, SignalingError> {
     let already = session.state().waiting.contains_key(&call);
     let (stored, seat) = hub.state.calls.seat(&session.actor, call, !already).await?;
-    let Seat::Wait { position, .. } = seat else {
+    let Seat::Wait { position } = seat else {
         session.state().waiting.remove(&call);
         return Ok(None);
     };
