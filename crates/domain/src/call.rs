@@ -198,7 +198,7 @@ impl Call {
     /// A new call rings at once unless it is scheduled for later than `now`.
     pub fn create(id: CallId, initiated_by: UserId, scheduled_at: Option<Millis>, now: Millis) -> Created {
         let mut created = Call::create_with_waiting_room(id, initiated_by, now);
-        if !scheduled_at.is_some_and(|at| at > now) {
+        if scheduled_at.is_none_or(|at| at <= now) {
             created.call.status = CallStatus::Ringing;
             created.call.ringing_at = Some(now);
             created.effects = ringing_effects();
