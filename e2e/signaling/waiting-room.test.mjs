@@ -254,3 +254,14 @@ test('a call without a waiting room is joined directly, and MAX_CALL_PARTICIPANT
     await small.stop();
   }
 });
+
+test('the people waiting are told when their provider leaves the call', async () => {
+  const { prov, pat, patEv, callId } = await visit();
+  await ask(pat, 'join-call', { callId });
+  await patEv.next('waiting-room-status', (e) => e.callId === callId && e.providerPresent === false);
+  await ask(prov, 'join-call', { callId });
+  await patEv.next('waiting-room-status', (e) => e.callId === callId && e.providerPresent === true);
+  assert.equal((await ask(prov, 'leave-call', { callId })).ok, true);
+  const alone = await patEv.next('waiting-room-status', (e) => e.callId === callId && e.providerPresent === false);
+  assert.equal(alone.position, 1);
+});

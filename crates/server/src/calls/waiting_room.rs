@@ -16,8 +16,9 @@ use vytalcall_domain::{CallId, UserId};
 pub enum Seat {
     /// Into the call, as a normal join.
     Enter,
-    /// To the waiting room, at this 1-based place.
-    Wait { position: usize },
+    /// To the waiting room, at this 1-based place; `first` when the person just sat down
+    /// (rather than another of their devices joining them).
+    Wait { position: usize, first: bool },
 }
 
 /// A change to a room: its value, the call, the room as it now stands and what to tell whom.
@@ -78,7 +79,10 @@ impl CallsService {
                 if new_device {
                     *door.devices.entry(caller.user).or_insert(0) += 1;
                 }
-                let seat = Seat::Wait { position };
+                let seat = Seat::Wait {
+                    position,
+                    first: !effects.is_empty(),
+                };
                 Ok(if effects.is_empty() {
                     Changed::quiet(seat, effects)
                 } else {

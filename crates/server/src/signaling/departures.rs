@@ -102,6 +102,7 @@ pub async fn announce_departure<A: Adapter>(
                 reason: reason.clone(),
             };
             wire::to_rooms(&hub.io, vec![call_room(d.call)], &body).await;
+            super::door::host_left(hub, d.call, d.user).await;
         }
         (DepartureKind::Dropped(at), Departure::Disconnected) => announce_disconnected(hub, d.call, d.user, *at).await,
         _ => {}
@@ -131,6 +132,7 @@ pub async fn grace_expired<A: Adapter>(hub: &Hub<A>, expired: &Expired) -> Resul
     };
     wire::to_rooms(&hub.io, vec![call_room(expired.call), user_room(expired.user)], &body).await;
     hub.state.calls.grace_expired(expired.call, expired.user).await?;
+    super::door::host_left(hub, expired.call, expired.user).await;
     if expired.call_empty {
         hub.state.calls.end_abandoned(expired.call, true).await?;
     }

@@ -45,16 +45,23 @@ pub(super) async fn seat<A: Adapter>(
     media: Option<(bool, bool)>,
 ) -> Result<Option<Value>, SignalingError> {
     let already = session.state().waiting.contains_key(&call);
-    let (stored, seat) = hub.state.calls.seat(&session.actor, call, !already).await?;
-    let Seat::Wait { position } = seat else {
-        session.state().waiting.remove(&call);
-        return Ok(None);
+    let rooms = [door_room(call), seat_room(call, session.caller.user)];
+    // In the rooms before the seat is taken, so that the status the change announces (after
+    // its commit, from the notices task) finds this device there.
+    s.join(rooms.clone());
+    let seat = match hub.state.calls.seat(&session.actor, call, !already).await {
+        Ok((stored, Seat::Wait { position, first })) => (stored, position, first),
+        other => {
+            s.leave(rooms);
+            session.state().waiting.remove(&call);
+            return other.map(|_| None).map_err(Into::into);
+        }
     };
-    let user = session.caller.user;
+    let (stored, position, first) = seat;
     session.state().waiting.insert(call, media.unwrap_or((true, true)));
-    s.join([door_room(call), seat_room(call, user)]);
-    if !already {
-        // This device's own status, even when the person's place did not change.
+    if !already && !first {
+        // Another device of someone already waiting: nothing changed for anyone else, so
+        // this device is told its status here.
         let present = provider_present(hub, &stored).await;
         wire::emit(s, &status(call, position, present));
     }
@@ -281,9 +288,12 @@ pub(super) async fn provider_connected<A: Adapter>(hub: &Hub<A>, s: &SocketRef<A
     }
 }
 
-/// A provider's device left the call: the people waiting may have lost their provider.
-pub(super) async fn host_left<A: Adapter>(hub: &Hub<A>, call: CallId) {
-    if let Ok(Some(stored)) = crate::storage::calls::load(&hub.state.db.pool, call).await {
+/// `user` left the call (their last device, or their grace ran out): if they were one of
+/// its providers, the people waiting may have lost their provider.
+pub(super) async fn host_left<A: Adapter>(hub: &Hub<A>, call: CallId, user: UserId) {
+    if let Ok(Some(stored)) = crate::storage::calls::load(&hub.state.db.pool, call).await
+        && stored.members.providers.contains(&user)
+    {
         hosts_changed(hub, &stored).await;
     }
 }

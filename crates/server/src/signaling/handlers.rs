@@ -360,9 +360,6 @@ pub(super) async fn leave<A: Adapter>(
         how: DepartureKind::Left(reason),
     })
     .await?;
-    if session.caller.role == vytalcall_domain::Role::Provider {
-        door::host_left(hub, call).await;
-    }
     Ok(wire::ok(wire::CallIdResult { call_id: call }))
 }
 
