@@ -15,10 +15,7 @@ Usage: python check.py <path to the vytalcall binary>. Prints "N passed, N faile
 
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -31,31 +28,10 @@ from fhir.resources.R4B.operationoutcome import OperationOutcome
 from fhirclient import client as fhir_client
 from fhirclient.models.encounter import Encounter as ClientEncounter
 
-BIN = os.path.abspath(sys.argv[1])
-RESULTS = {"passed": 0, "failed": 0}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Server, check, finish  # noqa: E402
 
-
-def check(name, condition, detail=""):
-    if condition:
-        RESULTS["passed"] += 1
-        print(f"ok - {name}")
-    else:
-        RESULTS["failed"] += 1
-        print(f"not ok - {name} {detail}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def mint(data_dir, user, role):
-    out = subprocess.run(
-        [BIN, "--data-dir", data_dir, "token", "--user", user, "--role", role, "--name", "FHIR Test"],
-        capture_output=True, text=True, check=True, cwd=data_dir,
-    )
-    return out.stdout.strip().splitlines()[-1].strip()
+BIN = sys.argv[1]
 
 
 def request(base, path, token=None, method="GET", body=None, accept="application/fhir+json"):
@@ -75,25 +51,12 @@ def request(base, path, token=None, method="GET", body=None, accept="application
 
 
 def main():
-    data_dir = tempfile.mkdtemp(prefix="vytalcall-fhir-")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "DATABASE_URL", "DATA_DIR")}
-    server = subprocess.Popen(
-        [BIN, "--data-dir", data_dir, "--port", str(port)],
-        cwd=data_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    with Server(BIN, "vytalcall-fhir-", "FHIR Test") as server:
+        base = server.base
         provider, patient, stranger, appointment = (str(uuid.uuid4()) for _ in range(4))
-        t_provider = mint(data_dir, provider, "provider")
-        t_patient = mint(data_dir, patient, "patient")
-        t_stranger = mint(data_dir, stranger, "patient")
+        t_provider = server.mint(provider, "provider")
+        t_patient = server.mint(patient, "patient")
+        t_stranger = server.mint(stranger, "patient")
 
         _, _, call = request(base, "/webrtc/calls", t_provider, "POST",
                              {"patientId": patient, "type": "video", "appointmentId": appointment})
@@ -153,11 +116,7 @@ def main():
         check("fhirclient reads the Encounter", read.id == call_id and read.status == "finished")
         found = ClientEncounter.where(struct={"subject": f"Patient/{patient}"}).perform_resources(smart.server)
         check("fhirclient searches Encounters", sorted(r.id for r in found) == sorted([call_id, cancelled["id"]]))
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
-    print(f"fhir: {RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    sys.exit(0 if RESULTS["failed"] == 0 else 1)
+    finish("fhir: ")
 
 
 if __name__ == "__main__":

@@ -13,10 +13,7 @@ import base64
 import json
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.error
@@ -26,24 +23,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-BIN = os.path.abspath(sys.argv[1])
-RESULTS = {"passed": 0, "failed": 0}
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+from checks import Server, check, finish  # noqa: E402
+
+BIN = sys.argv[1]
 RECEIVED = []
-
-
-def check(name, condition, detail=""):
-    if condition:
-        RESULTS["passed"] += 1
-        print(f"ok - {name}")
-    else:
-        RESULTS["failed"] += 1
-        print(f"not ok - {name} {detail}")
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -55,14 +39,6 @@ class Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *args):
         pass
-
-
-def mint(data_dir, user, role):
-    out = subprocess.run(
-        [BIN, "--data-dir", data_dir, "token", "--user", user, "--role", role, "--name", "Webhook Test"],
-        capture_output=True, text=True, check=True, cwd=data_dir,
-    )
-    return out.stdout.strip().splitlines()[-1].strip()
 
 
 def post(base, path, token, body):
@@ -78,29 +54,16 @@ def main():
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
     threading.Thread(target=receiver.serve_forever, daemon=True).start()
     secret = "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
-    data_dir = tempfile.mkdtemp(prefix="vytalcall-webhooks-")
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("JWT_SECRET", "DATABASE_URL", "DATA_DIR")}
-    env.update({
+    env = {
         "WEBHOOK_URL": f"http://127.0.0.1:{receiver.server_address[1]}/hook",
         "WEBHOOK_SECRET": secret,
         "WEBHOOK_ALLOW_PRIVATE": "true",
-    })
-    server = subprocess.Popen(
-        [BIN, "--data-dir", data_dir, "--port", str(port)],
-        cwd=data_dir, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(base + "/readyz", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
+    }
+    with Server(BIN, "vytalcall-webhooks-", "Webhook Test", env) as server:
+        base = server.base
         provider, patient = str(uuid.uuid4()), str(uuid.uuid4())
-        t_provider = mint(data_dir, provider, "provider")
-        t_patient = mint(data_dir, patient, "patient")
+        t_provider = server.mint(provider, "provider")
+        t_patient = server.mint(patient, "patient")
         call_id = post(base, "/webrtc/calls", t_provider, {"patientId": patient, "type": "video"})["id"]
         post(base, f"/webrtc/calls/{call_id}/answer", t_patient, {})
         post(base, f"/webrtc/calls/{call_id}/end", t_provider, {"reason": "Visit complete"})
@@ -137,12 +100,8 @@ def main():
             check("another secret's signature is refused", False)
         except WebhookVerificationError:
             check("another secret's signature is refused", True)
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
-        receiver.shutdown()
-    print(f"{RESULTS['passed']} passed, {RESULTS['failed']} failed")
-    sys.exit(1 if RESULTS["failed"] else 0)
+    receiver.shutdown()
+    finish("")
 
 
 if __name__ == "__main__":
