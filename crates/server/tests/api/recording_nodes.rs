@@ -121,6 +121,12 @@ async fn post(http: &reqwest::Client, base: &str, who: &User, path: &str, body: 
         .expect("request")
 }
 
+/// Stops the recording through the node at `base`.
+async fn stop(http: &reqwest::Client, base: &str, who: &User, call: &str, rec: &str) -> reqwest::Response {
+    let path = format!("/webrtc/calls/{call}/recordings/{rec}/stop");
+    post(http, base, who, &path, json!({})).await
+}
+
 async fn metadata(http: &reqwest::Client, base: &str, who: &User, call: &str, rec: &str) -> Value {
     let r = http
         .get(format!("{base}/webrtc/calls/{call}/recordings/{rec}"))
@@ -234,14 +240,7 @@ async fn a_recording_started_on_one_node_takes_offers_withdrawal_and_stop_throug
         .expect("the provider's media was sent");
     assert!(sent.video > 0 && sent.audio > 0, "{sent:?}");
     patient_sending.abort();
-    let r = post(
-        &http,
-        &b.base,
-        &c.provider,
-        &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-        json!({}),
-    )
-    .await;
+    let r = stop(&http, &b.base, &c.provider, &call, &rec).await;
     let stopped = expect_status(r, StatusCode::OK).await;
     assert_eq!(stopped["status"], "completed", "{stopped}");
     assert_eq!(
@@ -301,14 +300,7 @@ async fn a_recording_whose_node_is_killed_is_not_touched_by_the_other_and_is_par
     sending.abort();
 
     // B cannot reach A's peer: the stop is refused and changes nothing.
-    let r = post(
-        &http,
-        &b.base,
-        &c.provider,
-        &format!("/webrtc/calls/{call}/recordings/{rec}/stop"),
-        json!({}),
-    )
-    .await;
+    let r = stop(&http, &b.base, &c.provider, &call, &rec).await;
     let problem = expect_problem(r, StatusCode::SERVICE_UNAVAILABLE, None).await;
     assert!(
         problem["type"]
