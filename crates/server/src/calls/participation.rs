@@ -29,11 +29,11 @@ pub struct Joined {
 
 impl CallsService {
     /// Opens a participant row for this device, after ringing the others if the call was
-    /// only scheduled. Strangers get `NotFound` (audited as denied); a call that is over
-    /// cannot be joined.
-    pub async fn join(&self, actor: &Actor, id: CallId, req: JoinRequest<'_>) -> Result<Joined, CallError> {
+    /// only scheduled. `stored` is the call as [`CallsService::seat`] loaded it, through
+    /// the access rules (strangers were refused there); a call that is over cannot be joined.
+    pub async fn join(&self, actor: &Actor, mut stored: StoredCall, req: JoinRequest<'_>) -> Result<Joined, CallError> {
         let caller = Self::caller(actor)?;
-        let mut stored = self.load_for_participant(actor, id, Action::CallJoin).await?;
+        let id = stored.call.id;
         let current = stored.call.status;
         let arrival = match participation::arrive(current, stored.waiting_room) {
             Ok(arrival) => arrival,
@@ -92,16 +92,15 @@ impl CallsService {
     /// Makes a scheduled or ringing call active once two of its members are in it, crediting
     /// the answer as [`participation::answerer`] decides; when it is the joiner, their media
     /// state is recorded as with a REST answer. Returns whether it changed.
+    /// `stored` is the call as the join saw it; the transition itself rereads it.
     pub async fn activate_if_present(
         &self,
         actor: &Actor,
-        id: CallId,
+        stored: &StoredCall,
         connected: &[UserId],
         media: (bool, bool),
     ) -> Result<bool, CallError> {
-        let Some(stored) = repo::load(&self.db.pool, id).await? else {
-            return Err(CallError::NotFound);
-        };
+        let id = stored.call.id;
         let joiner = actor.caller.map(|c| c.user);
         let Some(answerer) = participation::answerer(&stored.call, &stored.members, connected, joiner) else {
             return Ok(false);

@@ -35,15 +35,22 @@ pub enum DoorNotice {
     SentBack { call: CallId, user: UserId },
 }
 
-/// A `join-call` (or `reconnect-call`) of a device that is not in the call yet: `Some`
-/// reply when it was seated in the waiting room, `None` when it goes in.
+/// Where a `join-call` (or `reconnect-call`) of a device not yet in the call leads.
+pub(super) enum Entry {
+    /// Seated in the waiting room: the reply.
+    Waiting(Value),
+    /// Into the call, as loaded through the access rules.
+    Enter(Box<StoredCall>),
+}
+
+/// A `join-call` (or `reconnect-call`) of a device that is not in the call yet.
 pub(super) async fn seat<A: Adapter>(
     hub: &Hub<A>,
     s: &SocketRef<A>,
     session: &Session,
     call: CallId,
     media: Option<(bool, bool)>,
-) -> Result<Option<Value>, SignalingError> {
+) -> Result<Entry, SignalingError> {
     let already = session.state().waiting.contains_key(&call);
     let rooms = [door_room(call), seat_room(call, session.caller.user)];
     // In the rooms before the seat is taken, so that the status the change announces (after
@@ -54,7 +61,7 @@ pub(super) async fn seat<A: Adapter>(
         other => {
             s.leave(rooms);
             session.state().waiting.remove(&call);
-            return other.map(|_| None).map_err(Into::into);
+            return Ok(Entry::Enter(Box::new(other?.0)));
         }
     };
     let (stored, position, first) = seat;
@@ -65,7 +72,7 @@ pub(super) async fn seat<A: Adapter>(
         let present = provider_present(hub, &stored).await;
         wire::emit(s, &status(call, position, present));
     }
-    Ok(Some(wire::ok(wire::WaitingResult {
+    Ok(Entry::Waiting(wire::ok(wire::WaitingResult {
         call_id: call,
         status: stored.call.status.as_str().to_string(),
         waiting: true,

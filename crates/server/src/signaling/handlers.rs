@@ -233,9 +233,10 @@ pub(super) async fn join<A: Adapter>(
             already_joined: Some(true),
         }));
     }
-    if let Some(waiting) = door::seat(hub, s, session, call, media).await? {
-        return Ok(waiting);
-    }
+    let stored = match door::seat(hub, s, session, call, media).await? {
+        door::Entry::Waiting(reply) => return Ok(reply),
+        door::Entry::Enter(stored) => *stored,
+    };
     let connected_now = hub.presence.connected_users(call).await?;
     vytalcall_domain::waiting_room::may_enter(
         connected_now.len(),
@@ -249,7 +250,7 @@ pub(super) async fn join<A: Adapter>(
         .calls
         .join(
             &session.actor,
-            call,
+            stored,
             JoinRequest {
                 device_id: &session.device_id,
                 video_enabled: video,
@@ -287,7 +288,7 @@ pub(super) async fn join<A: Adapter>(
     let activated = hub
         .state
         .calls
-        .activate_if_present(&session.actor, call, &connected, (video, audio))
+        .activate_if_present(&session.actor, &joined.call, &connected, (video, audio))
         .await?;
     let status = if activated {
         "active"
