@@ -23,10 +23,9 @@ pub async fn append(db: &Db, conn: &mut AnyConnection, fact: AuditFact) -> Resul
         .ok_or_else(|| sqlx::Error::Configuration("the audit key (AUDIT_KEY) is not loaded".into()))?;
     let (head_seq, head_hash) = match db.backend {
         Backend::Sqlite => {
-            sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1")
-                .execute(&mut *conn)
-                .await?;
-            let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1")
+            // One statement takes the write lock and reads the head (each statement is a
+            // round trip to the driver's worker thread).
+            let head = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
                 .fetch_one(&mut *conn)
                 .await?;
             (head.try_get::<i64, _>(0)? - 1, head.try_get(1)?)

@@ -96,6 +96,21 @@ async fn commit(pool: &AnyPool, jobs: Vec<Job>) {
             return;
         }
     };
+    if jobs.len() == 1 {
+        // Alone, the transaction is the write's own: no savepoint needed.
+        let Some(job) = jobs.into_iter().next() else {
+            return;
+        };
+        let outcome = match (job.work)(&mut tx).await {
+            Ok(()) => tx.commit().await,
+            Err(e) => Err(e),
+        };
+        if let Err(e) = &outcome {
+            tracing::debug!(error = %e, "a write failed");
+        }
+        let _ = job.done.send(outcome);
+        return;
+    }
     let mut outcomes = Vec::with_capacity(jobs.len());
     for job in jobs {
         let outcome = in_savepoint(&mut tx, job.work).await;
