@@ -26,7 +26,8 @@ async fn answer(app: &TestApp, patient: &User, call: &str, consent: bool) {
     expect_status(r, StatusCode::OK).await;
 }
 
-async fn say(app: &TestApp, who: &User, call: &str, consented: bool) {
+/// `who` gives (or withdraws) their own recording consent for the call.
+pub async fn say(app: &TestApp, who: &User, call: &str, consented: bool) {
     let r = app
         .post(
             who,

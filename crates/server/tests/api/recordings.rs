@@ -608,11 +608,11 @@ async fn a_participant_without_consent_is_not_recorded_and_a_refusal_is_recorded
     let call = app.active_call(&c.provider, &c.patient).await;
     let rec = start(&app, &c, &call).await;
     // The patient withdraws: from now on the recording peer refuses their media.
-    own_consent(&app, &c.patient, &call, false).await;
+    crate::consent::say(&app, &c.patient, &call, false).await;
     let err = send_media(&app, &c.patient, &call, &rec, 1).await.expect_err("refused");
     assert!(err.contains("409") && err.contains("consent-required"), "{err}");
     // Asked again, they agree: now they are connected.
-    own_consent(&app, &c.patient, &call, true).await;
+    crate::consent::say(&app, &c.patient, &call, true).await;
     send_media(&app, &c.patient, &call, &rec, 2)
         .await
         .expect("recorded after consenting");
@@ -817,18 +817,6 @@ pub fn plays_cleanly(file: &Path) {
         "the recording decodes cleanly: {}",
         String::from_utf8_lossy(&decoded.stderr)
     );
-}
-
-/// `who` gives (or withdraws) their own recording consent for the call.
-async fn own_consent(app: &TestApp, who: &User, call: &str, consented: bool) {
-    let r = app
-        .post(
-            who,
-            &format!("/webrtc/calls/{call}/recording-consent"),
-            json!({ "consented": consented }),
-        )
-        .await;
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
 }
 
 pub fn moto() -> Moto {
